@@ -1,0 +1,10 @@
+// Command qos_guard is the resilience.ops.qos_guard Ansible module and a command-line tool.
+package main
+
+import (
+	"os"
+
+	"resilience.ops/internal/qosguard"
+)
+
+func main() { os.Exit(qosguard.Main(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }

@@ -1,0 +1,456 @@
+package module
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sort"
+	"strings"
+)
+
+// Masked replaces the value of a secret parameter in invocation.module_args, as ansible-core does.
+const Masked = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+// scrubbed replaces a secret value wherever it would otherwise appear in a result.
+const scrubbed = "********"
+
+// maxArgsSize bounds the argument file that is read: a task's parameters are far smaller.
+const maxArgsSize = 16 << 20
+
+// Control holds the `_ansible_*` keys that the runtime uses. Other `_ansible_*` keys are ignored,
+// so newer ansible-core versions that add keys keep working.
+type Control struct {
+	CheckMode      bool   `json:"_ansible_check_mode"`
+	Diff           bool   `json:"_ansible_diff"`
+	NoLog          bool   `json:"_ansible_no_log"`
+	Verbosity      int    `json:"_ansible_verbosity"`
+	Version        string `json:"_ansible_version"`
+	ModuleName     string `json:"_ansible_module_name"`
+	SyslogFacility string `json:"_ansible_syslog_facility"`
+}
+
+// Ctx is what a module handler gets: its decoded parameters and the task's control settings.
+// It collects warnings and deprecations. Not safe for concurrent use.
+type Ctx struct {
+	Control
+	Params       Params
+	warnings     []string
+	deprecations []Deprecation
+}
+
+// Warn adds a warning that ansible shows after the task.
+func (c *Ctx) Warn(format string, a ...any) {
+	c.warnings = append(c.warnings, fmt.Sprintf(format, a...))
+}
+
+// Deprecate adds a deprecation notice. Only the keys ansible-core accepts are sent.
+func (c *Ctx) Deprecate(d Deprecation) {
+	if d.CollectionName == "" {
+		d.CollectionName = "resilience.ops"
+	}
+	c.deprecations = append(c.deprecations, d)
+}
+
+// Deprecation is one entry of a result's `deprecations` list.
+type Deprecation struct {
+	Msg            string `json:"msg"`
+	Version        string `json:"version,omitempty"`
+	Date           string `json:"date,omitempty"`
+	CollectionName string `json:"collection_name,omitempty"`
+}
+
+// Diff is shown by `ansible-playbook --diff`.
+type Diff struct {
+	Before       any    `json:"before"`
+	After        any    `json:"after"`
+	BeforeHeader string `json:"before_header,omitempty"`
+	AfterHeader  string `json:"after_header,omitempty"`
+}
+
+// Result is what a handler returns on success.
+type Result struct {
+	Changed bool
+	Msg     string
+	Diff    *Diff          // sent only when the task runs with --diff
+	Stats   map[string]any // published as AAP artifacts (see Artifacts)
+	Data    any            // module-specific return values: a struct or map, flattened into the result
+}
+
+// Failure is an error that fails the task and still carries return values.
+type Failure struct {
+	Msg     string
+	Changed bool
+	Data    any
+	Stats   map[string]any
+}
+
+func (f *Failure) Error() string { return f.Msg }
+
+// Failf returns a *Failure with a formatted message and no data.
+func Failf(format string, a ...any) *Failure { return &Failure{Msg: fmt.Sprintf(format, a...)} }
+
+// Handler implements a module.
+type Handler func(*Ctx) (Result, error)
+
+// Artifacts turns data into the `ansible_stats` value that ansible-core's strategy records as
+// custom stats, as ansible.builtin.set_stats does. per_host is false, so AAP keeps them as job
+// artifacts and passes them to the next workflow nodes.
+func Artifacts(data map[string]any) map[string]any {
+	return map[string]any{"data": data, "per_host": false, "aggregate": false}
+}
+
+// IsArgsFile reports whether args look like a module invocation: exactly one argument naming
+// an existing regular file. Anything else is a command line.
+func IsArgsFile(args []string) bool {
+	if len(args) != 1 {
+		return false
+	}
+	fi, err := os.Stat(args[0])
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// Run executes h as an Ansible module on the argument file at argsPath, writes exactly one JSON
+// object to stdout and returns the exit status: 0 on success, 1 on failure. A panic in h becomes
+// a failed result with a one-line message; the stack is added only at verbosity 3 or more.
+func Run(argsPath string, stdout io.Writer, spec Spec, h Handler) int {
+	ctx := &Ctx{}
+	raw, userArgs, err := readArgs(argsPath)
+	if err != nil {
+		return emit(stdout, ctx, spec, nil, map[string]any{"failed": true, "msg": err.Error()})
+	}
+	ctrlJSON, _ := json.Marshal(raw)
+	_ = json.Unmarshal(ctrlJSON, &ctx.Control) // lenient: a malformed control key keeps its zero value
+	params, err := spec.Decode(userArgs)
+	if err != nil {
+		return emit(stdout, ctx, spec, userArgs, map[string]any{"failed": true, "msg": err.Error()})
+	}
+	ctx.Params = params
+	res, err, stack := call(h, ctx)
+	out := map[string]any{}
+	switch {
+	case stack != nil:
+		out["failed"] = true
+		out["msg"] = err.Error()
+		if ctx.Verbosity >= 3 {
+			out["exception"] = string(stack)
+		}
+	case err != nil:
+		var f *Failure
+		if errors.As(err, &f) {
+			if err := flatten(out, f.Data); err != nil {
+				out["msg"] = err.Error()
+			}
+			if f.Stats != nil {
+				out["ansible_stats"] = Artifacts(f.Stats)
+			}
+			out["changed"] = f.Changed
+		}
+		out["failed"] = true
+		out["msg"] = err.Error()
+	default:
+		if err := flatten(out, res.Data); err != nil {
+			out["failed"] = true
+			out["msg"] = err.Error()
+			break
+		}
+		out["changed"] = res.Changed
+		if res.Msg != "" {
+			out["msg"] = res.Msg
+		}
+		if res.Diff != nil && ctx.Diff {
+			out["diff"] = res.Diff
+		}
+		if res.Stats != nil {
+			out["ansible_stats"] = Artifacts(res.Stats)
+		}
+	}
+	return emit(stdout, ctx, spec, params, out)
+}
+
+// call runs h and turns a panic into an error plus the stack.
+func call(h Handler, ctx *Ctx) (res Result, err error, stack []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg := strings.SplitN(fmt.Sprint(r), "\n", 2)[0]
+			err = fmt.Errorf("internal error in module %s: %s", moduleName(ctx), msg)
+			stack = debug.Stack()
+		}
+	}()
+	res, err = h(ctx)
+	return res, err, nil
+}
+
+func moduleName(ctx *Ctx) string {
+	if ctx.ModuleName != "" {
+		return ctx.ModuleName
+	}
+	return "resilience.ops"
+}
+
+// readArgs reads and splits the argument file.
+func readArgs(path string) (all, user map[string]any, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read the argument file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxArgsSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read the argument file %s: %w", path, err)
+	}
+	return ParseArgs(data)
+}
+
+// ParseArgs splits a flat JSON argument object into all keys and the user's parameters (the keys
+// that do not start with `_ansible_`).
+func ParseArgs(data []byte) (all, user map[string]any, err error) {
+	if len(data) > maxArgsSize {
+		return nil, nil, fmt.Errorf("the argument file is larger than %d bytes", maxArgsSize)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil, errors.New("the argument file is empty: expected a JSON object of module parameters")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&all); err != nil || all == nil {
+		return nil, nil, fmt.Errorf("the argument file is not a JSON object of module parameters (%s)", jsonProblem(err))
+	}
+	if dec.More() {
+		return nil, nil, errors.New("the argument file holds more than one JSON value")
+	}
+	user = map[string]any{}
+	for k, v := range all {
+		if !strings.HasPrefix(k, "_ansible_") {
+			user[k] = v
+		}
+	}
+	return all, user, nil
+}
+
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return "null"
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return "found a JSON " + te.Value
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "it is truncated"
+	}
+	return "unreadable JSON"
+}
+
+// flatten merges the JSON form of data (a struct or map) into out.
+func flatten(out map[string]any, data any) error {
+	if data == nil {
+		return nil
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("cannot encode the module result: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("the module result is not a JSON object: %w", err)
+	}
+	for k, v := range m {
+		out[k] = v
+	}
+	return nil
+}
+
+// emit adds the common keys, scrubs secrets and writes the result.
+func emit(w io.Writer, ctx *Ctx, spec Spec, args map[string]any, out map[string]any) int {
+	if _, ok := out["changed"]; !ok {
+		out["changed"] = false
+	}
+	if len(ctx.warnings) > 0 {
+		out["warnings"] = ctx.warnings
+	}
+	if len(ctx.deprecations) > 0 {
+		out["deprecations"] = ctx.deprecations
+	}
+	secrets := secretValues(spec, args)
+	out["invocation"] = map[string]any{"module_args": maskArgs(spec, args)}
+	b, err := json.Marshal(scrub(toPlain(out), secrets))
+	if err != nil {
+		b = []byte(`{"failed": true, "msg": "cannot encode the module result"}`)
+		out["failed"] = true
+	}
+	_, _ = w.Write(append(b, '\n'))
+	if failed, _ := out["failed"].(bool); failed {
+		return 1
+	}
+	return 0
+}
+
+// toPlain turns any JSON-encodable value into maps, slices and scalars.
+func toPlain(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var p any
+	if json.Unmarshal(b, &p) != nil {
+		return v
+	}
+	return p
+}
+
+// secretParamName guesses whether an unknown key holds a secret, so that a misspelled secret
+// parameter is masked too when the arguments are rejected.
+func secretParamName(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"pass", "token", "secret", "auth", "key", "webhook", "credential"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func secretSet(spec Spec) map[string]bool {
+	s := map[string]bool{}
+	for _, p := range spec {
+		if p.Secret {
+			s[p.Name] = true
+			for _, a := range p.Aliases {
+				s[a] = true
+			}
+		}
+	}
+	return s
+}
+
+func isSecret(secret map[string]bool, spec Spec, key string) bool {
+	if secret[key] {
+		return true
+	}
+	for _, p := range spec {
+		if p.Name == key || contains(p.Aliases, key) {
+			return false // a declared, non-secret parameter
+		}
+	}
+	return secretParamName(key)
+}
+
+// maskArgs returns args with secret values replaced by Masked. Nested dictionaries are masked by
+// key name too (for example the auth_header of an external system).
+func maskArgs(spec Spec, args map[string]any) map[string]any {
+	secret := secretSet(spec)
+	out := make(map[string]any, len(args))
+	for k, v := range args {
+		if isSecret(secret, spec, k) && v != nil {
+			out[k] = Masked
+			continue
+		}
+		out[k] = maskNested(v)
+	}
+	return out
+}
+
+func maskNested(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			if secretParamName(k) && e != nil {
+				if _, isMap := e.(map[string]any); !isMap {
+					m[k] = Masked
+					continue
+				}
+			}
+			m[k] = maskNested(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(t))
+		for i, e := range t {
+			l[i] = maskNested(e)
+		}
+		return l
+	}
+	return v
+}
+
+// secretValues collects the string values of secret parameters (also nested ones), longest first.
+func secretValues(spec Spec, args map[string]any) []string {
+	secret := secretSet(spec)
+	var vals []string
+	var collect func(v any)
+	collect = func(v any) {
+		switch t := v.(type) {
+		case string:
+			if len(t) >= 4 { // shorter values would scrub ordinary words
+				vals = append(vals, t)
+			}
+		case []any:
+			for _, e := range t {
+				collect(e)
+			}
+		case map[string]any:
+			for _, e := range t {
+				collect(e)
+			}
+		}
+	}
+	var nested func(v any)
+	nested = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, e := range t {
+				if secretParamName(k) {
+					collect(e)
+				} else {
+					nested(e)
+				}
+			}
+		case []any:
+			for _, e := range t {
+				nested(e)
+			}
+		}
+	}
+	for k, v := range args {
+		if isSecret(secret, spec, k) {
+			collect(v)
+		} else {
+			nested(v)
+		}
+	}
+	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
+	return vals
+}
+
+// scrub replaces every occurrence of a secret value in the strings of v.
+func scrub(v any, secrets []string) any {
+	if len(secrets) == 0 {
+		return v
+	}
+	switch t := v.(type) {
+	case string:
+		for _, s := range secrets {
+			if strings.Contains(t, s) {
+				t = strings.ReplaceAll(t, s, scrubbed)
+			}
+		}
+		return t
+	case map[string]any:
+		for k, e := range t {
+			t[k] = scrub(e, secrets)
+		}
+		return t
+	case []any:
+		for i, e := range t {
+			t[i] = scrub(e, secrets)
+		}
+		return t
+	}
+	return v
+}

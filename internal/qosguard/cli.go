@@ -1,0 +1,155 @@
+package qosguard
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"resilience.ops/internal/guard"
+	"resilience.ops/internal/module"
+)
+
+// Exit statuses of the command line. `status` exits 1 while the guard is locked (scripts depend
+// on that), 0 when it is unlocked.
+const (
+	exitOK     = 0
+	exitLocked = 1
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+const usage = `usage: qos_guard [flags] lock [minutes] | unlock | status
+
+  lock [minutes]  lock the guard window (default $QOS_GUARD_WINDOW or 15 minutes); an expiry
+                  already in place is never shortened unless --force is given
+  unlock          remove the guard (--id requires that lock id; --force overrides)
+  status          exit 1 while the guard is locked, 0 when it is unlocked
+
+flags:
+`
+
+// Main runs qos_guard with args (without the program name) and returns the exit status.
+func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if module.IsArgsFile(args) {
+		return module.Run(args[0], stdout, Spec, Handle)
+	}
+	return cli(args, stdout, stderr, getenv)
+}
+
+func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("qos_guard", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	path := fs.String("path", envOr(getenv, "QOS_GUARD_FILE", guard.DefaultPath), "guard file ($QOS_GUARD_FILE)")
+	reason := fs.String("reason", "", "why the guard is locked or unlocked")
+	owner := fs.String("owner", "", "who holds the lock (default user@host)")
+	id := fs.String("id", "", "unlock only this lock id")
+	force := fs.Bool("force", false, "lock: replace any lock; unlock: remove any lock")
+	asJSON := fs.Bool("json", false, "print the guard state as JSON")
+	help := func(w io.Writer) {
+		fmt.Fprint(w, usage)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "qos_guard: "+format+"\n", a...)
+		return exitUsage
+	}
+	// Flags may come before or after the command.
+	var pos []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				help(stdout)
+				return exitOK
+			}
+			return fail("%v (see qos_guard -h)", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(pos) == 0 {
+		return fail("missing command: lock, unlock or status (see qos_guard -h)")
+	}
+	g := guard.New(*path)
+	var (
+		res guard.Result
+		err error
+	)
+	switch cmd := pos[0]; cmd {
+	case "lock":
+		if len(pos) > 2 {
+			return fail("lock takes at most one argument, the minutes")
+		}
+		minutesText, source := envOr(getenv, "QOS_GUARD_WINDOW", strconv.Itoa(guard.DefaultWindowMinutes)), "QOS_GUARD_WINDOW"
+		if len(pos) == 2 {
+			minutesText, source = pos[1], "minutes"
+		}
+		minutes, perr := strconv.Atoi(strings.TrimSpace(minutesText))
+		if perr != nil || minutes < 1 || minutes > guard.MaxWindowMinutes {
+			return fail("%s must be a whole number of minutes between 1 and %d, got %q", source, guard.MaxWindowMinutes, minutesText)
+		}
+		res, err = g.Lock(guard.LockRequest{Minutes: minutes, Owner: *owner, Reason: *reason, Extend: true, Force: *force}, false)
+	case "unlock":
+		if len(pos) > 1 {
+			return fail("unlock takes no argument")
+		}
+		res, err = g.Unlock(guard.UnlockRequest{LockID: *id, Force: *force, Reason: *reason}, false)
+	case "status":
+		if len(pos) > 1 {
+			return fail("status takes no argument")
+		}
+		res, err = g.Status(false)
+	default:
+		return fail("unknown command %q: expected lock, unlock or status", cmd)
+	}
+	if res.Warning != "" {
+		fmt.Fprintf(stderr, "qos_guard: warning: %s\n", res.Warning)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "qos_guard: %s\n", oneLine(err.Error()))
+		if pos[0] == "status" {
+			return exitLocked // fail closed: a guard that cannot be read counts as locked
+		}
+		return exitFailed
+	}
+	if *asJSON {
+		b, _ := json.Marshal(Return{Status: res.After, ExpiredLockRemoved: res.ExpiredRemoved})
+		fmt.Fprintln(stdout, string(b))
+	} else {
+		fmt.Fprintln(stdout, cliLine(pos[0], res))
+	}
+	if pos[0] == "status" && res.After.Locked {
+		return exitLocked
+	}
+	return exitOK
+}
+
+func cliLine(cmd string, res guard.Result) string {
+	switch {
+	case cmd == "lock" && !res.Changed:
+		return "unchanged: " + Summary(res.After) + " (a later expiry is kept; use --force to replace it)"
+	case cmd == "unlock" && res.Changed:
+		return fmt.Sprintf("QoS guard %s unlocked (was lock %s, owner %s)", res.After.Path, res.Before.LockID, res.Before.Owner)
+	case cmd == "unlock":
+		return fmt.Sprintf("QoS guard %s was not locked", res.After.Path)
+	}
+	return Summary(res.After)
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := strings.TrimSpace(getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }

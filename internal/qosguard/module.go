@@ -1,0 +1,124 @@
+// Package qosguard is the qos_guard program: the resilience.ops.qos_guard Ansible module when it
+// is given an argument file, and a command-line tool otherwise.
+package qosguard
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"resilience.ops/internal/guard"
+	"resilience.ops/internal/module"
+)
+
+// Spec declares the module's parameters; plugins/modules/qos_guard.py documents the same.
+var Spec = module.Spec{
+	{Name: "path", Type: module.TypePath, Default: guard.DefaultPath, Aliases: []string{"lock_file"}},
+	{Name: "state", Type: module.TypeStr, Default: "status", Choices: []string{"locked", "unlocked", "status"}},
+	{Name: "minutes", Type: module.TypeInt, Default: int64(guard.DefaultWindowMinutes), Aliases: []string{"window_minutes"},
+		Min: ptr(1), Max: ptr(guard.MaxWindowMinutes)},
+	{Name: "owner", Type: module.TypeStr},
+	{Name: "reason", Type: module.TypeStr, Default: ""},
+	{Name: "lock_id", Type: module.TypeStr},
+	{Name: "extend", Type: module.TypeBool, Default: false},
+	{Name: "force", Type: module.TypeBool, Default: false},
+	{Name: "fail_if_locked", Type: module.TypeBool, Default: false},
+}
+
+func ptr(f float64) *float64 { return &f }
+
+// Return is what the module returns besides the common keys.
+type Return struct {
+	guard.Status
+	ExpiredLockRemoved bool `json:"expired_lock_removed"`
+}
+
+// Handle implements the module.
+func Handle(ctx *module.Ctx) (module.Result, error) {
+	p := ctx.Params
+	g := guard.New(p.Str("path"))
+	var (
+		res guard.Result
+		err error
+	)
+	switch p.Str("state") {
+	case "locked":
+		res, err = g.Lock(guard.LockRequest{Minutes: int(p.Int("minutes")), Owner: p.Str("owner"),
+			Reason: p.Str("reason"), Extend: p.Bool("extend"), Force: p.Bool("force")}, ctx.CheckMode)
+	case "unlocked":
+		res, err = g.Unlock(guard.UnlockRequest{LockID: p.Str("lock_id"), Force: p.Bool("force"),
+			Reason: p.Str("reason")}, ctx.CheckMode)
+	default:
+		res, err = g.Status(ctx.CheckMode)
+	}
+	ret := Return{Status: res.After, ExpiredLockRemoved: res.ExpiredRemoved}
+	stats := Artifacts(res.After)
+	if res.Warning != "" {
+		ctx.Warn("%s", res.Warning)
+	}
+	if err != nil {
+		if errors.Is(err, guard.ErrCorrupt) {
+			ret.Status = guard.Status{Path: g.Path, Locked: true, Corrupt: true}
+		}
+		return module.Result{}, &module.Failure{Msg: err.Error(), Data: ret, Stats: stats}
+	}
+	if p.Str("state") == "status" && p.Bool("fail_if_locked") && res.After.Locked {
+		return module.Result{}, &module.Failure{Msg: LockedMessage(res.After), Data: ret, Stats: stats}
+	}
+	out := module.Result{Changed: res.Changed, Data: ret, Stats: stats, Msg: Summary(res.After)}
+	if res.Changed {
+		out.Diff = &module.Diff{Before: diffView(res.Before), After: diffView(res.After),
+			BeforeHeader: g.Path, AfterHeader: g.Path}
+	}
+	return out, nil
+}
+
+// Artifacts are the guard values published for AAP job and workflow templates.
+func Artifacts(s guard.Status) map[string]any {
+	return map[string]any{
+		"qos_guard_locked":            s.Locked,
+		"qos_guard_path":              s.Path,
+		"qos_guard_lock_id":           s.LockID,
+		"qos_guard_expires_at":        s.ExpiresAt,
+		"qos_guard_remaining_seconds": s.RemainingSeconds,
+		"qos_guard_owner":             s.Owner,
+		"qos_guard_reason":            s.Reason,
+	}
+}
+
+// diffView is the part of the status that --diff shows.
+func diffView(s guard.Status) map[string]any {
+	if !s.Locked {
+		return map[string]any{"locked": false}
+	}
+	if s.Corrupt {
+		return map[string]any{"locked": true, "corrupt": true}
+	}
+	return map[string]any{"locked": true, "lock_id": s.LockID, "expires_at": s.ExpiresAt,
+		"owner": s.Owner, "reason": s.Reason, "window_minutes": s.WindowMinutes}
+}
+
+// Summary is one line that describes the guard.
+func Summary(s guard.Status) string {
+	switch {
+	case s.Corrupt:
+		return fmt.Sprintf("QoS guard %s is corrupt and treated as locked", s.Path)
+	case !s.Locked:
+		return fmt.Sprintf("QoS guard %s is unlocked", s.Path)
+	}
+	msg := fmt.Sprintf("QoS guard %s is locked until %s (%s remaining), lock %s, owner %s",
+		s.Path, s.ExpiresAt, remaining(s.RemainingSeconds), s.LockID, s.Owner)
+	if s.Reason != "" {
+		msg += ", reason: " + s.Reason
+	}
+	return msg
+}
+
+// LockedMessage explains why a deployment is refused.
+func LockedMessage(s guard.Status) string {
+	return "deployment refused: " + Summary(s)
+}
+
+func remaining(sec int64) string {
+	return (time.Duration(sec) * time.Second).String()
+}
