@@ -222,8 +222,8 @@ func (g *Guard) removeExpired() (bool, error) {
 // LockRequest asks for the guard to be locked.
 type LockRequest struct {
 	Minutes int
-	Owner   string // defaults to user@host
-	Reason  string
+	Owner   string // defaults to user@host for a new lock; an extension keeps the holder's
+	Reason  string // an extension keeps the holder's reason when empty
 	// Extend pushes the expiry of a lock already in place out to now+Minutes (never shortening
 	// it). Without Extend an active lock is left as it is: the guard is already locked.
 	Extend bool
@@ -237,8 +237,9 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 	if req.Minutes < 1 || req.Minutes > MaxWindowMinutes {
 		return Result{}, fmt.Errorf("minutes must be between 1 and %d, got %d", MaxWindowMinutes, req.Minutes)
 	}
-	if req.Owner == "" {
-		req.Owner = DefaultOwner()
+	owner := req.Owner
+	if owner == "" {
+		owner = DefaultOwner()
 	}
 	now := g.now()
 	var res Result
@@ -259,7 +260,7 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 			res.Before = corruptStatus(g.Path)
 		}
 		expiry := now.Add(time.Duration(req.Minutes) * time.Minute)
-		next := &Lock{ID: g.newID(), LockedAt: now, ExpiresAt: expiry, Owner: req.Owner,
+		next := &Lock{ID: g.newID(), LockedAt: now, ExpiresAt: expiry, Owner: owner,
 			Reason: req.Reason, WindowMinutes: req.Minutes}
 		event := "lock"
 		if res.Before.Locked && !res.Before.Corrupt && !req.Force {
@@ -267,8 +268,14 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 				res.After = res.Before
 				return nil, state.ErrUnchanged
 			}
-			// Extend: same lock id, later expiry, latest owner and reason.
+			// Extend: same lock id, later expiry; owner and reason are kept unless given.
 			next.ID, next.LockedAt = old.ID, old.LockedAt
+			if req.Owner == "" {
+				next.Owner = old.Owner
+			}
+			if req.Reason == "" {
+				next.Reason = old.Reason
+			}
 			event = "extend"
 		}
 		res.After = g.status(next, now)

@@ -1,0 +1,187 @@
+# -*- coding: utf-8 -*-
+# Copyright: resilience.ops contributors
+# MIT License (see LICENSE)
+
+# Documentation only: resilience.ops.qos_guard is a Go binary (plugins/modules/__bin/), run by the
+# action plugin of the same name on the build that matches the target's platform.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: qos_guard
+short_description: Lock, unlock and check the QoS guard window that blocks deployments
+version_added: "1.0.0"
+description:
+  - Keeps a guard window, a lock that blocks deployments for a number of minutes after a rollback or
+    a promotion while the system may still be unstable.
+  - The lock records when it was taken, when it expires, who holds it (I(owner)), why (I(reason)) and
+    the window in minutes, under a lock id.
+  - Changes are atomic (a temporary file renamed over the lock file) and serialised by a file lock on
+    C(<path>.lock), so concurrent lockers on one host never corrupt the file or lose a lock. Symbolic
+    links are refused.
+  - Every lock, extension, unlock and clean-up of an expired lock is appended to the audit trail
+    C(<path>.audit.jsonl) as one JSON line, with the actor, so "who locked production, and why" has an
+    answer.
+  - An expired lock is removed automatically (not in check mode). A lock file that cannot be read is
+    reported as corrupt and treated as locked (fail closed); it is never deleted silently.
+  - The default path is under C(/run), a tmpfs on most hosts, so a reboot lifts the guard. Choose a
+    persistent I(path), for example under C(/var/lib), to keep it across reboots.
+  - The same program is a command-line tool, C(qos_guard lock [minutes] | unlock | status), whose
+    C(status) exits 1 while the guard is locked.
+author:
+  - resilience.ops contributors
+options:
+  path:
+    description:
+      - The guard's lock file. Its directory is created with mode 0700 when missing.
+      - A directory that other users can write to without the sticky bit is refused.
+    type: path
+    default: /run/threader.qos.guard
+    aliases: [lock_file]
+  state:
+    description:
+      - C(locked) locks the guard for I(minutes). C(unlocked) removes it. C(status) only reports it.
+    type: str
+    choices: [locked, unlocked, status]
+    default: status
+  minutes:
+    description:
+      - The guard window in minutes, for I(state=locked).
+    type: int
+    default: 15
+    aliases: [window_minutes]
+  owner:
+    description:
+      - Who holds the lock. Defaults to C(user@host) of the process on the target.
+    type: str
+  reason:
+    description:
+      - Why the guard is locked or unlocked; recorded in the lock and the audit trail.
+    type: str
+    default: ""
+  lock_id:
+    description:
+      - With I(state=unlocked), unlock only when the active lock has this id, so that one pipeline does
+        not release another's guard by mistake. Use the C(lock_id) returned by the task that locked.
+    type: str
+  extend:
+    description:
+      - With I(state=locked) and a lock already in place, move its expiry out to now + I(minutes). An
+        expiry is never shortened. Without it an active lock is left as it is (the task reports no
+        change), which keeps repeated runs idempotent.
+    type: bool
+    default: false
+  force:
+    description:
+      - With I(state=locked), replace any lock (also a later or corrupt one) with a new lock of exactly
+        I(minutes). With I(state=unlocked), remove any lock whatever its id, also a corrupt file. Forced
+        changes are marked as such in the audit trail.
+    type: bool
+    default: false
+  fail_if_locked:
+    description:
+      - With I(state=status), fail the task while the guard is locked, with a message that gives the
+        remaining time, the owner and the reason. This is the pre-deployment check.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Reports the change that would be made; the lock file, its audit trail and expired locks are left alone.
+  diff_mode:
+    support: full
+    description: Shows the lock before and after a change.
+  platform:
+    platforms: [posix, windows]
+    description: Builds for linux/amd64, linux/arm64 and windows/amd64 are chosen by the target's platform.
+notes:
+  - AAP job artifacts are published on success (C(ansible_stats) with C(per_host=false)) as
+    C(qos_guard_locked), C(qos_guard_path), C(qos_guard_lock_id), C(qos_guard_expires_at),
+    C(qos_guard_remaining_seconds), C(qos_guard_owner) and C(qos_guard_reason).
+  - Times are RFC 3339 in UTC.
+seealso:
+  - module: resilience.ops.qos_guard_release
+"""
+
+EXAMPLES = r"""
+- name: Refuse to deploy while the guard window is locked
+  resilience.ops.qos_guard:
+    state: status
+    fail_if_locked: true
+
+- name: Lock the guard window for 30 minutes after a rollback
+  resilience.ops.qos_guard:
+    state: locked
+    minutes: 30
+    reason: "rollback of release {{ release_id }}"
+    extend: true
+  register: guard
+
+- name: Release only our own lock
+  resilience.ops.qos_guard:
+    state: unlocked
+    lock_id: "{{ guard.lock_id }}"
+
+- name: Keep the guard across reboots
+  resilience.ops.qos_guard:
+    path: /var/lib/threader/qos.guard
+    state: locked
+"""
+
+RETURN = r"""
+locked:
+  description: Whether the guard is locked after the task (a corrupt lock file counts as locked).
+  returned: always
+  type: bool
+  sample: true
+path:
+  description: The lock file.
+  returned: always
+  type: str
+  sample: /run/threader.qos.guard
+lock_id:
+  description: Id of the active lock; empty when unlocked.
+  returned: always
+  type: str
+  sample: 3f2a9c0d41b7e865
+locked_at:
+  description: When the active lock was taken (RFC 3339, UTC); empty when unlocked.
+  returned: always
+  type: str
+  sample: "2026-11-23T10:00:00Z"
+expires_at:
+  description: When the active lock expires (RFC 3339, UTC); empty when unlocked.
+  returned: always
+  type: str
+  sample: "2026-11-23T10:15:00Z"
+remaining_seconds:
+  description: Seconds until the lock expires; 0 when unlocked.
+  returned: always
+  type: int
+  sample: 900
+owner:
+  description: Who holds the lock.
+  returned: always
+  type: str
+  sample: deploy@ci-runner-3
+reason:
+  description: Why the guard is locked.
+  returned: always
+  type: str
+  sample: rollback of release 42
+window_minutes:
+  description: The window the lock was taken for.
+  returned: always
+  type: int
+  sample: 15
+corrupt:
+  description: Whether the lock file could not be read; the guard then counts as locked.
+  returned: always
+  type: bool
+  sample: false
+expired_lock_removed:
+  description: Whether an expired lock was found and removed by this task.
+  returned: always
+  type: bool
+  sample: false
+"""
