@@ -1,0 +1,146 @@
+// Package modtest holds test helpers shared by the modules' tests. It is imported only from
+// _test.go files.
+package modtest
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
+
+	"resilience.ops/internal/module"
+)
+
+// docOption is one entry of DOCUMENTATION.options.
+type docOption struct {
+	Type     string   `yaml:"type"`
+	Elements string   `yaml:"elements"`
+	Required bool     `yaml:"required"`
+	Default  any      `yaml:"default"`
+	Choices  []string `yaml:"choices"`
+	Aliases  []string `yaml:"aliases"`
+	NoLog    bool     `yaml:"no_log"`
+}
+
+// DocBlock returns the YAML text of `NAME = r"""..."""` in a doc-only module file.
+func DocBlock(src, name string) (string, error) {
+	re := regexp.MustCompile(`(?s)\n` + name + ` = r?"""\n(.*?)\n"""`)
+	m := re.FindStringSubmatch(src)
+	if m == nil {
+		return "", fmt.Errorf("no %s block", name)
+	}
+	return m[1], nil
+}
+
+// CheckDocs fails t when the sidecar documentation at pyPath drifts from spec (names, types,
+// defaults, choices, aliases, required) or from the return keys of ret (a struct, whose JSON
+// field names, also of embedded structs, are the documented return values).
+func CheckDocs(t *testing.T, pyPath string, spec module.Spec, ret any) {
+	t.Helper()
+	src, err := os.ReadFile(pyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docText, err := DocBlock(string(src), "DOCUMENTATION")
+	if err != nil {
+		t.Fatalf("%s: %v", pyPath, err)
+	}
+	var doc struct {
+		Options map[string]docOption `yaml:"options"`
+	}
+	if err := yaml.Unmarshal([]byte(docText), &doc); err != nil {
+		t.Fatalf("%s: DOCUMENTATION is not YAML: %v", pyPath, err)
+	}
+	seen := map[string]bool{}
+	for _, p := range spec {
+		seen[p.Name] = true
+		o, ok := doc.Options[p.Name]
+		if !ok {
+			t.Errorf("%s: parameter %s is not documented", pyPath, p.Name)
+			continue
+		}
+		want := docOption{Type: p.Type.String(), Required: p.Required, Default: normalize(p.Default),
+			Choices: p.Choices, Aliases: p.Aliases, NoLog: p.Secret}
+		if p.Type == module.TypeList {
+			want.Elements = p.Elements.String()
+		}
+		got := o
+		got.Default = normalize(o.Default)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: option %s drifted from the Go spec (-go +docs):\n%s", pyPath, p.Name, diff)
+		}
+	}
+	for name := range doc.Options {
+		if !seen[name] {
+			t.Errorf("%s: documents option %s that the module does not accept", pyPath, name)
+		}
+	}
+
+	retText, err := DocBlock(string(src), "RETURN")
+	if err != nil {
+		t.Fatalf("%s: %v", pyPath, err)
+	}
+	var retDoc map[string]any
+	if err := yaml.Unmarshal([]byte(retText), &retDoc); err != nil {
+		t.Fatalf("%s: RETURN is not YAML: %v", pyPath, err)
+	}
+	var documented []string
+	for k := range retDoc {
+		documented = append(documented, k)
+	}
+	sort.Strings(documented)
+	if diff := cmp.Diff(JSONFields(reflect.TypeOf(ret)), documented); diff != "" {
+		t.Errorf("%s: RETURN drifted from the Go result struct (-go +docs):\n%s", pyPath, diff)
+	}
+}
+
+// JSONFields lists the JSON names of a struct's fields, following embedded structs, sorted.
+func JSONFields(typ reflect.Type) []string {
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	var out []string
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		tag := f.Tag.Get("json")
+		name := strings.Split(tag, ",")[0]
+		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			out = append(out, JSONFields(f.Type)...)
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// normalize makes YAML and Go defaults comparable.
+func normalize(v any) any {
+	switch t := v.(type) {
+	case int:
+		return float64(t)
+	case int64:
+		return float64(t)
+	case []any:
+		if len(t) == 0 {
+			return nil
+		}
+	case map[string]any:
+		if len(t) == 0 {
+			return nil
+		}
+	}
+	return v
+}

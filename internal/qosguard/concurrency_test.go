@@ -1,0 +1,106 @@
+package qosguard
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"resilience.ops/internal/guard"
+)
+
+// buildBinary compiles qos_guard once for tests that need real processes.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "qos_guard")
+	cmd := exec.Command("go", "build", "-o", bin, "resilience.ops/internal/cmd/qos_guard")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestConcurrentProcesses runs 50 processes that lock, check and unlock one guard at once. The
+// guard file must always be valid and the audit trail must hold exactly the changes that the
+// processes reported.
+func TestConcurrentProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs 150 processes")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state", "guard")
+	const procs = 50
+	type outcome struct {
+		Changed bool   `json:"changed"`
+		Failed  bool   `json:"failed"`
+		Msg     string `json:"msg"`
+	}
+	var (
+		mu      sync.Mutex
+		changes int
+		wg      sync.WaitGroup
+		errs    []string
+	)
+	invoke := func(i int, name string, args map[string]any) {
+		f := filepath.Join(dir, fmt.Sprintf("args-%d-%s.json", i, name))
+		b, _ := json.Marshal(args)
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			panic(err)
+		}
+		out, err := exec.Command(bin, f).Output()
+		var o outcome
+		if jerr := json.Unmarshal(out, &o); jerr != nil {
+			mu.Lock()
+			errs = append(errs, fmt.Sprintf("proc %d %s: %v: not one JSON object: %q", i, name, err, out))
+			mu.Unlock()
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if o.Failed {
+			errs = append(errs, fmt.Sprintf("proc %d %s failed: %s", i, name, o.Msg))
+		}
+		if o.Changed {
+			changes++
+		}
+	}
+	for i := 0; i < procs; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			invoke(i, "lock", map[string]any{"path": path, "state": "locked", "minutes": 1 + i%30, "extend": true,
+				"reason": fmt.Sprintf("proc %d", i)})
+			invoke(i, "status", map[string]any{"path": path})
+			if i%2 == 0 {
+				invoke(i, "unlock", map[string]any{"path": path, "state": "unlocked"})
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, e := range errs {
+		t.Error(e)
+	}
+	g := guard.New(path)
+	if _, err := g.Status(true); err != nil {
+		t.Fatalf("final guard state unreadable: %v", err)
+	}
+	events, err := g.ReadAudit()
+	if err != nil {
+		t.Fatalf("audit trail: %v", err)
+	}
+	if len(events) != changes {
+		t.Errorf("audit trail has %d events, processes reported %d changes", len(events), changes)
+	}
+	if changes < procs/2 {
+		t.Errorf("only %d changes from %d processes: the test did not exercise contention", changes, procs)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(dir, "state", ".guard.tmp-*"))
+	if len(leftovers) > 0 {
+		t.Errorf("temporary files left behind: %v", leftovers)
+	}
+}
