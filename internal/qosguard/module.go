@@ -52,6 +52,7 @@ func Handle(ctx *module.Ctx) (module.Result, error) {
 		res, err = g.Status(ctx.CheckMode)
 	}
 	ret := Return{Status: res.After, ExpiredLockRemoved: res.ExpiredRemoved}
+	ret.Path = g.Path
 	stats := Artifacts(res.After)
 	if res.Warning != "" {
 		ctx.Warn("%s", res.Warning)

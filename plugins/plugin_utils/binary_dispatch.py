@@ -77,13 +77,17 @@ class BinaryModuleAction(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
 
-        platform = self._platform_from_facts(task_vars) or self._platform_from_host()
+        try:
+            platform = self._platform_from_facts(task_vars) or self._platform_from_host()
+        except AnsibleActionFail as e:
+            return merge_hash(result, {"failed": True, "msg": str(e)})
         if platform not in PLATFORMS:
             supported = ", ".join("%s/%s" % p for p in sorted(PLATFORMS))
-            raise AnsibleActionFail(
-                "%s.%s has no build for %s/%s; builds exist for %s"
-                % (COLLECTION, self.MODULE, platform[0], platform[1], supported)
-            )
+            return merge_hash(result, {
+                "failed": True,
+                "msg": "%s.%s has no build for %s/%s; builds exist for %s"
+                % (COLLECTION, self.MODULE, platform[0], platform[1], supported),
+            })
         name = "%s.__bin.%s_%s_%s" % (COLLECTION, self.MODULE, platform[0], platform[1])
         wrap_async = bool(self._task.async_val) and not self._connection.has_native_async
         module_result = self._execute_module(

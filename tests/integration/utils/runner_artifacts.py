@@ -1,0 +1,39 @@
+#!/usr/bin/python3
+"""Run a playbook through ansible-runner, the way AAP runs job templates, and print the artifacts
+that AAP would store (artifact_data of the final stats event) as one JSON object.
+
+usage: runner_artifacts.py <playbook> <inventory> [key=value ...]
+Runs under Debian's /usr/bin/python3, which sees python3-ansible-runner.
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+import ansible_runner
+
+
+def main():
+    playbook, inventory = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    extravars = dict(arg.split("=", 1) for arg in sys.argv[3:])
+    with tempfile.TemporaryDirectory() as pdd:
+        env = {k: v for k, v in os.environ.items() if k.startswith("ANSIBLE_")}
+        r = ansible_runner.run(
+            private_data_dir=pdd,
+            playbook=playbook,
+            inventory=inventory,
+            extravars=extravars,
+            envvars=env,
+            quiet=True,
+        )
+        artifacts = {}
+        for ev in r.events:
+            if ev.get("event") == "playbook_on_stats":
+                artifacts = ev.get("event_data", {}).get("artifact_data", {}) or {}
+        json.dump({"status": r.status, "rc": r.rc, "artifact_data": artifacts}, sys.stdout)
+        print()
+
+
+if __name__ == "__main__":
+    main()
