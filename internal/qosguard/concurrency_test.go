@@ -73,7 +73,7 @@ func TestConcurrentProcesses(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			invoke(i, "lock", map[string]any{"path": path, "state": "locked", "minutes": 1 + i%30, "extend": true,
+			invoke(i, "lock", map[string]any{"path": path, "state": "locked", "minutes": 1 + i%30, "force": true,
 				"reason": fmt.Sprintf("proc %d", i)})
 			invoke(i, "status", map[string]any{"path": path})
 			if i%2 == 0 {
@@ -96,7 +96,7 @@ func TestConcurrentProcesses(t *testing.T) {
 	if len(events) != changes {
 		t.Errorf("audit trail has %d events, processes reported %d changes", len(events), changes)
 	}
-	if changes < procs/2 {
+	if changes < procs { // every forced lock is a change
 		t.Errorf("only %d changes from %d processes: the test did not exercise contention", changes, procs)
 	}
 	leftovers, _ := filepath.Glob(filepath.Join(dir, "state", ".guard.tmp-*"))
