@@ -134,6 +134,8 @@ func decode(path string, data []byte) (*Lock, error) {
 	if err := json.Unmarshal(data, &l); err != nil || l.ExpiresAt.IsZero() || l.ID == "" {
 		return nil, fmt.Errorf("%s: %w: %s", path, ErrCorrupt, describeCorrupt(data, err))
 	}
+	// A file written with a zone offset must not leak it into the audit trail or an extension.
+	l.LockedAt, l.ExpiresAt = l.LockedAt.UTC(), l.ExpiresAt.UTC()
 	return &l, nil
 }
 
@@ -153,7 +155,8 @@ func (g *Guard) status(l *Lock, now time.Time) Status {
 	s.LockID = l.ID
 	s.LockedAt = l.LockedAt.UTC().Format(time.RFC3339)
 	s.ExpiresAt = l.ExpiresAt.UTC().Format(time.RFC3339)
-	s.RemainingSeconds = int64(l.ExpiresAt.Sub(now).Round(time.Second) / time.Second)
+	// Rounded up, so that a lock still in force never reports 0 seconds left.
+	s.RemainingSeconds = int64((l.ExpiresAt.Sub(now) + time.Second - 1) / time.Second)
 	s.Owner = l.Owner
 	s.Reason = l.Reason
 	s.WindowMinutes = l.WindowMinutes

@@ -218,8 +218,8 @@ func ParseArgs(data []byte) (all, user map[string]any, err error) {
 	if err := dec.Decode(&all); err != nil || all == nil {
 		return nil, nil, fmt.Errorf("the argument file is not a JSON object of module parameters (%s)", jsonProblem(err))
 	}
-	if dec.More() {
-		return nil, nil, errors.New("the argument file holds more than one JSON value")
+	if len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 { // dec.More() misses a stray '}' or ']'
+		return nil, nil, errors.New("the argument file holds more than one JSON value or trailing data")
 	}
 	user = map[string]any{}
 	for k, v := range all {
@@ -307,7 +307,7 @@ func toPlain(v any) any {
 // parameter is masked too when the arguments are rejected.
 func secretParamName(name string) bool {
 	n := strings.ToLower(name)
-	for _, w := range []string{"pass", "token", "secret", "auth", "key", "webhook", "credential"} {
+	for _, w := range []string{"pass", "pasw", "pwd", "token", "secret", "auth", "key", "webhook", "credential"} {
 		if strings.Contains(n, w) {
 			return true
 		}

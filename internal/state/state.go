@@ -43,8 +43,8 @@ type Store interface {
 	// the current content (nil when absent). fn returning nil content deletes key; fn returning
 	// ErrUnchanged leaves it as it is and Update returns nil.
 	Update(key string, fn func(cur []byte) ([]byte, error)) error
-	// Append adds one line to the append-only log beside key, under the same lock as Update
-	// when called from fn, or under its own lock otherwise.
+	// Append adds one line to the append-only log named key. Each line is written whole by
+	// one write, so concurrent appenders never tear or lose a line.
 	Append(key string, line []byte) error
 }
 
@@ -90,9 +90,8 @@ func (FileStore) Update(path string, fn func(cur []byte) ([]byte, error)) error 
 	return WriteFile(path, next)
 }
 
-// Append implements Store: it appends line (a newline is added) to path with O_APPEND, so
-// concurrent appenders never interleave within a line of up to PIPE_BUF... and, beyond that,
-// callers hold the key's lock.
+// Append implements Store: it appends line and a newline to path in one write with O_APPEND,
+// which the kernel serialises for local files, then syncs it.
 func (FileStore) Append(path string, line []byte) error {
 	if err := EnsureDir(filepath.Dir(path)); err != nil {
 		return err

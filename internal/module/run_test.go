@@ -1,0 +1,702 @@
+package module
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// run writes content to a temporary argument file, runs h on it and returns the exit status,
+// the decoded result and the raw output. It fails the test unless exactly one JSON object
+// followed by a newline was written.
+func run(t *testing.T, content string, spec Spec, h Handler) (int, map[string]any, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "args")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return runPath(t, path, spec, h)
+}
+
+func runPath(t *testing.T, path string, spec Spec, h Handler) (int, map[string]any, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	code := Run(path, &buf, spec, h)
+	raw := buf.String()
+	if !strings.HasSuffix(raw, "}\n") || strings.Count(raw, "\n") != 1 {
+		t.Fatalf("output is not one JSON object and a newline: %q", raw)
+	}
+	dec := json.NewDecoder(strings.NewReader(raw))
+	var out map[string]any
+	if err := dec.Decode(&out); err != nil {
+		t.Fatalf("output is not a JSON object: %v: %q", err, raw)
+	}
+	if dec.More() {
+		t.Fatalf("output holds more than one JSON value: %q", raw)
+	}
+	return code, out, raw
+}
+
+// args builds an argument file from user parameters and control keys.
+func args(t *testing.T, kv map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func mustNotCall(t *testing.T) Handler {
+	return func(*Ctx) (Result, error) {
+		t.Error("handler called")
+		return Result{}, nil
+	}
+}
+
+func TestRunBadArgumentFile(t *testing.T) {
+	t.Parallel()
+	spec := Spec{{Name: "a", Type: TypeInt}}
+	tests := []struct {
+		name    string
+		content string
+		wantMsg string
+	}{
+		{name: "empty", content: "", wantMsg: "the argument file is empty"},
+		{name: "blank", content: " \n\t\n", wantMsg: "the argument file is empty"},
+		{name: "truncated", content: `{"a": 1, "b": `, wantMsg: "it is truncated"},
+		{name: "truncated key", content: `{"a`, wantMsg: "the argument file is not a JSON object"},
+		{name: "not JSON", content: "a=1 b=2", wantMsg: "syntax error at byte"},
+		{name: "array", content: `[{"a": 1}]`, wantMsg: "found a JSON array"},
+		{name: "string", content: `"a"`, wantMsg: "found a JSON string"},
+		{name: "number", content: `5`, wantMsg: "found a JSON number"},
+		{name: "null", content: `null`, wantMsg: "(null)"},
+		{name: "two objects", content: `{"a": 1} {"a": 2}`, wantMsg: "more than one JSON value"},
+		{name: "object then number", content: "{\"a\": 1}\n7", wantMsg: "more than one JSON value"},
+		{name: "stray closing brace", content: `{"a": 1}}`, wantMsg: "trailing data"},
+		{name: "stray closing bracket", content: "{\"a\": 1}\n]\n", wantMsg: "trailing data"},
+		{name: "object then text", content: `{"a": 1} trailing`, wantMsg: "trailing data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, out, _ := run(t, tt.content, spec, mustNotCall(t))
+			if code != 1 {
+				t.Errorf("exit status = %d, want 1", code)
+			}
+			if got, _ := out["failed"].(bool); !got {
+				t.Errorf("failed = %v, want true", out["failed"])
+			}
+			if got, _ := out["changed"].(bool); got {
+				t.Errorf("changed = true, want false")
+			}
+			msg, _ := out["msg"].(string)
+			if !strings.Contains(msg, tt.wantMsg) {
+				t.Errorf("msg = %q, want it to contain %q", msg, tt.wantMsg)
+			}
+			if diff := cmp.Diff(map[string]any{"module_args": map[string]any{}}, out["invocation"]); diff != "" {
+				t.Errorf("invocation mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRunMissingArgumentFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "nope")
+	code, out, _ := runPath(t, path, nil, mustNotCall(t))
+	if code != 1 || out["failed"] != true {
+		t.Errorf("exit %d, failed %v; want 1, true", code, out["failed"])
+	}
+	if msg, _ := out["msg"].(string); !strings.Contains(msg, "cannot read the argument file") || !strings.Contains(msg, path) {
+		t.Errorf("msg = %q, want the cause and the path", msg)
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	t.Parallel()
+	all, user, err := ParseArgs([]byte(`{"a": 1, "_ansible_check_mode": true, "_ansible_brand_new": [1]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]any{"a": float64(1)}, user); diff != "" {
+		t.Errorf("user mismatch (-want +got):\n%s", diff)
+	}
+	if got, want := len(all), 3; got != want {
+		t.Errorf("len(all) = %d, want %d", got, want)
+	}
+	big := make([]byte, maxArgsSize+1)
+	if _, _, err := ParseArgs(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("ParseArgs(too big) error = %v, want 'larger than'", err)
+	}
+}
+
+func TestRunControlKeys(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		kv   map[string]any
+		want Control
+	}{
+		{
+			name: "defaults",
+			kv:   map[string]any{},
+			want: Control{},
+		},
+		{
+			name: "all known keys",
+			kv: map[string]any{
+				"_ansible_check_mode": true, "_ansible_diff": true, "_ansible_no_log": true,
+				"_ansible_verbosity": 4, "_ansible_version": "2.14.18",
+				"_ansible_module_name": "resilience.ops.qos_guard", "_ansible_syslog_facility": "LOG_USER",
+			},
+			want: Control{CheckMode: true, Diff: true, NoLog: true, Verbosity: 4, Version: "2.14.18",
+				ModuleName: "resilience.ops.qos_guard", SyslogFacility: "LOG_USER"},
+		},
+		{
+			name: "unknown and null ansible keys are ignored",
+			kv: map[string]any{
+				"_ansible_check_mode": true, "_ansible_tmpdir": nil, "_ansible_remote_tmp": "~/.ansible/tmp",
+				"_ansible_keep_remote_files": false, "_ansible_shell_executable": "/bin/sh",
+				"_ansible_some_future_key": map[string]any{"x": []any{1, 2}},
+			},
+			want: Control{CheckMode: true},
+		},
+		{
+			name: "a malformed control key keeps its zero value, the others decode",
+			kv:   map[string]any{"_ansible_verbosity": "high", "_ansible_check_mode": true, "_ansible_diff": true},
+			want: Control{CheckMode: true, Diff: true},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			kv := map[string]any{"a": "x"}
+			for k, v := range tt.kv {
+				kv[k] = v
+			}
+			var got Control
+			var gotParams Params
+			code, out, _ := run(t, args(t, kv), Spec{{Name: "a"}}, func(c *Ctx) (Result, error) {
+				got, gotParams = c.Control, c.Params
+				return Result{}, nil
+			})
+			if code != 0 {
+				t.Fatalf("exit status = %d, want 0 (%v)", code, out["msg"])
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Control mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(Params{"a": "x"}, gotParams); diff != "" {
+				t.Errorf("Params mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(map[string]any{"a": "x"}, out["invocation"].(map[string]any)["module_args"]); diff != "" {
+				t.Errorf("module_args must hold no _ansible_ key (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRunUnknownParameter(t *testing.T) {
+	t.Parallel()
+	spec := Spec{{Name: "state", Choices: []string{"locked", "unlocked"}}, {Name: "minutes", Type: TypeInt}}
+	code, out, _ := run(t, args(t, map[string]any{"state": "locked", "minuts": 5, "_ansible_verbosity": 1}), spec, mustNotCall(t))
+	if code != 1 || out["failed"] != true {
+		t.Fatalf("exit %d, failed %v; want 1, true", code, out["failed"])
+	}
+	if got, want := out["msg"], "parameter minuts: unsupported parameter; supported parameters are: minutes, state"; got != want {
+		t.Errorf("msg = %q, want %q", got, want)
+	}
+	// The raw arguments are shown so that the user sees what was sent.
+	if diff := cmp.Diff(map[string]any{"state": "locked", "minuts": float64(5)}, out["invocation"].(map[string]any)["module_args"]); diff != "" {
+		t.Errorf("module_args mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestRunBadValue(t *testing.T) {
+	t.Parallel()
+	lo, hi := Range(1, 60)
+	spec := Spec{{Name: "minutes", Type: TypeInt, Min: lo, Max: hi}}
+	code, out, _ := run(t, `{"minutes": "90"}`, spec, mustNotCall(t))
+	if code != 1 {
+		t.Errorf("exit status = %d, want 1", code)
+	}
+	if got, want := out["msg"], "parameter minutes: must be between 1 and 60, got 90"; got != want {
+		t.Errorf("msg = %q, want %q", got, want)
+	}
+}
+
+type payload struct {
+	Count  int      `json:"count"`
+	Names  []string `json:"names"`
+	Nested struct {
+		OK bool `json:"ok"`
+	} `json:"nested"`
+}
+
+func TestRunSuccess(t *testing.T) {
+	t.Parallel()
+	spec := Spec{{Name: "name", Required: true}, {Name: "count", Type: TypeInt, Default: int64(2)}}
+	code, out, _ := run(t, `{"name": "x", "_ansible_module_name": "m"}`, spec, func(c *Ctx) (Result, error) {
+		c.Warn("watch %s", "out")
+		c.Deprecate(Deprecation{Msg: "old", Version: "2.0.0"})
+		c.Deprecate(Deprecation{Msg: "older", Date: "2026-01-01", CollectionName: "other.col"})
+		p := payload{Count: int(c.Params.Int("count")), Names: []string{c.Params.Str("name")}}
+		p.Nested.OK = true
+		return Result{Changed: true, Msg: "done", Data: p}, nil
+	})
+	if code != 0 {
+		t.Fatalf("exit status = %d, want 0: %v", code, out)
+	}
+	want := map[string]any{
+		"changed": true,
+		"msg":     "done",
+		"count":   float64(2),
+		"names":   []any{"x"},
+		"nested":  map[string]any{"ok": true},
+		"warnings": []any{
+			"watch out",
+		},
+		"deprecations": []any{
+			map[string]any{"msg": "old", "version": "2.0.0", "collection_name": "resilience.ops"},
+			map[string]any{"msg": "older", "date": "2026-01-01", "collection_name": "other.col"},
+		},
+		"invocation": map[string]any{"module_args": map[string]any{"name": "x", "count": float64(2)}},
+	}
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("result mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestRunMinimalResult(t *testing.T) {
+	t.Parallel()
+	code, out, _ := run(t, `{}`, nil, func(*Ctx) (Result, error) { return Result{}, nil })
+	if code != 0 {
+		t.Errorf("exit status = %d, want 0", code)
+	}
+	want := map[string]any{"changed": false, "invocation": map[string]any{"module_args": map[string]any{}}}
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("result mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestRunResultControlKeysWin(t *testing.T) {
+	t.Parallel()
+	// Data may not override the runtime's changed flag.
+	code, out, _ := run(t, `{}`, nil, func(*Ctx) (Result, error) {
+		return Result{Changed: false, Data: map[string]any{"changed": true, "value": 1}}, nil
+	})
+	if code != 0 || out["changed"] != false || out["value"] != float64(1) {
+		t.Errorf("exit %d, result %v: want exit 0, changed false, value 1", code, out)
+	}
+}
+
+func TestRunBadData(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		data    any
+		wantMsg string
+	}{
+		{name: "not an object", data: []int{1, 2}, wantMsg: "the module result is not a JSON object"},
+		{name: "not encodable", data: map[string]any{"x": math.NaN()}, wantMsg: "cannot encode the module result"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, out, _ := run(t, `{}`, nil, func(*Ctx) (Result, error) {
+				return Result{Changed: true, Data: tt.data}, nil
+			})
+			if code != 1 || out["failed"] != true {
+				t.Errorf("exit %d, failed %v; want 1, true", code, out["failed"])
+			}
+			if msg, _ := out["msg"].(string); !strings.Contains(msg, tt.wantMsg) {
+				t.Errorf("msg = %q, want it to contain %q", msg, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestRunDiff(t *testing.T) {
+	t.Parallel()
+	h := func(*Ctx) (Result, error) {
+		return Result{Changed: true, Diff: &Diff{Before: "a\n", After: "b\n", BeforeHeader: "old"}}, nil
+	}
+	tests := []struct {
+		name string
+		args string
+		want any
+	}{
+		{name: "with --diff", args: `{"_ansible_diff": true}`, want: map[string]any{"before": "a\n", "after": "b\n", "before_header": "old"}},
+		{name: "without --diff", args: `{"_ansible_diff": false}`, want: nil},
+		{name: "diff key absent", args: `{}`, want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, out, _ := run(t, tt.args, nil, h)
+			if diff := cmp.Diff(tt.want, out["diff"]); diff != "" {
+				t.Errorf("diff mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestArtifacts(t *testing.T) {
+	t.Parallel()
+	want := map[string]any{"data": map[string]any{"k": "v"}, "per_host": false, "aggregate": false}
+	if diff := cmp.Diff(want, Artifacts(map[string]any{"k": "v"})); diff != "" {
+		t.Errorf("Artifacts mismatch (-want +got):\n%s", diff)
+	}
+	code, out, _ := run(t, `{}`, nil, func(*Ctx) (Result, error) {
+		return Result{Stats: map[string]any{"guard_locked": true, "n": 2}}, nil
+	})
+	if code != 0 {
+		t.Fatalf("exit status = %d", code)
+	}
+	wantOut := map[string]any{"data": map[string]any{"guard_locked": true, "n": float64(2)}, "per_host": false, "aggregate": false}
+	if diff := cmp.Diff(wantOut, out["ansible_stats"]); diff != "" {
+		t.Errorf("ansible_stats mismatch (-want +got):\n%s", diff)
+	}
+	_, out, _ = run(t, `{}`, nil, func(*Ctx) (Result, error) { return Result{}, nil })
+	if _, ok := out["ansible_stats"]; ok {
+		t.Errorf("ansible_stats present without Stats: %v", out["ansible_stats"])
+	}
+}
+
+func TestRunFailure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want map[string]any
+	}{
+		{
+			name: "Failure with data and stats",
+			err: &Failure{Msg: "guard is locked", Changed: true, Data: map[string]any{"lock_id": "abc", "remaining_seconds": 60},
+				Stats: map[string]any{"blocked": true}},
+			want: map[string]any{
+				"failed": true, "changed": true, "msg": "guard is locked", "lock_id": "abc", "remaining_seconds": float64(60),
+				"ansible_stats": map[string]any{"data": map[string]any{"blocked": true}, "per_host": false, "aggregate": false},
+			},
+		},
+		{
+			name: "wrapped Failure keeps its data and the outer message",
+			err:  fmt.Errorf("qos: %w", &Failure{Msg: "inner", Data: payload{Count: 1}}),
+			want: map[string]any{
+				"failed": true, "changed": false, "msg": "qos: inner",
+				"count": float64(1), "names": nil, "nested": map[string]any{"ok": false},
+			},
+		},
+		{
+			name: "Failf",
+			err:  Failf("bad %d", 7),
+			want: map[string]any{"failed": true, "changed": false, "msg": "bad 7"},
+		},
+		{
+			name: "Failure data cannot claim success",
+			err:  &Failure{Msg: "no", Data: map[string]any{"failed": false, "msg": "fine"}},
+			want: map[string]any{"failed": true, "changed": false, "msg": "no"},
+		},
+		{
+			name: "plain error",
+			err:  errors.New("boom"),
+			want: map[string]any{"failed": true, "changed": false, "msg": "boom"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, out, _ := run(t, `{}`, nil, func(*Ctx) (Result, error) {
+				// The Result is ignored when an error is returned.
+				return Result{Changed: true, Msg: "ignored", Stats: map[string]any{"ignored": true}}, tt.err
+			})
+			if code != 1 {
+				t.Errorf("exit status = %d, want 1", code)
+			}
+			delete(out, "invocation")
+			if diff := cmp.Diff(tt.want, out); diff != "" {
+				t.Errorf("result mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRunPanic(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		verbosity     int
+		wantException bool
+	}{
+		{name: "verbosity 0", verbosity: 0},
+		{name: "verbosity 2", verbosity: 2},
+		{name: "verbosity 3", verbosity: 3, wantException: true},
+		{name: "verbosity 5", verbosity: 5, wantException: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := args(t, map[string]any{"_ansible_verbosity": tt.verbosity, "_ansible_module_name": "resilience.ops.qos_guard"})
+			code, out, _ := run(t, a, nil, func(c *Ctx) (Result, error) {
+				c.Warn("before the panic")
+				panic("first line\nsecond line")
+			})
+			if code != 1 || out["failed"] != true || out["changed"] != false {
+				t.Errorf("exit %d, failed %v, changed %v; want 1, true, false", code, out["failed"], out["changed"])
+			}
+			if got, want := out["msg"], "internal error in module resilience.ops.qos_guard: first line"; got != want {
+				t.Errorf("msg = %q, want %q", got, want)
+			}
+			exc, ok := out["exception"].(string)
+			if ok != tt.wantException {
+				t.Fatalf("exception present = %v, want %v", ok, tt.wantException)
+			}
+			if tt.wantException && (!strings.Contains(exc, "goroutine") || !strings.Contains(exc, "TestRunPanic")) {
+				t.Errorf("exception does not hold the stack: %q", exc)
+			}
+			if diff := cmp.Diff([]any{"before the panic"}, out["warnings"]); diff != "" {
+				t.Errorf("warnings mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRunPanicWithError(t *testing.T) {
+	t.Parallel()
+	code, out, _ := run(t, `{}`, nil, func(*Ctx) (Result, error) {
+		var m map[string]int
+		m["x"] = 1 // runtime error
+		return Result{}, nil
+	})
+	if code != 1 {
+		t.Errorf("exit status = %d, want 1", code)
+	}
+	if got, want := out["msg"], "internal error in module resilience.ops: assignment to entry in nil map"; got != want {
+		t.Errorf("msg = %q, want %q", got, want)
+	}
+}
+
+func TestRunMasksSecretsInInvocation(t *testing.T) {
+	t.Parallel()
+	spec := Spec{
+		{Name: "password", Secret: true, Aliases: []string{"pass_alias"}},
+		{Name: "api_token", Secret: true},
+		{Name: "key_file", Type: TypePath}, // secret-looking name, declared not secret
+		{Name: "url"},
+		{Name: "headers", Type: TypeDict},
+		{Name: "targets", Type: TypeRaw},
+		{Name: "optional_secret", Secret: true},
+	}
+	tests := []struct {
+		name       string
+		kv         map[string]any
+		wantFailed bool
+		wantArgs   map[string]any
+		secrets    []string // must appear nowhere in the output
+	}{
+		{
+			name: "declared secrets and nested secret keys",
+			kv: map[string]any{
+				"password": "hunter22", "api_token": "tok-123456", "key_file": "/etc/k.pem", "url": "https://h",
+				"headers": map[string]any{"auth_header": "Bearer abcdef", "X-Api-Key": "k-98765", "accept": "json",
+					"nested": map[string]any{"client_secret": "s3cr3t!"}},
+				"targets": []any{map[string]any{"host": "a", "password": "listpw99"}},
+			},
+			wantArgs: map[string]any{
+				"password": Masked, "api_token": Masked, "key_file": "/etc/k.pem", "url": "https://h",
+				"headers": map[string]any{"auth_header": Masked, "X-Api-Key": Masked, "accept": "json",
+					"nested": map[string]any{"client_secret": Masked}},
+				"targets": []any{map[string]any{"host": "a", "password": Masked}},
+			},
+			secrets: []string{"hunter22", "tok-123456", "Bearer abcdef", "k-98765", "s3cr3t!", "listpw99"},
+		},
+		{
+			name:     "secret given by alias",
+			kv:       map[string]any{"pass_alias": "hunter22"},
+			wantArgs: map[string]any{"password": Masked},
+			secrets:  []string{"hunter22"},
+		},
+		{
+			name:       "secret given by alias on a rejected call",
+			kv:         map[string]any{"pass_alias": "hunter22", "bogus": 1},
+			wantFailed: true,
+			wantArgs:   map[string]any{"pass_alias": Masked, "bogus": float64(1)},
+			secrets:    []string{"hunter22"},
+		},
+		{
+			name:       "misspelled secret parameter is masked although unknown",
+			kv:         map[string]any{"pasword": "hunter22", "url": "https://h"},
+			wantFailed: true,
+			wantArgs:   map[string]any{"pasword": Masked, "url": "https://h"},
+			secrets:    []string{"hunter22"},
+		},
+		{
+			name: "misspelled secret-looking keys of all kinds",
+			kv: map[string]any{"apitoken": "t0ken-1", "webhook_url": "https://hooks/x1y2", "credentials": map[string]any{"user": "u", "pw": "pw-9876"},
+				"Auth": "zz-4321", "paswd": "pw-5555", "db_pwd": "pw-6666", "PASSWRD": "pw-7777", "sshkey": "pw-8888"},
+			wantFailed: true,
+			wantArgs: map[string]any{"apitoken": Masked, "webhook_url": Masked, "Auth": Masked,
+				"credentials": Masked, "paswd": Masked, "db_pwd": Masked, "PASSWRD": Masked, "sshkey": Masked},
+			secrets: []string{"t0ken-1", "https://hooks/x1y2", "pw-9876", "zz-4321", "pw-5555", "pw-6666", "pw-7777", "pw-8888"},
+		},
+		{
+			name:     "null secret stays null",
+			kv:       map[string]any{"password": "hunter22", "optional_secret": nil},
+			wantArgs: map[string]any{"password": Masked},
+			secrets:  []string{"hunter22"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := func(*Ctx) (Result, error) { return Result{Msg: "ok"}, nil }
+			if tt.wantFailed {
+				h = mustNotCall(t)
+			}
+			code, out, raw := run(t, args(t, tt.kv), spec, h)
+			if got := out["failed"] == true; got != tt.wantFailed || (code == 1) != tt.wantFailed {
+				t.Errorf("exit %d, failed %v; want failed %v", code, out["failed"], tt.wantFailed)
+			}
+			if diff := cmp.Diff(tt.wantArgs, out["invocation"].(map[string]any)["module_args"]); diff != "" {
+				t.Errorf("module_args mismatch (-want +got):\n%s", diff)
+			}
+			for _, s := range tt.secrets {
+				if strings.Contains(raw, s) {
+					t.Errorf("output holds secret %q: %s", s, raw)
+				}
+			}
+		})
+	}
+}
+
+func TestRunScrubsSecretValues(t *testing.T) {
+	t.Parallel()
+	spec := Spec{
+		{Name: "password", Secret: true},
+		{Name: "webhook", Type: TypeDict},
+		{Name: "name"},
+	}
+	a := `{"password": "hunter22", "name": "svc", "webhook": {"url": "https://h", "auth_header": "Bearer zyx987"}, "_ansible_verbosity": 3}`
+	tests := []struct {
+		name string
+		h    Handler
+		want map[string]any // keys checked; values compared exactly
+	}{
+		{
+			name: "msg, data and warnings",
+			h: func(c *Ctx) (Result, error) {
+				c.Warn("login with %s failed once", c.Params.Str("password"))
+				hdr := c.Params.Dict("webhook")["auth_header"].(string)
+				return Result{
+					Msg:  "used hunter22 and " + hdr,
+					Data: map[string]any{"echo": []any{"x-hunter22-x", map[string]any{"h": hdr}}, "name": c.Params.Str("name")},
+				}, nil
+			},
+			want: map[string]any{
+				"msg":      "used ******** and ********",
+				"echo":     []any{"x-********-x", map[string]any{"h": "********"}},
+				"name":     "svc",
+				"warnings": []any{"login with ******** failed once"},
+			},
+		},
+		{
+			name: "failure message and data",
+			h: func(c *Ctx) (Result, error) {
+				return Result{}, &Failure{Msg: "auth hunter22 rejected", Data: map[string]any{"sent": "Bearer zyx987"}}
+			},
+			want: map[string]any{"msg": "auth ******** rejected", "sent": "********"},
+		},
+		{
+			name: "panic message and stack",
+			h: func(c *Ctx) (Result, error) {
+				panic("cannot use hunter22")
+			},
+			want: map[string]any{"msg": "internal error in module resilience.ops: cannot use ********"},
+		},
+		{
+			name: "diff and stats",
+			h: func(c *Ctx) (Result, error) {
+				return Result{Diff: &Diff{Before: "pw=hunter22", After: ""}, Stats: map[string]any{"p": "hunter22"}}, nil
+			},
+			want: map[string]any{"ansible_stats": map[string]any{"data": map[string]any{"p": "********"}, "per_host": false, "aggregate": false}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, out, raw := run(t, a, spec, tt.h)
+			for k, want := range tt.want {
+				if diff := cmp.Diff(want, out[k]); diff != "" {
+					t.Errorf("%s mismatch (-want +got):\n%s", k, diff)
+				}
+			}
+			for _, s := range []string{"hunter22", "zyx987"} {
+				if strings.Contains(raw, s) {
+					t.Errorf("output holds secret %q: %s", s, raw)
+				}
+			}
+			// Non-secret values stay readable.
+			if !strings.Contains(raw, `"name":"svc"`) || !strings.Contains(raw, "https://h") {
+				t.Errorf("non-secret values were scrubbed: %s", raw)
+			}
+		})
+	}
+}
+
+func TestRunCheckModeReachesHandler(t *testing.T) {
+	t.Parallel()
+	for _, check := range []bool{false, true} {
+		var got bool
+		code, _, _ := run(t, args(t, map[string]any{"_ansible_check_mode": check}), nil, func(c *Ctx) (Result, error) {
+			got = c.CheckMode
+			return Result{Changed: true}, nil
+		})
+		if code != 0 || got != check {
+			t.Errorf("check mode %v: exit %d, handler saw %v", check, code, got)
+		}
+	}
+}
+
+func TestIsArgsFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "args")
+	if err := os.WriteFile(file, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want bool
+	}{
+		{name: "no arguments", args: nil, want: false},
+		{name: "a regular file", args: []string{file}, want: true},
+		{name: "a symlink to a regular file", args: []string{link}, want: true},
+		{name: "two arguments", args: []string{file, file}, want: false},
+		{name: "a directory", args: []string{dir}, want: false},
+		{name: "a missing file", args: []string{filepath.Join(dir, "missing")}, want: false},
+		{name: "a flag", args: []string{"--help"}, want: false},
+		{name: "a subcommand", args: []string{"status"}, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := IsArgsFile(tt.args); got != tt.want {
+				t.Errorf("IsArgsFile(%q) = %v, want %v", tt.args, got, tt.want)
+			}
+		})
+	}
+}
