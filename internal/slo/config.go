@@ -1,0 +1,172 @@
+package slo
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults used by [DefaultConfig]. They match the release playbook that the
+// module replaces. The zero value of [Config] is NOT the default: start from
+// DefaultConfig and overwrite what the user set, so that an explicit 0 (for
+// example max_5xx_ratio: 0) keeps its meaning.
+const (
+	DefaultPrometheusURL      = "http://prometheus.local:9090"
+	DefaultLokiURL            = "http://loki.local:3100"
+	DefaultJob                = "threader"
+	DefaultMax5xxRatio        = 0.01  // inclusive: a ratio of exactly 0.01 passes
+	DefaultMinHealthRatio     = 0.995 // inclusive: a ratio of exactly 0.995 passes
+	DefaultMaxErrorLogsPerMin = 1.0   // inclusive, in matching lines per minute over the window
+	DefaultWindow             = "15m" // a Prometheus duration
+	// DefaultTimeout bounds each check on its own (both queries of
+	// error_log_rate share it). It is not a budget for the whole evaluation:
+	// checks run concurrently, so Evaluate takes about the slowest check.
+	DefaultTimeout = 10 * time.Second
+)
+
+// Names of the built-in checks, as used in [Config.Disable] and in results.
+const (
+	CheckHTTP5xxRatio = "http_5xx_ratio"
+	CheckHealthRatio  = "health_ratio"
+	CheckErrorLogRate = "error_log_rate"
+)
+
+var builtinNames = []string{CheckHTTP5xxRatio, CheckHealthRatio, CheckErrorLogRate}
+
+// Config is the input of [New]. Validate it with [Config.Validate] (New does).
+type Config struct {
+	Prometheus Endpoint
+	Loki       Endpoint
+
+	Job string // value of the job label in the built-in queries, escaped for PromQL and LogQL
+
+	// Window is a Prometheus duration such as "15m" or "1h30m": how far back
+	// every built-in check looks from the evaluation time.
+	Window string
+
+	Max5xxRatio        float64 // http_5xx_ratio passes when the ratio is <= this
+	MinHealthRatio     float64 // health_ratio passes when the ratio is >= this
+	MaxErrorLogsPerMin float64 // error_log_rate passes when lines per minute are <= this
+
+	// Disable lists built-in checks to skip (see the Check* constants).
+	Disable []string
+	// Checks are user-defined checks, evaluated beside the enabled built-ins.
+	Checks []CheckSpec
+
+	// Timeout bounds each check separately (see DefaultTimeout).
+	Timeout time.Duration
+}
+
+// DefaultConfig returns the documented defaults: both URLs, job "threader",
+// window 15m, the three thresholds, all built-in checks enabled, no auth and
+// TLS verification on.
+func DefaultConfig() Config {
+	return Config{
+		Prometheus:         Endpoint{URL: DefaultPrometheusURL},
+		Loki:               Endpoint{URL: DefaultLokiURL},
+		Job:                DefaultJob,
+		Window:             DefaultWindow,
+		Max5xxRatio:        DefaultMax5xxRatio,
+		MinHealthRatio:     DefaultMinHealthRatio,
+		MaxErrorLogsPerMin: DefaultMaxErrorLogsPerMin,
+		Timeout:            DefaultTimeout,
+	}
+}
+
+// FieldError is one validation problem. Field is the configuration key
+// ("window", "loki.ca_file", "checks[1].comparison"); Problem never quotes a
+// secret.
+type FieldError struct {
+	Field   string
+	Problem string
+	Err     error // underlying cause, if any (for example a file error)
+}
+
+func (e *FieldError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Field, e.Problem, e.Err)
+	}
+	return e.Field + ": " + e.Problem
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldErr(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+// Validate reports every problem in c, joined with errors.Join; each one is a
+// *FieldError. It does not touch the network or the file system (New loads
+// the TLS files).
+func (c Config) Validate() error {
+	var errs []error
+	add := func(e *FieldError) {
+		if e != nil {
+			errs = append(errs, e)
+		}
+	}
+	errs = append(errs, c.Prometheus.validate("prometheus")...)
+	errs = append(errs, c.Loki.validate("loki")...)
+	if c.Job == "" {
+		add(fieldErr("job", "must not be empty"))
+	}
+	if _, err := ParseWindow(c.Window); err != nil {
+		errs = append(errs, err)
+	}
+	add(checkRatio("max_5xx_ratio", c.Max5xxRatio))
+	add(checkRatio("min_health_ratio", c.MinHealthRatio))
+	if !isFinite(c.MaxErrorLogsPerMin) || c.MaxErrorLogsPerMin < 0 {
+		add(fieldErr("max_error_logs_per_min", "must be a number >= 0"))
+	}
+	if c.Timeout <= 0 {
+		add(fieldErr("timeout", "must be positive"))
+	}
+	disabled := map[string]bool{}
+	for i, name := range c.Disable {
+		if !slices.Contains(builtinNames, name) {
+			add(fieldErr(fmt.Sprintf("disable[%d]", i), "%q is not a built-in check; use one of %s", name, listOf(builtinNames)))
+		}
+		disabled[name] = true
+	}
+	taken := map[string]bool{}
+	for _, name := range builtinNames {
+		taken[name] = !disabled[name]
+	}
+	for i, spec := range c.Checks {
+		errs = append(errs, spec.validate(i, taken)...)
+	}
+	if len(c.Checks) == 0 && allBuiltinsIn(disabled) {
+		add(fieldErr("checks", "no check is enabled: a guard cannot be released on nothing"))
+	}
+	return errors.Join(errs...)
+}
+
+func allBuiltinsIn(set map[string]bool) bool {
+	for _, n := range builtinNames {
+		if !set[n] {
+			return false
+		}
+	}
+	return true
+}
+
+func checkRatio(field string, v float64) *FieldError {
+	if !isFinite(v) || v < 0 || v > 1 {
+		return fieldErr(field, "must be a ratio between 0 and 1")
+	}
+	return nil
+}
+
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// listOf formats allowed values for messages: "a, b, c".
+func listOf[T ~string](values []T) string {
+	s := make([]string, len(values))
+	for i, v := range values {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}
