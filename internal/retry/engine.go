@@ -1,0 +1,214 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// clock is the time seam. The engine reads the time and waits only through
+// it, so tests inject a fake and nothing sleeps for real.
+type clock interface {
+	Now() time.Time
+	// Sleep waits for d, or until ctx is done and then returns ctx.Err().
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// realClock is the clock of package time.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Operation is one attempt of the work being retried. attempt counts from 1.
+// ctx carries the attempt's deadline (attempt_timeout, bounded by
+// max_total_time) when one applies; the operation should give up when it is
+// done. Do calls it from its own goroutine, one attempt at a time, so it
+// needs to be safe for concurrent use only if it is passed to concurrent Do
+// calls.
+type Operation func(ctx context.Context, attempt int) Result
+
+// Result is what an attempt returns. The zero Result is a success.
+// A plain value: safe for concurrent use as long as nobody modifies it.
+type Result struct {
+	// Failure describes the failure; nil means the attempt succeeded.
+	Failure *Failure
+	// RetryAfter is the wait the remote side asked for (see
+	// [ParseRetryAfter]); 0 means none. The wait before the next attempt is
+	// then max(computed delay, min(RetryAfter, max_delay)): Retry-After can
+	// lengthen the wait up to max_delay but never shorten it.
+	RetryAfter time.Duration
+}
+
+// BeforeRetryFunc is the idempotency hook, called after the wait and just
+// before each retry (never before the first attempt) with the number of the
+// attempt about to run and the type of the last failure. Returning true says
+// the operation's effect is already present (a timed-out create did in fact
+// create): the engine then stops with already_done, a success, without
+// running the attempt. A hook that cannot tell should return false. Do
+// calls it from its own goroutine; an Engine's hook must be safe for
+// concurrent use if the Engine is.
+type BeforeRetryFunc func(ctx context.Context, attempt int, last ErrorType) (alreadyDone bool)
+
+// Option configures an Engine. NewEngine applies options once, in order,
+// before the Engine is shared, so an Option is not used concurrently.
+type Option func(*Engine)
+
+// WithClassifier sets the classifier; the default uses the built-in rules only.
+func WithClassifier(c *Classifier) Option { return func(e *Engine) { e.classifier = c } }
+
+// WithRandom sets the random source for jitter, returning uniform values in
+// [0, 1). The default is math/rand/v2.Float64. The engine may call it from
+// concurrent Do calls.
+func WithRandom(rnd func() float64) Option { return func(e *Engine) { e.rnd = rnd } }
+
+// WithBeforeRetry sets the idempotency hook.
+func WithBeforeRetry(h BeforeRetryFunc) Option { return func(e *Engine) { e.beforeRetry = h } }
+
+// withClock replaces the real clock, for tests.
+func withClock(c clock) Option { return func(e *Engine) { e.clock = c } }
+
+// Engine runs operations under a validated Policy. It holds no state between
+// runs: it is safe for concurrent use when its random source and hook are.
+type Engine struct {
+	policy      Policy
+	classifier  *Classifier
+	clock       clock
+	rnd         func() float64
+	beforeRetry BeforeRetryFunc
+}
+
+// NewEngine returns an engine for p, or the error of [Policy.Validate].
+func NewEngine(p Policy, opts ...Option) (*Engine, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	p.RetryConditions = slices.Clone(p.RetryConditions)
+	e := &Engine{policy: p, clock: realClock{}, rnd: rand.Float64}
+	for _, opt := range opts {
+		opt(e)
+	}
+	return e, nil
+}
+
+// Do runs op until it succeeds or retrying stops, and says why in the
+// Outcome. After a failed attempt it classifies the failure, then stops
+// when, in this order: ctx is done (cancelled, or deadline_exceeded for a
+// ctx deadline); the type is not retried (non_retryable_error); max_attempts
+// attempts ran (attempts_exhausted); the next delay would reach the
+// max_total_time deadline (deadline_exceeded: the engine does not start a
+// wait that leaves no time for an attempt). Otherwise it waits the delay
+// ([Policy.Delay], lengthened by Retry-After), returning early if ctx is
+// done, asks the BeforeRetry hook (already_done), checks the deadline again
+// (the hook takes time too), and runs the next attempt.
+func (e *Engine) Do(ctx context.Context, op Operation) Outcome {
+	p := e.policy
+	out := Outcome{MaxAttempts: p.MaxAttempts, Start: e.clock.Now()}
+	var deadline time.Time
+	if p.MaxTotalTime > 0 {
+		deadline = out.Start.Add(p.MaxTotalTime)
+	}
+	var prev time.Duration
+	for n := 1; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return e.stop(out, ctxReason(err))
+		}
+		if n > 1 && e.beforeRetry != nil && e.beforeRetry(ctx, n, out.LastType) {
+			return e.stop(out, StopAlreadyDone)
+		}
+		a := Attempt{Number: n, Start: e.clock.Now()}
+		if !deadline.IsZero() && !a.Start.Before(deadline) {
+			return e.stop(out, StopDeadlineExceeded)
+		}
+		res, timedOut := e.run(ctx, op, n, a.Start, deadline)
+		a.End = e.clock.Now()
+		if res.Failure == nil {
+			a.Succeeded = true
+			out.Attempts = append(out.Attempts, a)
+			out.LastFailure, out.LastType = nil, ""
+			return e.stop(out, StopSucceeded)
+		}
+
+		f := *res.Failure
+		f.TimedOut = f.TimedOut || timedOut
+		typ, ev := e.classifier.Classify(f)
+		a.ErrorType, a.ErrorMessage, a.Evidence = typ, f.Summary(), &ev
+		out.LastFailure, out.LastType = &f, typ
+
+		reason, delay := e.next(ctx, n, typ, prev, res.RetryAfter, a.End, deadline)
+		if reason != "" {
+			out.Attempts = append(out.Attempts, a)
+			return e.stop(out, reason)
+		}
+		a.ShouldRetry, a.DelayBeforeRetry = true, delay
+		out.Attempts = append(out.Attempts, a)
+		if err := e.clock.Sleep(ctx, delay); err != nil {
+			return e.stop(out, ctxReason(err))
+		}
+		prev = delay
+	}
+}
+
+// run runs attempt n, bounded by attempt_timeout and by the time left until
+// the deadline (zero when max_total_time is not set). timedOut says the
+// attempt's own deadline expired while ctx was still live.
+func (e *Engine) run(ctx context.Context, op Operation, n int, now, deadline time.Time) (res Result, timedOut bool) {
+	timeout := e.policy.AttemptTimeout
+	if left := deadline.Sub(now); !deadline.IsZero() && (timeout == 0 || left < timeout) {
+		timeout = left
+	}
+	if timeout <= 0 {
+		return op(ctx, n), false
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res = op(actx, n)
+	return res, ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded)
+}
+
+// next returns why to stop after failed attempt n, or "" and the wait
+// before attempt n+1.
+func (e *Engine) next(ctx context.Context, n int, typ ErrorType, prev, retryAfter time.Duration, now, deadline time.Time) (StopReason, time.Duration) {
+	p := e.policy
+	switch {
+	case ctx.Err() != nil:
+		return ctxReason(ctx.Err()), 0
+	case !p.ShouldRetry(typ):
+		return StopNonRetryable, 0
+	case n >= p.MaxAttempts:
+		return StopAttemptsExhausted, 0
+	}
+	delay := p.withRetryAfter(p.Delay(n-1, prev, e.rnd), retryAfter)
+	if !deadline.IsZero() && !now.Add(delay).Before(deadline) {
+		return StopDeadlineExceeded, 0
+	}
+	return "", delay
+}
+
+func (e *Engine) stop(out Outcome, reason StopReason) Outcome {
+	out.Reason, out.End = reason, e.clock.Now()
+	return out
+}
+
+// ctxReason maps a context error to a stop reason.
+func ctxReason(err error) StopReason {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return StopDeadlineExceeded
+	}
+	return StopCancelled
+}

@@ -1,0 +1,214 @@
+package retry
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// StopReason says why the engine stopped retrying: the stop_reason of the
+// operation record. The set is closed (see [StopReasons]). A string value:
+// safe for concurrent use.
+type StopReason string
+
+// The stop reasons.
+const (
+	StopSucceeded         StopReason = "succeeded"           // an attempt succeeded
+	StopAlreadyDone       StopReason = "already_done"        // the BeforeRetry hook found the effect present: a success
+	StopNonRetryable      StopReason = "non_retryable_error" // the failure's type is not retried
+	StopAttemptsExhausted StopReason = "attempts_exhausted"  // max_attempts attempts ran
+	StopDeadlineExceeded  StopReason = "deadline_exceeded"   // max_total_time (or ctx's deadline) left no time for another attempt
+	StopCancelled         StopReason = "cancelled"           // ctx was cancelled
+)
+
+// StopReasons returns every stop reason, for documentation and tests.
+func StopReasons() []StopReason {
+	return []StopReason{StopSucceeded, StopAlreadyDone, StopNonRetryable, StopAttemptsExhausted, StopDeadlineExceeded, StopCancelled}
+}
+
+// Succeeded reports whether r ends a run successfully.
+func (r StopReason) Succeeded() bool { return r == StopSucceeded || r == StopAlreadyDone }
+
+// Outcome is the result of [Engine.Do]: why it stopped, every attempt, and
+// the last failure. A plain value: safe for concurrent use as long as nobody
+// modifies it.
+type Outcome struct {
+	Reason StopReason
+	// Attempts has one entry per attempt that ran, in order; it is empty
+	// when ctx was done before the first.
+	Attempts []Attempt
+	// MaxAttempts is the policy's max_attempts, for the record.
+	MaxAttempts int
+	// LastFailure is the failure of the last attempt that ran (with TimedOut
+	// set by the engine if the attempt ran out of time) and LastType its
+	// type; nil and "" when that attempt succeeded or none ran. After
+	// already_done they describe the failure before the hook's check.
+	LastFailure *Failure
+	LastType    ErrorType
+	// Start and End bound the run, from the engine's clock.
+	Start, End time.Time
+}
+
+// Succeeded reports whether the run ended in success (succeeded or already_done).
+func (o Outcome) Succeeded() bool { return o.Reason.Succeeded() }
+
+// Status is the operation status of the records: "completed" or "failed".
+func (o Outcome) Status() string {
+	if o.Succeeded() {
+		return "completed"
+	}
+	return "failed"
+}
+
+// Err returns nil when the run succeeded, else a *StopError.
+func (o Outcome) Err() error {
+	if o.Succeeded() {
+		return nil
+	}
+	return &StopError{Reason: o.Reason, Attempts: len(o.Attempts), Type: o.LastType, Failure: o.LastFailure}
+}
+
+// StopError is the error of a run that did not succeed: why it stopped and
+// the last failure. It unwraps to the last failure's Err, so errors.Is and
+// errors.As see the underlying Go error. Not modified after creation: safe
+// for concurrent use.
+type StopError struct {
+	Reason   StopReason
+	Attempts int
+	Type     ErrorType // "" when no attempt failed
+	Failure  *Failure  // nil when no attempt failed
+}
+
+func (e *StopError) Error() string {
+	s := fmt.Sprintf("retry stopped (%s) after %d attempt", e.Reason, e.Attempts)
+	if e.Attempts != 1 {
+		s += "s"
+	}
+	if e.Failure != nil {
+		s += fmt.Sprintf(": %s: %s", e.Type, e.Failure.Summary())
+	}
+	return s
+}
+
+func (e *StopError) Unwrap() error {
+	if e.Failure == nil {
+		return nil
+	}
+	return e.Failure.Err
+}
+
+// Attempt records one attempt. It marshals to the attempt object of the
+// users' reports (see MarshalJSON). A plain value: safe for concurrent use
+// as long as nobody modifies it.
+type Attempt struct {
+	Number     int
+	Start, End time.Time
+	Succeeded  bool
+	// ErrorType and ErrorMessage ([Failure.Summary]) are empty on success.
+	ErrorType    ErrorType
+	ErrorMessage string
+	// ShouldRetry says the engine decided to retry after this attempt and
+	// started the wait (which cancellation may have cut short).
+	ShouldRetry bool
+	// DelayBeforeRetry is the planned wait after this attempt, before the
+	// next one; 0 when there is none.
+	DelayBeforeRetry time.Duration
+	// Evidence says how the failure was classified; nil on success. Clear
+	// it to leave it out of the JSON unless debug_mode is on.
+	Evidence *Evidence
+}
+
+// ExecutionTime is how long the attempt ran.
+func (a Attempt) ExecutionTime() time.Duration { return a.End.Sub(a.Start) }
+
+type attemptJSON struct {
+	AttemptNumber    int        `json:"attempt_number"`
+	StartTime        string     `json:"start_time"`
+	EndTime          string     `json:"end_time"`
+	Status           string     `json:"status"`
+	ErrorType        *ErrorType `json:"error_type"`
+	ErrorMessage     *string    `json:"error_message"`
+	ShouldRetry      bool       `json:"should_retry"`
+	DelayBeforeRetry float64    `json:"delay_before_retry"`
+	ExecutionTime    float64    `json:"execution_time"`
+	Evidence         *Evidence  `json:"evidence,omitempty"`
+}
+
+// MarshalJSON writes the attempt as the reports have it: attempt_number;
+// start_time and end_time in RFC 3339 UTC to the second; status "success"
+// or "failed"; error_type and error_message, null on success;
+// should_retry; delay_before_retry and execution_time in seconds (float);
+// evidence when set.
+func (a Attempt) MarshalJSON() ([]byte, error) {
+	j := attemptJSON{
+		AttemptNumber:    a.Number,
+		StartTime:        timestamp(a.Start),
+		EndTime:          timestamp(a.End),
+		Status:           "failed",
+		ShouldRetry:      a.ShouldRetry,
+		DelayBeforeRetry: a.DelayBeforeRetry.Seconds(),
+		ExecutionTime:    a.ExecutionTime().Seconds(),
+		Evidence:         a.Evidence,
+	}
+	if a.Succeeded {
+		j.Status = "success"
+	} else {
+		j.ErrorType, j.ErrorMessage = &a.ErrorType, &a.ErrorMessage
+	}
+	return json.Marshal(j)
+}
+
+// OperationRecord is the operation object of the users' reports and
+// retry files, ready for encoding/json. A plain value: safe for concurrent
+// use as long as nobody modifies it.
+type OperationRecord struct {
+	OperationID   string         `json:"operation_id"`
+	OperationName string         `json:"operation_name"`
+	SessionID     string         `json:"session_id"`
+	StartTime     string         `json:"start_time"` // RFC 3339 UTC, to the second
+	EndTime       string         `json:"end_time"`
+	Status        string         `json:"status"` // "completed" or "failed"
+	AttemptCount  int            `json:"attempt_count"`
+	MaxAttempts   int            `json:"max_attempts"`
+	ExecutionTime float64        `json:"execution_time"` // seconds
+	Attempts      []Attempt      `json:"attempts"`
+	StopReason    StopReason     `json:"stop_reason"`
+	Context       map[string]any `json:"context,omitempty"` // the caller's operation context
+}
+
+// NewOperationRecord builds the record of outcome o for operation name in
+// session sessionID, with id from [NewOperationID]. Set Context afterwards if
+// needed. Its Attempts slice is a copy: clearing an attempt's Evidence
+// (outside debug_mode) leaves o alone.
+func NewOperationRecord(id, name, sessionID string, o Outcome) OperationRecord {
+	attempts := make([]Attempt, 0, len(o.Attempts))
+	return OperationRecord{
+		OperationID:   id,
+		OperationName: name,
+		SessionID:     sessionID,
+		StartTime:     timestamp(o.Start),
+		EndTime:       timestamp(o.End),
+		Status:        o.Status(),
+		AttemptCount:  len(o.Attempts),
+		MaxAttempts:   o.MaxAttempts,
+		ExecutionTime: o.End.Sub(o.Start).Seconds(),
+		Attempts:      append(attempts, o.Attempts...),
+		StopReason:    o.Reason,
+	}
+}
+
+// operationIDDigits is how many random digits end an operation ID.
+const operationIDDigits = 6
+
+// NewOperationID returns "<name>_<unix seconds>_<6 random digits>", as
+// "vmware_vm_create_1640995200_789012". rnd returns uniform values in [0, 1);
+// nil means math/rand/v2.Float64. NewOperationID("retry", ...) gives a
+// session ID of the same shape.
+func NewOperationID(name string, now time.Time, rnd func() float64) string {
+	const limit = 1_000_000 // 10^operationIDDigits
+	n := min(int(draw(rnd)*limit), limit-1)
+	return fmt.Sprintf("%s_%d_%0*d", name, now.Unix(), operationIDDigits, n)
+}
+
+// timestamp formats t as RFC 3339 in UTC to the second, as the reports do.
+func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

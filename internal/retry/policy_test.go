@@ -1,0 +1,214 @@
+package retry
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDefaultPolicy(t *testing.T) {
+	t.Parallel()
+	want := Policy{
+		MaxAttempts:       3,
+		RetryPolicy:       "exponential_backoff",
+		BaseDelay:         5 * time.Second,
+		MaxDelay:          300 * time.Second,
+		BackoffMultiplier: 2.0,
+		JitterEnabled:     true,
+		JitterMode:        "additive",
+		MaxTotalTime:      0,
+		AttemptTimeout:    0,
+		RetryConditions: []ErrorType{
+			"connection_error", "timeout", "temporary_failure", "network_error",
+			"service_unavailable", "rate_limit_exceeded", "resource_busy",
+		},
+		RetryUnknown: true,
+	}
+	got := DefaultPolicy()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DefaultPolicy() mismatch (-want +got):\n%s", diff)
+	}
+	if err := got.Validate(); err != nil {
+		t.Errorf("DefaultPolicy().Validate() = %v, want nil", err)
+	}
+	if MinMaxAttempts != 1 || MaxMaxAttempts != 10 || AdditiveJitterShare != 0.1 || DecorrelatedJitterGrowth != 3 {
+		t.Errorf("limits = %d, %d, %g, %g; want 1, 10, 0.1, 3", MinMaxAttempts, MaxMaxAttempts, AdditiveJitterShare, DecorrelatedJitterGrowth)
+	}
+	// The slice is fresh each time.
+	got.RetryConditions[0] = "x"
+	if DefaultPolicy().RetryConditions[0] != ConnectionError {
+		t.Error("DefaultPolicy shares RetryConditions between calls")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		modify func(*Policy)
+		want   []string // one message per problem, in order
+	}{
+		{"default is valid", func(*Policy) {}, nil},
+		{"one attempt", func(p *Policy) { p.MaxAttempts = 1 }, nil},
+		{"ten attempts", func(p *Policy) { p.MaxAttempts = 10 }, nil},
+		{"zero delays", func(p *Policy) { p.BaseDelay, p.MaxDelay = 0, 0 }, nil},
+		{"max equals base", func(p *Policy) { p.BaseDelay, p.MaxDelay = 10*time.Second, 10*time.Second }, nil},
+		{"multiplier one", func(p *Policy) { p.BackoffMultiplier = 1 }, nil},
+		{"unknown_error listed", func(p *Policy) { p.RetryConditions = []ErrorType{UnknownError} }, nil},
+		{"empty conditions", func(p *Policy) { p.RetryConditions = []ErrorType{} }, nil},
+		{"jitter mode checked when disabled", func(p *Policy) { p.JitterEnabled = false; p.JitterMode = JitterNone }, nil},
+		{"zero attempts", func(p *Policy) { p.MaxAttempts = 0 },
+			[]string{"max_attempts must be between 1 and 10, got 0"}},
+		{"eleven attempts", func(p *Policy) { p.MaxAttempts = 11 },
+			[]string{"max_attempts must be between 1 and 10, got 11"}},
+		{"unknown policy", func(p *Policy) { p.RetryPolicy = "random" },
+			[]string{`retry_policy must be one of exponential_backoff, linear_backoff, fixed_delay, got "random"`}},
+		{"negative base", func(p *Policy) { p.BaseDelay = -time.Second },
+			[]string{"base_delay must not be negative, got -1s"}},
+		{"negative max", func(p *Policy) { p.MaxDelay = -1500 * time.Millisecond },
+			[]string{"max_delay must not be negative, got -1.5s"}},
+		{"max below base", func(p *Policy) { p.BaseDelay, p.MaxDelay = 10*time.Second, 5*time.Second },
+			[]string{"max_delay must be at least base_delay (10s), got 5s"}},
+		{"multiplier below one", func(p *Policy) { p.BackoffMultiplier = 0.5 },
+			[]string{"backoff_multiplier must be a finite number of at least 1, got 0.5"}},
+		{"multiplier NaN", func(p *Policy) { p.BackoffMultiplier = math.NaN() },
+			[]string{"backoff_multiplier must be a finite number of at least 1, got NaN"}},
+		{"multiplier Inf", func(p *Policy) { p.BackoffMultiplier = math.Inf(1) },
+			[]string{"backoff_multiplier must be a finite number of at least 1, got +Inf"}},
+		{"unknown jitter", func(p *Policy) { p.JitterMode = "wild" },
+			[]string{`jitter_mode must be one of none, additive, full, equal, decorrelated, got "wild"`}},
+		{"empty jitter", func(p *Policy) { p.JitterMode = "" },
+			[]string{`jitter_mode must be one of none, additive, full, equal, decorrelated, got ""`}},
+		{"negative total", func(p *Policy) { p.MaxTotalTime = -time.Second },
+			[]string{"max_total_time must not be negative (0 means no deadline), got -1s"}},
+		{"negative attempt timeout", func(p *Policy) { p.AttemptTimeout = -time.Second },
+			[]string{"attempt_timeout must not be negative (0 means no timeout), got -1s"}},
+		{"unknown condition", func(p *Policy) { p.RetryConditions = []ErrorType{Timeout, "flaky"} },
+			[]string{`retry_conditions[1] must be one of connection_error, timeout, temporary_failure, network_error, service_unavailable, rate_limit_exceeded, resource_busy, authentication_error, authorization_error, permission_error, resource_not_found, configuration_error, invalid_parameter, quota_exceeded, unknown_error, got "flaky"`}},
+		{"reserved condition", func(p *Policy) { p.RetryConditions = []ErrorType{CircuitOpen} },
+			[]string{"retry_conditions[0] must not be circuit_open: reserved error types are never retried"}},
+		{"several problems", func(p *Policy) { p.MaxAttempts = 0; p.BaseDelay = -time.Second; p.MaxDelay = -time.Second },
+			[]string{
+				"max_attempts must be between 1 and 10, got 0",
+				"base_delay must not be negative, got -1s",
+				"max_delay must not be negative, got -1s",
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := DefaultPolicy()
+			tt.modify(&p)
+			err := p.Validate()
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want %q", tt.want)
+			}
+			if got := strings.Split(err.Error(), "\n"); !cmp.Equal(got, tt.want) {
+				t.Errorf("Validate() messages mismatch (-want +got):\n%s", cmp.Diff(tt.want, got))
+			}
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Errorf("Validate() error %T has no *ValidationError", err)
+			}
+		})
+	}
+}
+
+func TestValidationErrorParam(t *testing.T) {
+	t.Parallel()
+	p := DefaultPolicy()
+	p.BackoffMultiplier = 0
+	var ve *ValidationError
+	if !errors.As(p.Validate(), &ve) {
+		t.Fatal("no *ValidationError")
+	}
+	if ve.Param != "backoff_multiplier" {
+		t.Errorf("Param = %q, want backoff_multiplier", ve.Param)
+	}
+}
+
+func TestShouldRetry(t *testing.T) {
+	t.Parallel()
+	noUnknown := DefaultPolicy()
+	noUnknown.RetryUnknown = false
+	only := DefaultPolicy()
+	only.RetryConditions = []ErrorType{Timeout}
+	only.RetryUnknown = false
+	listedUnknown := only
+	listedUnknown.RetryConditions = []ErrorType{UnknownError}
+	reserved := DefaultPolicy()
+	reserved.RetryConditions = []ErrorType{CircuitOpen} // invalid, but never retried anyway
+
+	tests := []struct {
+		name   string
+		policy Policy
+		typ    ErrorType
+		want   bool
+	}{
+		{"default connection_error", DefaultPolicy(), ConnectionError, true},
+		{"default timeout", DefaultPolicy(), Timeout, true},
+		{"default temporary_failure", DefaultPolicy(), TemporaryFailure, true},
+		{"default network_error", DefaultPolicy(), NetworkError, true},
+		{"default service_unavailable", DefaultPolicy(), ServiceUnavailable, true},
+		{"default rate_limit_exceeded", DefaultPolicy(), RateLimitExceeded, true},
+		{"default resource_busy", DefaultPolicy(), ResourceBusy, true},
+		{"default authentication_error", DefaultPolicy(), AuthenticationError, false},
+		{"default authorization_error", DefaultPolicy(), AuthorizationError, false},
+		{"default permission_error", DefaultPolicy(), PermissionError, false},
+		{"default resource_not_found", DefaultPolicy(), ResourceNotFound, false},
+		{"default configuration_error", DefaultPolicy(), ConfigurationError, false},
+		{"default invalid_parameter", DefaultPolicy(), InvalidParameter, false},
+		{"default quota_exceeded", DefaultPolicy(), QuotaExceeded, false},
+		{"default unknown_error", DefaultPolicy(), UnknownError, true},
+		{"default circuit_open", DefaultPolicy(), CircuitOpen, false},
+		{"default bulkhead_full", DefaultPolicy(), BulkheadFull, false},
+		{"default retry_budget_exhausted", DefaultPolicy(), RetryBudgetExhausted, false},
+		{"retry_unknown false", noUnknown, UnknownError, false},
+		{"custom list keeps listed", only, Timeout, true},
+		{"custom list drops others", only, ConnectionError, false},
+		{"unknown_error listed", listedUnknown, UnknownError, true},
+		{"reserved never", reserved, CircuitOpen, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tt.policy.ShouldRetry(tt.typ); got != tt.want {
+				t.Errorf("ShouldRetry(%s) = %v, want %v", tt.typ, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestErrorTypes(t *testing.T) {
+	t.Parallel()
+	got := ErrorTypes()
+	if len(got) != 18 {
+		t.Fatalf("len(ErrorTypes()) = %d, want 18", len(got))
+	}
+	for _, typ := range got {
+		if !typ.Known() {
+			t.Errorf("%s.Known() = false", typ)
+		}
+	}
+	if ErrorType("nope").Known() {
+		t.Error(`"nope".Known() = true`)
+	}
+	for _, typ := range []ErrorType{CircuitOpen, BulkheadFull, RetryBudgetExhausted} {
+		if !typ.Reserved() {
+			t.Errorf("%s.Reserved() = false", typ)
+		}
+	}
+	if UnknownError.Reserved() {
+		t.Error("unknown_error is reserved")
+	}
+}
