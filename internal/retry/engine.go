@@ -80,6 +80,16 @@ func WithRandom(rnd func() float64) Option { return func(e *Engine) { e.rnd = rn
 // WithBeforeRetry sets the idempotency hook.
 func WithBeforeRetry(h BeforeRetryFunc) Option { return func(e *Engine) { e.beforeRetry = h } }
 
+// WithOnAttempt sets a function called after each attempt with its record, including the
+// decision to retry and the delay, before the wait: for live logs.
+func WithOnAttempt(f func(Attempt)) Option { return func(e *Engine) { e.onAttempt = f } }
+
+func (e *Engine) notify(a Attempt) {
+	if e.onAttempt != nil {
+		e.onAttempt(a)
+	}
+}
+
 // withClock replaces the real clock, for tests.
 func withClock(c clock) Option { return func(e *Engine) { e.clock = c } }
 
@@ -91,6 +101,7 @@ type Engine struct {
 	clock       clock
 	rnd         func() float64
 	beforeRetry BeforeRetryFunc
+	onAttempt   func(Attempt)
 }
 
 // NewEngine returns an engine for p, or the error of [Policy.Validate].
@@ -141,6 +152,7 @@ func (e *Engine) Do(ctx context.Context, op Operation) Outcome {
 			a.Succeeded = true
 			out.Attempts = append(out.Attempts, a)
 			out.LastFailure, out.LastType = nil, ""
+			e.notify(a)
 			return e.stop(out, StopSucceeded)
 		}
 
@@ -153,10 +165,12 @@ func (e *Engine) Do(ctx context.Context, op Operation) Outcome {
 		reason, delay := e.next(ctx, n, typ, prev, res.RetryAfter, a.End, deadline)
 		if reason != "" {
 			out.Attempts = append(out.Attempts, a)
+			e.notify(a)
 			return e.stop(out, reason)
 		}
 		a.ShouldRetry, a.DelayBeforeRetry = true, delay
 		out.Attempts = append(out.Attempts, a)
+		e.notify(a)
 		if err := e.clock.Sleep(ctx, delay); err != nil {
 			return e.stop(out, ctxReason(err))
 		}
@@ -212,3 +226,11 @@ func ctxReason(err error) StopReason {
 	}
 	return StopCancelled
 }
+
+// Clock is the time seam for callers outside this package (a module's own tests): the engine
+// reads the time and waits only through it.
+type Clock = clock
+
+// WithClock replaces the real clock. Tests of code built on the engine use it so that no test
+// sleeps for real.
+func WithClock(c Clock) Option { return withClock(c) }

@@ -1,0 +1,11 @@
+// Command retry_backoff runs a command with retries and exponential backoff:
+// retry_backoff <max_attempts> <base_seconds> -- <command...>
+package main
+
+import (
+	"os"
+
+	"resilience.ops/internal/retrymod"
+)
+
+func main() { os.Exit(retrymod.Main(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }

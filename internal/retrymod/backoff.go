@@ -1,0 +1,214 @@
+package retrymod
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"resilience.ops/internal/module"
+	"resilience.ops/internal/operation"
+	"resilience.ops/internal/retry"
+)
+
+// Defaults of retry_backoff, as the shell script it replaces had them.
+const (
+	defaultCLIAttempts = 3 // $MAX_RETRY_ATTEMPTS
+	defaultCLIBase     = 5 // seconds, $BASE_RETRY_DELAY
+)
+
+// Exit statuses of retry_backoff.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+	exitSignal = 128 // plus the signal number
+)
+
+const backoffUsage = `usage: retry_backoff [flags] [max_attempts [base_seconds]] -- command [args...]
+
+Runs the command until it succeeds, at most max_attempts times (default $MAX_RETRY_ATTEMPTS or 3),
+waiting base_seconds * 2^(attempt-1) between attempts (base default $BASE_RETRY_DELAY or 5).
+Exits 0 when an attempt succeeds and 1 when every attempt failed; 2 on usage errors.
+
+flags:
+`
+
+// Main runs the program: the retry_manager module on an argument file, else retry_backoff.
+func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if module.IsArgsFile(args) {
+		return module.Run(args[0], stdout, Spec, Handle)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Backoff(ctx, args, stdout, stderr, getenv, deps{})
+}
+
+// Backoff is retry_backoff: it logs one line per attempt on stderr and passes the command's own
+// output through.
+func Backoff(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, d deps) int {
+	fs := flag.NewFlagSet("retry_backoff", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	maxDelay := fs.Float64("max-delay", retry.DefaultMaxDelay.Seconds(), "cap of each delay in seconds")
+	multiplier := fs.Float64("multiplier", 2, "backoff multiplier")
+	jitter := fs.String("jitter", "none", "jitter mode: none, additive, full, equal, decorrelated")
+	timeout := fs.Float64("timeout", 0, "per-attempt timeout in seconds; the command's process group is killed (0: none)")
+	total := fs.Float64("max-total-time", 0, "give up when the next wait would pass this many seconds (0: none)")
+	exitCodes := fs.String("retry-exit-codes", "", "comma-separated exit codes to retry; others fail at once (default: retry any failure)")
+	classify := fs.Bool("classify", false, "retry only failures classified as retryable (connection_error, timeout, ...)")
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "retry_backoff: "+format+"\n", a...) }
+	usage := func(format string, a ...any) int {
+		logf(format+" (see retry_backoff -h)", a...)
+		return exitUsage
+	}
+	sep := -1
+	for i, a := range args {
+		if a == "--" {
+			sep = i
+			break
+		}
+	}
+	if sep < 0 {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			fmt.Fprint(stderr, backoffUsage)
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return exitOK
+		}
+		return usage("missing -- before the command")
+	}
+	if err := fs.Parse(args[:sep]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, backoffUsage)
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return exitOK
+		}
+		return usage("%v", err)
+	}
+	command := args[sep+1:]
+	if len(command) == 0 || command[0] == "" {
+		return usage("missing the command after --")
+	}
+	pos := fs.Args()
+	if len(pos) > 2 {
+		return usage("expected at most max_attempts and base_seconds before --, got %d arguments", len(pos))
+	}
+	attemptsText, attemptsSrc := envOr(getenv, "MAX_RETRY_ATTEMPTS", strconv.Itoa(defaultCLIAttempts)), "MAX_RETRY_ATTEMPTS"
+	baseText, baseSrc := envOr(getenv, "BASE_RETRY_DELAY", strconv.Itoa(defaultCLIBase)), "BASE_RETRY_DELAY"
+	if len(pos) > 0 {
+		attemptsText, attemptsSrc = pos[0], "max_attempts"
+	}
+	if len(pos) > 1 {
+		baseText, baseSrc = pos[1], "base_seconds"
+	}
+	attempts, err := strconv.Atoi(attemptsText)
+	if err != nil || attempts < retry.MinMaxAttempts || attempts > retry.MaxMaxAttempts {
+		return usage("%s must be a whole number from %d to %d, got %q", attemptsSrc, retry.MinMaxAttempts, retry.MaxMaxAttempts, attemptsText)
+	}
+	base, err := strconv.ParseFloat(baseText, 64)
+	if err != nil || base < 0 {
+		return usage("%s must be a number of seconds of at least 0, got %q", baseSrc, baseText)
+	}
+	pol := retry.DefaultPolicy()
+	pol.MaxAttempts = attempts
+	pol.BaseDelay, pol.MaxDelay = seconds(base), seconds(*maxDelay)
+	pol.BackoffMultiplier = *multiplier
+	pol.JitterMode = retry.JitterMode(*jitter)
+	pol.JitterEnabled = *jitter != string(retry.JitterNone)
+	pol.AttemptTimeout, pol.MaxTotalTime = seconds(*timeout), seconds(*total)
+	var rules []retry.Rule
+	if !*classify {
+		// Like the script it replaces: any failure is retried.
+		pol.RetryConditions = nil
+		for _, t := range retry.ErrorTypes() {
+			if !t.Reserved() {
+				pol.RetryConditions = append(pol.RetryConditions, t)
+			}
+		}
+	}
+	if *exitCodes != "" {
+		pol.RetryConditions = []retry.ErrorType{retry.TemporaryFailure}
+		pol.RetryUnknown = false
+		for _, s := range strings.Split(*exitCodes, ",") {
+			c, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || c < 1 || c > 255 {
+				return usage("--retry-exit-codes must list exit codes from 1 to 255, got %q", s)
+			}
+			rules = append(rules, retry.Rule{Type: retry.TemporaryFailure, ExitCode: &c})
+		}
+		// Every other failure is made non-retryable by a catch-all rule after the listed codes.
+		rules = append(rules, retry.Rule{Type: retry.ConfigurationError, Pattern: "(?s).", Field: ""})
+	}
+	if *maxDelay < base {
+		pol.MaxDelay = pol.BaseDelay
+	}
+	if err := pol.Validate(); err != nil {
+		return usage("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	cls, err := retry.NewClassifier(rules)
+	if err != nil {
+		return usage("%v", err)
+	}
+	opts := []retry.Option{retry.WithClassifier(cls), retry.WithOnAttempt(func(a retry.Attempt) {
+		if a.Succeeded {
+			logf("attempt %d/%d succeeded after %s", a.Number, attempts, a.ExecutionTime().Round(time.Millisecond))
+			return
+		}
+		next := "giving up"
+		if a.ShouldRetry {
+			next = "retrying in " + a.DelayBeforeRetry.Round(time.Millisecond).String()
+		}
+		logf("attempt %d/%d failed after %s (%s): %s; %s", a.Number, attempts,
+			a.ExecutionTime().Round(time.Millisecond), a.ErrorType, clipLine(a.ErrorMessage), next)
+	})}
+	if d.clock != nil {
+		opts = append(opts, retry.WithClock(d.clock))
+	}
+	if d.rnd != nil {
+		opts = append(opts, retry.WithRandom(d.rnd))
+	}
+	eng, err := retry.NewEngine(pol, opts...)
+	if err != nil {
+		return usage("%v", err)
+	}
+	cmd := operation.Command{Argv: command}
+	var lastRC int
+	out := eng.Do(ctx, func(c context.Context, n int) retry.Result {
+		res, f := cmd.RunPassthrough(c, stdout, stderr)
+		lastRC = res.RC
+		return retry.Result{Failure: f}
+	})
+	switch {
+	case out.Succeeded():
+		return exitOK
+	case out.Reason == retry.StopCancelled:
+		logf("interrupted: the command and the retries were stopped")
+		return exitSignal + int(syscall.SIGINT)
+	}
+	logf("failed: %s after %d attempt(s) (last exit status %d)", out.Reason, len(out.Attempts), lastRC)
+	return exitFailed
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := strings.TrimSpace(getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+// clipLine is s on one line, at most 200 bytes.
+func clipLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}

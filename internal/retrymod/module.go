@@ -1,0 +1,358 @@
+package retrymod
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"resilience.ops/internal/module"
+	"resilience.ops/internal/operation"
+	"resilience.ops/internal/retry"
+)
+
+// Return is what the module returns besides the common keys: the operation record in the shape
+// users' reports consume, plus the last attempt's output.
+type Return struct {
+	retry.OperationRecord
+	ErrorType       string                `json:"error_type"`
+	PolicySources   []string              `json:"policy_sources"`
+	RC              *int                  `json:"rc,omitempty"`
+	Stdout          *string               `json:"stdout,omitempty"`
+	Stderr          *string               `json:"stderr,omitempty"`
+	StdoutTruncated bool                  `json:"stdout_truncated,omitempty"`
+	StderrTruncated bool                  `json:"stderr_truncated,omitempty"`
+	Cmd             []string              `json:"cmd,omitempty"`
+	Response        *operation.HTTPResult `json:"response,omitempty"`
+	Schedule        *Schedule             `json:"schedule,omitempty"`
+}
+
+// Schedule is the check-mode plan in seconds.
+type Schedule struct {
+	Attempts       []ScheduledAttempt `json:"attempts"`
+	WorstCaseWait  float64            `json:"worst_case_wait"`
+	WorstCaseTotal float64            `json:"worst_case_total"`
+	Bounded        bool               `json:"bounded"`
+	RetryPolicy    string             `json:"retry_policy"`
+	JitterMode     string             `json:"jitter_mode"`
+}
+
+// ScheduledAttempt is one attempt of the plan.
+type ScheduledAttempt struct {
+	AttemptNumber  int     `json:"attempt_number"`
+	Delay          float64 `json:"delay"`
+	WorstCaseDelay float64 `json:"worst_case_delay"`
+}
+
+// deps are what a run needs from outside: replaced in tests.
+type deps struct {
+	clock retry.Clock
+	rnd   func() float64
+	now   func() time.Time
+}
+
+// Handle implements the module.
+func Handle(ctx *module.Ctx) (module.Result, error) { return handle(ctx, deps{}) }
+
+func handle(ctx *module.Ctx, d deps) (module.Result, error) {
+	p := ctx.Params
+	if d.now == nil {
+		d.now = time.Now
+	}
+	pol, sources, err := resolvePolicy(p)
+	if err != nil {
+		return module.Result{}, err
+	}
+	cls, err := classifier(p)
+	if err != nil {
+		return module.Result{}, err
+	}
+	op, err := buildOperation(p)
+	if err != nil {
+		return module.Result{}, err
+	}
+	check, err := buildCheck(p)
+	if err != nil {
+		return module.Result{}, err
+	}
+	name := p.Str("operation")
+	sessionID := p.Str("session_id")
+	if sessionID == "" {
+		sessionID = NewSessionID(d.now())
+	}
+	if ctx.CheckMode {
+		plan := planOf(pol)
+		rec := retry.OperationRecord{OperationName: name, SessionID: sessionID, Status: "planned",
+			MaxAttempts: pol.MaxAttempts, Attempts: []retry.Attempt{}, Context: p.Dict("context")}
+		return module.Result{
+			Msg: fmt.Sprintf("check mode: %s was not run; up to %d attempts, worst-case wait %s s%s",
+				op.describe(), pol.MaxAttempts, trimFloat(plan.WorstCaseWait), boundText(plan)),
+			Data: Return{OperationRecord: rec, PolicySources: sources, Schedule: &plan},
+		}, nil
+	}
+
+	opts := []retry.Option{retry.WithClassifier(cls)}
+	if d.clock != nil {
+		opts = append(opts, retry.WithClock(d.clock))
+	}
+	if d.rnd != nil {
+		opts = append(opts, retry.WithRandom(d.rnd))
+	}
+	if check != nil {
+		opts = append(opts, retry.WithBeforeRetry(func(c context.Context, _ int, _ retry.ErrorType) bool {
+			return check.done(c)
+		}))
+	}
+	eng, err := retry.NewEngine(pol, opts...)
+	if err != nil {
+		return module.Result{}, err
+	}
+	out := eng.Do(context.Background(), op.attempt)
+	rec := retry.NewOperationRecord(retry.NewOperationID(name, out.Start, d.rnd), name, sessionID, out)
+	rec.Context = p.Dict("context")
+	if !p.Bool("debug_mode") {
+		for i := range rec.Attempts {
+			rec.Attempts[i].Evidence = nil
+		}
+	}
+	ret := Return{OperationRecord: rec, ErrorType: string(out.LastType), PolicySources: sources}
+	op.fill(&ret, out.Reason == retry.StopAlreadyDone)
+	if !out.Succeeded() {
+		return module.Result{}, &module.Failure{Msg: failureMessage(name, out), Data: ret, Changed: op.changes}
+	}
+	msg := fmt.Sprintf("%s succeeded after %d of %d attempts", name, len(out.Attempts), out.MaxAttempts)
+	if out.Reason == retry.StopAlreadyDone {
+		msg = fmt.Sprintf("%s: the idempotency check found the effect already present after %d attempts", name, len(out.Attempts))
+	}
+	return module.Result{Changed: op.changes, Msg: msg, Data: ret}, nil
+}
+
+func failureMessage(name string, out retry.Outcome) string {
+	last := "no attempt ran"
+	if out.LastFailure != nil {
+		last = out.LastFailure.Summary()
+	}
+	switch out.Reason {
+	case retry.StopNonRetryable:
+		return fmt.Sprintf("%s failed with %s, which is not retried (attempt %d of %d): %s",
+			name, out.LastType, len(out.Attempts), out.MaxAttempts, last)
+	case retry.StopAttemptsExhausted:
+		return fmt.Sprintf("%s failed after all %d attempts; last error %s: %s", name, len(out.Attempts), out.LastType, last)
+	case retry.StopDeadlineExceeded:
+		return fmt.Sprintf("%s stopped at max_total_time after %d of %d attempts; last error %s: %s",
+			name, len(out.Attempts), out.MaxAttempts, out.LastType, last)
+	}
+	return fmt.Sprintf("%s stopped (%s) after %d attempts; last error %s: %s", name, out.Reason, len(out.Attempts), out.LastType, last)
+}
+
+func planOf(p retry.Policy) Schedule {
+	plan := p.Schedule()
+	s := Schedule{WorstCaseWait: plan.WorstCaseWait.Seconds(), WorstCaseTotal: plan.WorstCaseTotal.Seconds(),
+		Bounded: plan.Bounded, RetryPolicy: string(p.RetryPolicy), JitterMode: string(p.JitterMode)}
+	if !p.JitterEnabled {
+		s.JitterMode = string(retry.JitterNone)
+	}
+	for _, a := range plan.Attempts {
+		s.Attempts = append(s.Attempts, ScheduledAttempt{AttemptNumber: a.Number, Delay: a.Delay.Seconds(),
+			WorstCaseDelay: a.WorstCaseDelay.Seconds()})
+	}
+	return s
+}
+
+func boundText(s Schedule) string {
+	if s.Bounded {
+		return fmt.Sprintf(", worst-case total %s s", trimFloat(s.WorstCaseTotal))
+	}
+	return " (attempts are unbounded: set attempt_timeout or max_total_time to bound the total)"
+}
+
+func trimFloat(f float64) string { return strings.TrimSuffix(fmt.Sprintf("%.3f", f), ".000") }
+
+// NewSessionID returns "retry_<unix>_<6 random digits>".
+func NewSessionID(now time.Time) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("retry_%d_%06d", now.Unix(), binary.BigEndian.Uint64(b[:])%1000000)
+}
+
+// op is the operation of one task: a command or an HTTP request.
+type op struct {
+	cmd     *operation.Command
+	req     *operation.HTTPRequest
+	client  *http.Client
+	changes bool // whether success means a change (a command, or a non-GET request)
+
+	lastCmd  *operation.CommandResult
+	lastHTTP *operation.HTTPResult
+}
+
+func (o *op) describe() string {
+	if o.cmd != nil {
+		if o.cmd.Shell != "" {
+			return "the shell command"
+		}
+		return "command " + o.cmd.Argv[0]
+	}
+	return o.req.Method + " " + operation.Redact(o.req.URL)
+}
+
+func (o *op) attempt(ctx context.Context, _ int) retry.Result {
+	if o.cmd != nil {
+		res, f := o.cmd.Run(ctx)
+		o.lastCmd = &res
+		return retry.Result{Failure: f}
+	}
+	res, f, after := o.req.Do(ctx, o.client, time.Now())
+	o.lastHTTP = &res
+	return retry.Result{Failure: f, RetryAfter: after}
+}
+
+func (o *op) fill(r *Return, alreadyDone bool) {
+	if c := o.lastCmd; c != nil {
+		if !alreadyDone { // a failed attempt's rc would fail the task
+			rc := c.RC
+			r.RC = &rc
+		}
+		r.Stdout, r.Stderr = &c.Stdout, &c.Stderr
+		r.StdoutTruncated, r.StderrTruncated, r.Cmd = c.StdoutTruncated, c.StderrTruncated, c.Cmd
+	}
+	r.Response = o.lastHTTP
+}
+
+func buildOperation(p module.Params) (*op, error) {
+	hasCmd := p.Has("argv") || p.Has("cmd")
+	hasURL := p.Has("url")
+	switch {
+	case hasCmd && hasURL:
+		return nil, fmt.Errorf("parameters argv/cmd and url are mutually exclusive: an operation is a command or an HTTP request")
+	case !hasCmd && !hasURL:
+		return nil, fmt.Errorf("one of argv, cmd or url is required: the operation to run")
+	case hasCmd:
+		c, err := commandFrom(p, "")
+		if err != nil {
+			return nil, err
+		}
+		c.Chdir, c.Stdin, c.MaxOutput = p.Str("chdir"), p.Str("stdin"), int(p.Int("max_output"))
+		c.Env = map[string]string{}
+		for k, v := range p.Dict("environment") {
+			c.Env[k] = fmt.Sprint(v)
+		}
+		return &op{cmd: c, changes: true}, nil
+	}
+	if _, err := operation.ParseURL("url", p.Str("url")); err != nil {
+		return nil, err
+	}
+	req := &operation.HTTPRequest{Method: p.Str("method"), URL: p.Str("url"), Headers: map[string]string{},
+		User: p.Str("url_username"), Password: p.Str("url_password"), BearerToken: p.Str("bearer_token"),
+		ValidateCerts: p.Bool("validate_certs"), CAPath: p.Str("ca_path")}
+	for k, v := range p.Dict("headers") {
+		req.Headers[k] = fmt.Sprint(v)
+	}
+	for _, c := range p.List("status_code") {
+		req.ExpectStatus = append(req.ExpectStatus, int(c.(int64)))
+	}
+	if body, ok := p["body"]; ok && body != nil {
+		if p.Str("body_format") == "json" {
+			b, err := json.Marshal(body)
+			if err != nil {
+				return nil, fmt.Errorf("parameter body: cannot be encoded as JSON: %v", err)
+			}
+			req.Body = b
+			if _, set := req.Headers["Content-Type"]; !set {
+				req.Headers["Content-Type"] = "application/json"
+			}
+		} else {
+			s, ok := body.(string)
+			if !ok {
+				return nil, fmt.Errorf("parameter body: must be a string with body_format raw (use body_format: json for a dictionary or list)")
+			}
+			req.Body = []byte(s)
+		}
+	}
+	client, err := req.NewClient()
+	if err != nil {
+		return nil, err
+	}
+	m := req.Method
+	return &op{req: req, client: client, changes: m != "GET" && m != "HEAD" && m != "OPTIONS"}, nil
+}
+
+// commandFrom builds a command from argv, or cmd (split into words unless use_shell).
+func commandFrom(p module.Params, prefix string) (*operation.Command, error) {
+	c := &operation.Command{}
+	switch {
+	case p.Has("argv") && p.Has("cmd"):
+		return nil, fmt.Errorf("parameters %sargv and %scmd are mutually exclusive", prefix, prefix)
+	case p.Has("argv"):
+		c.Argv = p.Strings("argv")
+	case p.Bool("use_shell"):
+		c.Shell = p.Str("cmd")
+	default:
+		words, err := splitWords(p.Str("cmd"))
+		if err != nil {
+			return nil, fmt.Errorf("parameter %scmd: %v", prefix, err)
+		}
+		c.Argv = words
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("parameter %s%v", prefix, err)
+	}
+	return c, nil
+}
+
+// idemCheck runs before each retry: when it succeeds, the operation's effect is already there.
+type idemCheck struct {
+	cmd     *operation.Command
+	req     *operation.HTTPRequest
+	client  *http.Client
+	timeout time.Duration
+}
+
+func buildCheck(p module.Params) (*idemCheck, error) {
+	raw := p.Dict("idempotency_check")
+	if raw == nil {
+		return nil, nil
+	}
+	dec, err := checkSpec.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency_check: %w", err)
+	}
+	ic := &idemCheck{timeout: seconds(dec.Float("timeout"))}
+	if dec.Has("url") {
+		if _, err := operation.ParseURL("idempotency_check.url", dec.Str("url")); err != nil {
+			return nil, err
+		}
+		ic.req = &operation.HTTPRequest{Method: dec.Str("method"), URL: dec.Str("url"), ValidateCerts: p.Bool("validate_certs"),
+			CAPath: p.Str("ca_path"), User: p.Str("url_username"), Password: p.Str("url_password"), BearerToken: p.Str("bearer_token")}
+		for _, c := range dec.List("status_code") {
+			ic.req.ExpectStatus = append(ic.req.ExpectStatus, int(c.(int64)))
+		}
+		if ic.client, err = ic.req.NewClient(); err != nil {
+			return nil, err
+		}
+		return ic, nil
+	}
+	if !dec.Has("argv") && !dec.Has("cmd") {
+		return nil, fmt.Errorf("idempotency_check: give argv, cmd or url")
+	}
+	if ic.cmd, err = commandFrom(dec, "idempotency_check."); err != nil {
+		return nil, err
+	}
+	ic.cmd.Chdir = dec.Str("chdir")
+	return ic, nil
+}
+
+func (ic *idemCheck) done(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, ic.timeout)
+	defer cancel()
+	if ic.cmd != nil {
+		_, f := ic.cmd.Run(ctx)
+		return f == nil
+	}
+	_, f, _ := ic.req.Do(ctx, ic.client, time.Now())
+	return f == nil
+}
