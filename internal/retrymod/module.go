@@ -217,7 +217,9 @@ func (o *op) fill(r *Return, alreadyDone bool) {
 			rc := c.RC
 			r.RC = &rc
 		}
-		r.Stdout, r.Stderr = &c.Stdout, &c.Stderr
+		// Trailing newlines are stripped, as ansible.builtin.command does.
+		stdout, stderr := strings.TrimRight(c.Stdout, "\r\n"), strings.TrimRight(c.Stderr, "\r\n")
+		r.Stdout, r.Stderr = &stdout, &stderr
 		r.StdoutTruncated, r.StderrTruncated, r.Cmd = c.StdoutTruncated, c.StderrTruncated, c.Cmd
 	}
 	r.Response = o.lastHTTP

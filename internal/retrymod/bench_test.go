@@ -1,0 +1,44 @@
+package retrymod
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// BenchmarkModuleInvocation measures one run of the built module on an argument file, as
+// ansible-core runs it on the target (time per run, and the peak resident memory of the process).
+// One attempt of a command that succeeds. A report, never a test.
+func BenchmarkModuleInvocation(b *testing.B) {
+	bin := buildBinaryB(b)
+	dir := b.TempDir()
+	args := filepath.Join(dir, "args")
+	if err := os.WriteFile(args, []byte(`{"operation": "noop", "argv": ["true"], "_ansible_check_mode": false}`), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var maxRSS int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(bin, args)
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > maxRSS {
+			maxRSS = ru.Maxrss
+		}
+	}
+	b.ReportMetric(float64(maxRSS)/1024, "peak-MiB")
+}
+
+func buildBinaryB(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "retry_manager")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "resilience.ops/internal/cmd/retry_manager")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
