@@ -78,8 +78,10 @@ yamllint:
 	yamllint --strict .
 
 .PHONY: ansible-lint
-ansible-lint:
-	ansible-lint --offline --strict
+ansible-lint: ## ansible-lint (production profile) with this checkout as resilience.ops
+	@mkdir -p build/lint/ansible_collections/resilience
+	@ln -sfn $(CURDIR) build/lint/ansible_collections/resilience/ops
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/lint ansible-lint --offline --strict
 
 .PHONY: unit
 unit: ## Go unit and end-to-end tests (real processes, local servers)
