@@ -60,5 +60,12 @@ go test -run '^$' -bench . -benchmem -count "$count" ./... | tee "$raw" >/dev/nu
   echo
   echo "Raw output: \`$raw\`."
 } >> "$report"
+go run ./internal/cmd/contention_sim -out "$out" >/dev/null
+{
+  echo
+  echo "## Contention: jitter modes (the AWS \"Exponential Backoff And Jitter\" experiment)"
+  echo
+  cat "$out/contention.md"
+} >> "$report"
 echo "bench: wrote $report"
 cat "$report"
