@@ -6,9 +6,9 @@ GO           ?= go
 PREFIX       ?= /usr/local
 SBINDIR      ?= $(PREFIX)/sbin
 # Modules built for every target platform and placed where the action plugins find them.
-MODULES      := qos_guard retry_manager
+MODULES      := qos_guard retry_manager qos_guard_release
 # Command-line tools that `make install` puts in $(SBINDIR).
-TOOLS        := qos_guard retry_backoff
+TOOLS        := qos_guard retry_backoff qos_guard_release
 PLATFORMS    := linux/amd64 linux/arm64 windows/amd64
 BIN_DIR      := plugins/modules/__bin
 HOST_BIN_DIR := build/bin

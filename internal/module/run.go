@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"sort"
@@ -424,8 +425,42 @@ func secretValues(spec Spec, args map[string]any) []string {
 			nested(v)
 		}
 	}
+	vals = append(vals, urlPasswords(args)...)
 	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
 	return vals
+}
+
+// urlPasswords collects the credentials of URLs with a password (https://user:pass@host) found in
+// any string parameter, also nested ones: "user:pass" as written in the URL, and the password
+// itself when it is long enough not to scrub ordinary words. A URL is not a secret parameter, but
+// the password in it is.
+func urlPasswords(v any) []string {
+	var out []string
+	switch t := v.(type) {
+	case string:
+		if !strings.Contains(t, "@") || !strings.Contains(t, "://") {
+			return nil
+		}
+		u, err := url.Parse(strings.TrimSpace(t))
+		if err != nil || u.User == nil {
+			return nil
+		}
+		if pass, ok := u.User.Password(); ok && pass != "" {
+			out = append(out, u.User.String())
+			if len(pass) >= 4 {
+				out = append(out, pass)
+			}
+		}
+	case []any:
+		for _, e := range t {
+			out = append(out, urlPasswords(e)...)
+		}
+	case map[string]any:
+		for _, e := range t {
+			out = append(out, urlPasswords(e)...)
+		}
+	}
+	return out
 }
 
 // scrub replaces every occurrence of a secret value in the strings of v.

@@ -700,3 +700,35 @@ func TestIsArgsFile(t *testing.T) {
 		})
 	}
 }
+
+func TestRunScrubsURLPasswords(t *testing.T) {
+	t.Parallel()
+	spec := Spec{{Name: "url"}, {Name: "targets", Type: TypeList, Elements: TypeRaw}, {Name: "n", Type: TypeInt}}
+	for _, tt := range []struct {
+		name, args string
+		h          Handler
+	}{
+		{"accepted", `{"url": "https://ops:pa55word@prom.example:9090", "targets": [{"u": "http://a:xyz%2Fw9@h"}]}`,
+			func(c *Ctx) (Result, error) {
+				return Result{Msg: "cannot reach " + c.Params.Str("url") + " as pa55word"}, nil
+			}},
+		{"rejected", `{"url": "https://ops:pa55word@prom.example:9090", "targets": [{"u": "http://a:xyz%2Fw9@h"}], "n": "x"}`, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := tt.h
+			if h == nil {
+				h = func(*Ctx) (Result, error) { t.Error("handler called"); return Result{}, nil }
+			}
+			_, _, raw := run(t, tt.args, spec, h)
+			for _, s := range []string{"pa55word", "xyz%2Fw9", "xyz/w9"} {
+				if strings.Contains(raw, s) {
+					t.Errorf("output holds the URL password %q: %s", s, raw)
+				}
+			}
+			if !strings.Contains(raw, "https://********@prom.example:9090") {
+				t.Errorf("the URL is not readable without its password: %s", raw)
+			}
+		})
+	}
+}

@@ -288,7 +288,7 @@ func (p *Param) rangeText() string {
 
 func (p *Param) checkRange(f float64) error {
 	if (p.Min != nil && f < *p.Min) || (p.Max != nil && f > *p.Max) {
-		return paramErr(p.Name, "must be%s, got %s", p.rangeText(), fmtNum(f))
+		return paramErr(p.Name, "must be%s, got %s", strings.Replace(p.rangeText(), " of at ", " at ", 1), fmtNum(f))
 	}
 	return nil
 }

@@ -331,7 +331,7 @@ func TestBadParameters(t *testing.T) {
 		{map[string]any{"operation": "x", "argv": []any{"true"}, "max_attempts": 11}, "max_attempts: must be between 1 and 10, got 11"},
 		{map[string]any{"operation": "x", "argv": []any{"true"}, "max_attempts": -1}, "max_attempts: must be between 1 and 10, got -1"},
 		{map[string]any{"operation": "x", "argv": []any{"true"}, "max_attempts": "abc"}, `max_attempts: must be an integer between 1 and 10, got "abc"`},
-		{map[string]any{"operation": "x", "argv": []any{"true"}, "base_delay": -1}, "base_delay: must be of at least 0"},
+		{map[string]any{"operation": "x", "argv": []any{"true"}, "base_delay": -1}, "base_delay: must be at least 0"},
 		{map[string]any{"operation": "x", "argv": []any{"true"}, "base_delay": 10, "max_delay": 5}, "max_delay must be at least base_delay"},
 		{map[string]any{"operation": "x", "argv": []any{"true"}, "url": "http://x"}, "mutually exclusive"},
 		{map[string]any{"operation": "x"}, "one of argv, cmd or url is required"},

@@ -1,0 +1,11 @@
+// Command qos_guard_release is the resilience.ops.qos_guard_release Ansible module and a
+// command-line tool.
+package main
+
+import (
+	"os"
+
+	"resilience.ops/internal/release"
+)
+
+func main() { os.Exit(release.Main(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }

@@ -1,0 +1,53 @@
+//go:build unix
+
+package release
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// BenchmarkModuleInvocation measures one run of the built module on an argument file, as
+// ansible-core runs it on the target (time per run, and the peak resident memory of the process),
+// with all three built-in checks answered by local fake servers and an unlocked guard. The binary
+// size (goal: at most 12 MiB) is reported by tests/bench/run.sh. A report, never a test.
+func BenchmarkModuleInvocation(b *testing.B) {
+	bin := buildBinaryB(b)
+	srv := startBackend()
+	defer srv.close()
+	dir := b.TempDir()
+	args := filepath.Join(dir, "args")
+	if err := os.WriteFile(args, []byte(`{"path": "`+filepath.Join(dir, "guard")+`", "prom_url": "`+srv.prom.URL+
+		`", "loki_url": "`+srv.loki.URL+`", "_ansible_check_mode": false}`), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var maxRSS int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(bin, args)
+		if out, err := cmd.Output(); err != nil {
+			b.Fatalf("%v: %s", err, out)
+		}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > maxRSS {
+			maxRSS = ru.Maxrss
+		}
+	}
+	b.ReportMetric(float64(maxRSS)/1024, "peak-MiB")
+	if fi, err := os.Stat(bin); err == nil {
+		b.ReportMetric(float64(fi.Size())/(1<<20), "binary-MiB")
+	}
+}
+
+func buildBinaryB(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "qos_guard_release")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "resilience.ops/internal/cmd/qos_guard_release")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}

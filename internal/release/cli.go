@@ -1,0 +1,182 @@
+package release
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"resilience.ops/internal/guard"
+	"resilience.ops/internal/module"
+	"resilience.ops/internal/slo"
+)
+
+// Exit statuses of the command line.
+const (
+	exitStable   = 0 // every check passed; the guard was released (or was not locked)
+	exitUnstable = 1 // a check failed; the guard stays locked
+	exitUsage    = 2 // usage, configuration (a rejected query too) or guard-file errors
+	exitUnknown  = 3 // stability unknown, or not yet evaluable; try again later
+)
+
+const usage = `usage: qos_guard_release [flags]
+
+Evaluates the SLO checks (5xx ratio and health ratio in Prometheus, error log rate in Loki) over the
+stability window and releases the QoS guard window when every check passes. The window must not
+reach back before the guard was locked: until then the result is "not yet evaluable".
+
+Prints one line per check, then one line with the decision.
+
+exit status: 0 stable (the guard was released, or was not locked), 1 unstable (the guard stays
+locked), 3 unknown or not yet evaluable (try again later), 2 usage, configuration or guard-file
+errors. With --report-only, instability exits 0.
+
+environment (flags win): PROMETHEUS_URL, LOKI_URL, THREADER_JOB, STABILITY_WINDOW, QOS_GUARD_FILE,
+MAX_5XX_RATIO, MIN_HEALTH_RATIO, MAX_ERROR_LOGS_PER_MIN, and for authentication
+PROMETHEUS_BEARER_TOKEN, LOKI_BEARER_TOKEN, LOKI_TENANT (X-Scope-OrgID).
+
+flags:
+`
+
+// envParams maps environment variables to module parameters; flags override them.
+var envParams = []struct{ env, param string }{
+	{"PROMETHEUS_URL", "prom_url"},
+	{"LOKI_URL", "loki_url"},
+	{"THREADER_JOB", "job"},
+	{"MAX_5XX_RATIO", "max_5xx_ratio"},
+	{"MIN_HEALTH_RATIO", "min_health_ratio"},
+	{"MAX_ERROR_LOGS_PER_MIN", "max_error_logs_per_min"},
+	{"STABILITY_WINDOW", "window"},
+	{"QOS_GUARD_FILE", "path"},
+	{"PROMETHEUS_BEARER_TOKEN", "prom_bearer_token"},
+	{"LOKI_BEARER_TOKEN", "loki_bearer_token"},
+	{"LOKI_TENANT", "loki_tenant"},
+}
+
+// Main runs qos_guard_release with args (without the program name) and returns the exit status.
+func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if module.IsArgsFile(args) {
+		return module.Run(args[0], stdout, Spec, Handle)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return cli(ctx, args, stdout, stderr, getenv, defaultDeps())
+}
+
+func cli(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, d deps) int {
+	fs := flag.NewFlagSet("qos_guard_release", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	flagParams := map[string]string{} // flag name -> parameter
+	str := func(name, param, help string) *string {
+		flagParams[name] = param
+		return fs.String(name, "", help)
+	}
+	promURL := str("prom-url", "prom_url", "Prometheus base URL ($PROMETHEUS_URL, default "+slo.DefaultPrometheusURL+")")
+	lokiURL := str("loki-url", "loki_url", "Loki base URL ($LOKI_URL, default "+slo.DefaultLokiURL+")")
+	job := str("job", "job", "job label of the built-in checks ($THREADER_JOB, default "+slo.DefaultJob+")")
+	window := str("window", "window", "stability window, a Prometheus duration ($STABILITY_WINDOW, default "+slo.DefaultWindow+")")
+	path := str("path", "path", "guard file ($QOS_GUARD_FILE, default "+guard.DefaultPath+")")
+	poll := str("poll-interval", "poll_interval", "with --wait: pause between evaluations (default 30s)")
+	waitTimeout := str("wait-timeout", "wait_timeout", "with --wait: give up after this long (default 30m)")
+	reportOnly := fs.Bool("report-only", false, "report only: exit 0 on instability (configuration errors still exit 2)")
+	wait := fs.Bool("wait", false, "re-evaluate until stable or until --wait-timeout; the guard stays locked meanwhile")
+	asJSON := fs.Bool("json", false, "print the result as one JSON object instead of lines")
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "qos_guard_release: "+format+"\n", a...)
+		return exitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return exitStable
+		}
+		return fail("%v (see qos_guard_release -h)", err)
+	}
+	if fs.NArg() > 0 {
+		return fail("unexpected argument %q: qos_guard_release takes only flags (see qos_guard_release -h)", fs.Arg(0))
+	}
+
+	// The command line builds the module's parameters, so both are validated the same way.
+	raw := map[string]any{"report_only": *reportOnly, "wait": *wait}
+	source := map[string]string{} // parameter -> where its value came from, for messages
+	for _, e := range envParams {
+		if v := strings.TrimSpace(getenv(e.env)); v != "" {
+			raw[e.param], source[e.param] = v, e.env
+		}
+	}
+	given := map[string]*string{"prom-url": promURL, "loki-url": lokiURL, "job": job, "window": window, "path": path,
+		"poll-interval": poll, "wait-timeout": waitTimeout}
+	fs.Visit(func(f *flag.Flag) {
+		if v, ok := given[f.Name]; ok {
+			raw[flagParams[f.Name]], source[flagParams[f.Name]] = *v, "--"+f.Name
+		}
+	})
+	name := func(param string) string {
+		base, _, _ := strings.Cut(param, "[")
+		if s, ok := source[base]; ok {
+			return s
+		}
+		return param
+	}
+	params, err := Spec.Decode(raw)
+	var s settings
+	if err == nil {
+		s, err = fromParams(params)
+	}
+	var ev evaluator
+	if err == nil {
+		ev, err = d.newEvaluator(s.cfg)
+	}
+	if err != nil {
+		return fail("%s", joinParamErrors(paramErrors(err), name))
+	}
+
+	g := guard.New(s.path)
+	g.Now = d.clock.now
+	r := &releaser{guard: g, eval: ev, clock: d.clock}
+	out, err := r.run(ctx, s.req)
+	ret := newReturn(out, s)
+	for _, w := range out.warnings {
+		fmt.Fprintf(stderr, "qos_guard_release: warning: %s\n", w)
+	}
+	if *asJSON {
+		b, _ := json.Marshal(ret)
+		fmt.Fprintln(stdout, string(b))
+	} else {
+		for _, c := range out.report.Checks {
+			fmt.Fprintln(stdout, checkLine(c))
+		}
+		fmt.Fprintln(stdout, summary(out, s, err))
+	}
+	return exitCode(out.status, s.reportOnly)
+}
+
+// checkLine is one line per check: outcome, name, and the check's own message (value, comparison
+// and threshold, or why there is no value).
+func checkLine(c slo.CheckResult) string {
+	return fmt.Sprintf("%-12s %-16s %s", strings.ToUpper(string(c.Outcome)), c.Name, strings.ReplaceAll(c.Message, "\n", " "))
+}
+
+func exitCode(st Status, reportOnly bool) int {
+	switch st {
+	case StatusStable:
+		return exitStable
+	case StatusConfigError, StatusGuardError:
+		return exitUsage
+	}
+	if reportOnly {
+		return exitStable
+	}
+	if st == StatusUnstable {
+		return exitUnstable
+	}
+	return exitUnknown
+}

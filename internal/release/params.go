@@ -1,0 +1,231 @@
+package release
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"resilience.ops/internal/module"
+	"resilience.ops/internal/slo"
+)
+
+// settings is everything a decision needs, decoded from the module's parameters (the command
+// line builds the same parameters from its environment and flags).
+type settings struct {
+	cfg        slo.Config
+	req        request
+	path       string
+	reportOnly bool
+}
+
+// fromParams builds the settings. Errors are *module.ParamError values naming the parameter; the
+// slo configuration is validated later, by slo.New (see paramErrors).
+func fromParams(p module.Params) (settings, error) {
+	var errs []error
+	dur := func(name string, lo, hi time.Duration) time.Duration {
+		d, err := parseDuration(p.Str(name))
+		switch {
+		case err != nil:
+			errs = append(errs, &module.ParamError{Param: name, Msg: err.Error()})
+		case d < lo || d > hi:
+			errs = append(errs, &module.ParamError{Param: name, Msg: fmt.Sprintf("must be between %s and %s, got %q", lo, hi, p.Str(name))})
+		}
+		return d
+	}
+	s := settings{path: p.Str("path"), reportOnly: p.Bool("report_only")}
+	s.req.wait = p.Bool("wait")
+	s.req.pollInterval = dur("poll_interval", MinPollInterval, MaxWaitTimeout)
+	s.req.waitTimeout = dur("wait_timeout", 0, MaxWaitTimeout)
+	timeout := dur("query_timeout", time.Millisecond, 10*time.Minute)
+	if s.path == "" {
+		errs = append(errs, &module.ParamError{Param: "path", Msg: "must not be empty"})
+	}
+
+	cfg := slo.DefaultConfig()
+	cfg.Prometheus = endpoint(p, "prom_")
+	cfg.Loki = endpoint(p, "loki_")
+	cfg.Loki.TenantID = p.Str("loki_tenant")
+	cfg.Job = p.Str("job")
+	cfg.Window = strings.TrimSpace(p.Str("window"))
+	cfg.Max5xxRatio = p.Float("max_5xx_ratio")
+	cfg.MinHealthRatio = p.Float("min_health_ratio")
+	cfg.MaxErrorLogsPerMin = p.Float("max_error_logs_per_min")
+	cfg.Disable = p.Strings("disable")
+	cfg.Timeout = timeout
+	checks, err := parseChecks(p.List("checks"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Checks = checks
+	s.cfg = cfg
+	if w, err := slo.ParseWindow(cfg.Window); err == nil {
+		s.req.window = w
+	} // else reported by slo.New with the other configuration errors
+	return s, errors.Join(errs...)
+}
+
+func endpoint(p module.Params, prefix string) slo.Endpoint {
+	e := slo.Endpoint{
+		URL:                strings.TrimSpace(p.Str(prefix + "url")),
+		BearerToken:        p.Str(prefix + "bearer_token"),
+		Username:           p.Str(prefix + "username"),
+		Password:           p.Str(prefix + "password"),
+		CAFile:             p.Str(prefix + "ca_file"),
+		CertFile:           p.Str(prefix + "client_cert"),
+		KeyFile:            p.Str(prefix + "client_key"),
+		InsecureSkipVerify: !p.Bool(prefix + "validate_certs"),
+	}
+	if h := p.Dict(prefix + "headers"); len(h) > 0 {
+		e.Headers = make(map[string]string, len(h))
+		for k, v := range h {
+			e.Headers[k] = fmt.Sprint(v)
+		}
+	}
+	return e
+}
+
+// parseDuration reads a number of seconds ("30", "1.5") or a duration with units ("30s", "5m",
+// "1h30m").
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > MaxWaitTimeout.Seconds()*1000 {
+			return 0, fmt.Errorf("%q is not a usable number of seconds", s)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration: use seconds (30) or a number and a unit (30s, 5m, 1h30m)", s)
+	}
+	return d, nil
+}
+
+// checkKeys are the keys of one entry of the checks parameter.
+var checkKeys = []string{"comparison", "name", "no_data", "query", "source", "threshold"}
+
+// parseChecks reads the checks parameter. Only the shape is checked here (known keys, strings,
+// a numeric threshold); slo.Config.Validate checks the values.
+func parseChecks(list []any) ([]slo.CheckSpec, error) {
+	var out []slo.CheckSpec
+	var errs []error
+	for i, e := range list {
+		field := fmt.Sprintf("checks[%d]", i)
+		bad := func(format string, a ...any) {
+			errs = append(errs, &module.ParamError{Param: field, Msg: fmt.Sprintf(format, a...)})
+		}
+		m, ok := e.(map[string]any)
+		if !ok {
+			bad("must be a dictionary with the keys %s", strings.Join(checkKeys, ", "))
+			continue
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if !slices.Contains(checkKeys, k) {
+				bad("unsupported key %q; supported keys are: %s", k, strings.Join(checkKeys, ", "))
+			}
+		}
+		str := func(key string) string {
+			switch v := m[key].(type) {
+			case nil:
+				return ""
+			case string:
+				return strings.TrimSpace(v)
+			default:
+				bad("%s must be a string", key)
+				return ""
+			}
+		}
+		spec := slo.CheckSpec{
+			Name:       str("name"),
+			Source:     slo.Source(str("source")),
+			Query:      str("query"),
+			Comparison: slo.Comparison(str("comparison")),
+			NoData:     slo.NoDataPolicy(str("no_data")),
+		}
+		if spec.Source == "" {
+			spec.Source = slo.SourcePrometheus
+		}
+		switch v := m["threshold"].(type) {
+		case nil: // slo reports it as required
+		case float64:
+			spec.Threshold = &v
+		case string:
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				bad("threshold must be a number, got %q", v)
+				break
+			}
+			spec.Threshold = &f
+		default:
+			bad("threshold must be a number")
+		}
+		out = append(out, spec)
+	}
+	return out, errors.Join(errs...)
+}
+
+// paramName maps an slo configuration field ("prometheus.url", "loki.tenant_id", "timeout",
+// "checks[1].comparison") to the module parameter that sets it.
+func paramName(field string) string {
+	rename := map[string]string{"cert_file": "client_cert", "key_file": "client_key", "tenant_id": "tenant"}
+	for src, prefix := range map[string]string{"prometheus.": "prom_", "loki.": "loki_"} {
+		if rest, ok := strings.CutPrefix(field, src); ok {
+			if r, ok := rename[rest]; ok {
+				rest = r
+			}
+			return prefix + rest
+		}
+	}
+	if field == "timeout" {
+		return "query_timeout"
+	}
+	return field
+}
+
+// paramErrors turns the errors of fromParams and slo.New into *module.ParamError values, in order.
+func paramErrors(err error) []*module.ParamError {
+	var out []*module.ParamError
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var pe *module.ParamError
+		var fe *slo.FieldError
+		switch {
+		case errors.As(err, &pe):
+			out = append(out, pe)
+		case errors.As(err, &fe):
+			msg := fe.Problem
+			if fe.Err != nil {
+				msg += ": " + fe.Err.Error()
+			}
+			out = append(out, &module.ParamError{Param: paramName(fe.Field), Msg: msg})
+		case err != nil:
+			out = append(out, &module.ParamError{Param: "configuration", Msg: err.Error()})
+		}
+	}
+	walk(err)
+	return out
+}
+
+// joinParamErrors writes several parameter errors on one line.
+func joinParamErrors(errs []*module.ParamError, name func(param string) string) string {
+	parts := make([]string, len(errs))
+	for i, e := range errs {
+		parts[i] = name(e.Param) + ": " + e.Msg
+	}
+	return strings.Join(parts, "; ")
+}

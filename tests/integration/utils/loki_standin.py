@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""A STAND-IN for Loki, for the integration tests only: Loki is not packaged in Debian.
+
+It is NOT Loki and evaluates no LogQL. It serves response bodies recorded from a real Loki 3.7.8
+(loki_bodies/, copied from internal/slo/testdata/loki, whose README says how they were recorded) on
+the one path qos_guard_release queries, GET or POST /loki/api/v1/query:
+
+- a query with a line filter (|~) for job "threader" or "hot": instant_count.body (6 matching lines)
+- any other query for those jobs (the volume query): instant_volume.body (120 lines)
+- a query for any other job: instant_empty.body (no such stream: an empty vector, as Loki answers)
+- a query containing "broken(": instant_parse_error.body, 400 text/plain, as Loki rejects a query
+
+With --tenant it answers 401 "no org id" unless X-Scope-OrgID is that tenant, as Loki does with
+auth_enabled; with --token it answers 401 unless "Authorization: Bearer <token>" is sent (the
+answer never echoes the token). GET /ready answers 200. Every request is logged to stderr, without
+its headers.
+
+usage: loki_standin.py --port PORT [--host 127.0.0.1] [--tenant T] [--token X]
+"""
+
+import argparse
+import os
+import re
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+BODIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "loki_bodies")
+KNOWN_JOBS = {"threader", "hot"}
+JOB = re.compile(r'job="((?:[^"\\]|\\.)*)"')
+
+
+def body(name):
+    with open(os.path.join(BODIES, name), "rb") as f:
+        return f.read()
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "loki-standin/1"
+    tenant = None
+    token = None
+
+    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+        sys.stderr.write("loki-standin: %s\n" % (format % args))
+
+    def answer(self, status, data, content_type="application/json"):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self.handle_query(urlsplit(self.path).query)
+
+    def do_POST(self):  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        self.handle_query(self.rfile.read(length).decode("utf-8", "replace"))
+
+    def handle_query(self, form):
+        path = urlsplit(self.path).path
+        if path == "/ready":
+            self.answer(200, b"ready (loki stand-in)\n", "text/plain; charset=utf-8")
+            return
+        if path != "/loki/api/v1/query":
+            self.answer(404, b"404 page not found\n", "text/plain; charset=utf-8")
+            return
+        if self.token is not None and self.headers.get("Authorization") != "Bearer " + self.token:
+            self.answer(401, b"unauthorized\n", "text/plain; charset=utf-8")
+            return
+        if self.tenant is not None and self.headers.get("X-Scope-OrgID") != self.tenant:
+            self.answer(401, b"no org id\n", "text/plain; charset=utf-8")
+            return
+        query = (parse_qs(form).get("query") or [""])[0]
+        if "broken(" in query:
+            self.answer(400, body("instant_parse_error.body"), "text/plain; charset=utf-8")
+            return
+        m = JOB.search(query)
+        if not m or m.group(1) not in KNOWN_JOBS:
+            self.answer(200, body("instant_empty.body"))
+        elif "|~" in query:
+            self.answer(200, body("instant_count.body"))
+        else:
+            self.answer(200, body("instant_volume.body"))
+
+
+def main():
+    p = argparse.ArgumentParser(description="Loki stand-in serving recorded bodies (tests only)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--tenant")
+    p.add_argument("--token")
+    a = p.parse_args()
+    Handler.tenant, Handler.token = a.tenant, a.token
+    ThreadingHTTPServer((a.host, a.port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
