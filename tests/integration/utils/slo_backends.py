@@ -9,7 +9,9 @@ ports:
 - the Loki stand-in (loki_standin.py, recorded bodies; Loki is not packaged in Debian).
 
 usage:
-  slo_backends.py start DIR [--loki-tenant T] [--loki-token X]
+  slo_backends.py start DIR [--loki-tenant T] [--loki-token X] [--live bad|good]
+      with --live, nothing is backfilled: Prometheus scrapes slo_app.py (job "threader") every
+      second, starting in the given state; `slo_backends.py slo DIR good|bad` switches it
       prints {"prom_url": ..., "loki_url": ..., "pids": {...}} and keeps it in DIR/backends.json
   slo_backends.py stop DIR
       stops the processes listed in DIR/backends.json (only if they are still the ones started
@@ -107,27 +109,38 @@ def stop_pid(pid, marker):
     return True
 
 
-def start(d, tenant=None, token=None):
+def start(d, tenant=None, token=None, live=None):
     d = os.path.abspath(d)
     os.makedirs(d, exist_ok=True)
     state = os.path.join(d, "backends.json")
     if os.path.exists(state):
         stop(d)
-    now = int(time.time())
-    end = (now - 60) // 15 * 15
-    om = os.path.join(d, "series.om")
-    with open(om, "w") as f:
-        f.write(openmetrics(end, end - 29 * 60))
     data = os.path.join(d, "data")
     shutil.rmtree(data, ignore_errors=True)
-    subprocess.run(["/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics", om, data],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     cfg = os.path.join(d, "prometheus.yml")
-    with open(cfg, "w") as f:
-        f.write("global:\n  scrape_interval: 1m\n")
-
     started = {}
     info = {}
+    app_port = None
+    if live:
+        app_port = free_port()
+        app_log = os.path.join(d, "slo-app.log")
+        app = spawn(["/usr/bin/python3", os.path.join(HERE, "slo_app.py"), "--port", str(app_port),
+                     "--state", live], app_log)
+        started["slo_app"] = {"pid": app.pid, "marker": "slo_app.py"}
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: threader\n"
+                    "    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % app_port)
+    else:
+        now = int(time.time())
+        end = (now - 60) // 15 * 15
+        om = os.path.join(d, "series.om")
+        with open(om, "w") as f:
+            f.write(openmetrics(end, end - 29 * 60))
+        subprocess.run(["/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics", om, data],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 1m\n")
+
     try:
         prom_port = free_port()
         prom_log = os.path.join(d, "prometheus.log")
@@ -147,10 +160,14 @@ def start(d, tenant=None, token=None):
 
         info = {"prom_url": "http://127.0.0.1:%d" % prom_port, "loki_url": "http://127.0.0.1:%d" % loki_port,
                 "pids": started, "dir": d}
+        if app_port:
+            info["slo_app_url"] = "http://127.0.0.1:%d" % app_port
         with open(state, "w") as f:
             json.dump(info, f)
         wait_ready(info["prom_url"] + "/-/ready", prom, "prometheus", prom_log)
         wait_ready(info["loki_url"] + "/ready", loki, "loki stand-in", loki_log)
+        if app_port:
+            wait_ready(info["slo_app_url"] + "/ready", app, "slo app", app_log)
     except Exception:
         for p in started.values():
             stop_pid(p["pid"], p["marker"])
@@ -174,14 +191,25 @@ def stop(d):
     print(json.dumps({"stopped": sorted(stopped)}))
 
 
+def set_slo(d, slo):
+    with open(os.path.join(os.path.abspath(d), "backends.json")) as f:
+        info = json.load(f)
+    req = urllib.request.Request(info["slo_app_url"] + "/state?slo=" + slo, data=b"", method="POST")
+    with urllib.request.urlopen(req, timeout=5) as r:
+        print(json.dumps({"slo": slo, "status": r.status}))
+
+
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("start", "stop"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("start", "stop", "slo"):
         sys.exit(__doc__)
     if sys.argv[1] == "stop":
         stop(sys.argv[2])
         return
+    if sys.argv[1] == "slo":
+        set_slo(sys.argv[2], sys.argv[3])
+        return
     opts = dict(zip(sys.argv[3::2], sys.argv[4::2]))
-    start(sys.argv[2], tenant=opts.get("--loki-tenant"), token=opts.get("--loki-token"))
+    start(sys.argv[2], tenant=opts.get("--loki-tenant"), token=opts.get("--loki-token"), live=opts.get("--live"))
 
 
 if __name__ == "__main__":
