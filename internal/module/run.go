@@ -41,6 +41,23 @@ type Ctx struct {
 	Params       Params
 	warnings     []string
 	deprecations []Deprecation
+	secrets      []string
+}
+
+// Log writes one message about what the module did to the host's syslog, as Ansible's own modules
+// do: tagged ansible-<module>, at LOG_INFO, with the facility ansible passes. Nothing is logged
+// when the task is no_log (ansible also sets that for no_target_syslog). Secret parameter values
+// are replaced in the message.
+func (c *Ctx) Log(format string, a ...any) {
+	if c.NoLog {
+		return
+	}
+	msg, _ := scrub(fmt.Sprintf(format, a...), c.secrets).(string)
+	name := c.ModuleName
+	if name == "" {
+		name = "resilience.ops"
+	}
+	writeSyslog(c.SyslogFacility, "ansible-"+name, msg)
 }
 
 // Warn adds a warning that ansible shows after the task.
@@ -130,6 +147,7 @@ func Run(argsPath string, stdout io.Writer, spec Spec, h Handler) int {
 		return emit(stdout, ctx, spec, userArgs, map[string]any{"failed": true, "msg": err.Error()})
 	}
 	ctx.Params = params
+	ctx.secrets = secretValues(spec, userArgs)
 	res, err, stack := call(h, ctx)
 	out := map[string]any{}
 	switch {

@@ -66,12 +66,31 @@ func Handle(ctx *module.Ctx) (module.Result, error) {
 	if p.Str("state") == "status" && p.Bool("fail_if_locked") && res.After.Locked {
 		return module.Result{}, &module.Failure{Msg: LockedMessage(res.After), Data: ret, Stats: stats}
 	}
+	logChange(ctx, p.Str("state"), res, p.Str("reason"))
 	out := module.Result{Changed: res.Changed, Data: ret, Stats: stats, Msg: Summary(res.After)}
 	if res.Changed {
 		out.Diff = &module.Diff{Before: diffView(res.Before), After: diffView(res.After),
 			BeforeHeader: g.Path, AfterHeader: g.Path}
 	}
 	return out, nil
+}
+
+// logChange writes what changed to the host's syslog (nothing in check mode).
+func logChange(ctx *module.Ctx, state string, res guard.Result, reason string) {
+	if ctx.CheckMode {
+		return
+	}
+	if res.ExpiredRemoved {
+		ctx.Log("QoS guard %s: removed an expired lock", res.After.Path)
+	}
+	switch {
+	case !res.Changed:
+	case state == "locked":
+		ctx.Log("%s", Summary(res.After))
+	case state == "unlocked":
+		ctx.Log("QoS guard %s unlocked (was lock %s, owner %s, reason %q); unlock reason: %q",
+			res.After.Path, res.Before.LockID, res.Before.Owner, res.Before.Reason, reason)
+	}
 }
 
 // Artifacts are the guard values published for AAP job and workflow templates.

@@ -123,6 +123,9 @@ func handle(c context.Context, ctx *module.Ctx, d deps) (module.Result, error) {
 	ret := newReturn(out, s)
 	stats := Artifacts(ret)
 	msg := summary(out, s, err)
+	if !ctx.CheckMode {
+		ctx.Log("QoS guard release decision for %s: %s", s.path, msg)
+	}
 	if err != nil || failed(out.status, s.reportOnly) {
 		return module.Result{}, &module.Failure{Msg: msg, Data: ret, Stats: stats}
 	}

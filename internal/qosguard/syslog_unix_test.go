@@ -1,0 +1,64 @@
+//go:build unix
+
+package qosguard
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestGuardChangesReachSyslog runs the module as ansible does and reads its log lines back from a
+// local syslog socket.
+func TestGuardChangesReachSyslog(t *testing.T) {
+	dir, err := os.MkdirTemp("", "sl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "log")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("RESILIENCE_OPS_SYSLOG_ADDR", "unixgram:"+sock)
+
+	guardPath := filepath.Join(t.TempDir(), "g")
+	for _, args := range []string{
+		`{"path": "` + guardPath + `", "state": "locked", "reason": "rollback 9", "_ansible_module_name": "resilience.ops.qos_guard", "_ansible_syslog_facility": "LOG_USER"}`,
+		`{"path": "` + guardPath + `", "state": "locked", "reason": "rollback 9", "_ansible_check_mode": true}`,
+		`{"path": "` + guardPath + `", "state": "unlocked", "reason": "stable again"}`,
+	} {
+		f := filepath.Join(t.TempDir(), "args")
+		if err := os.WriteFile(f, []byte(args), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		if code := Main([]string{f}, &out, &out, func(string) string { return "" }); code != 0 {
+			t.Fatalf("exit %d: %s", code, out.String())
+		}
+	}
+	var got []string
+	buf := make([]byte, 4096)
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, err := conn.Read(buf)
+		if err != nil {
+			break
+		}
+		got = append(got, string(buf[:n]))
+	}
+	if len(got) != 2 {
+		t.Fatalf("want 2 messages (lock, unlock; none for the unchanged check-mode run), got %q", got)
+	}
+	if !strings.Contains(got[0], "ansible-resilience.ops.qos_guard") || !strings.Contains(got[0], "is locked until") || !strings.Contains(got[0], "reason: rollback 9") {
+		t.Errorf("lock message = %q", got[0])
+	}
+	if !strings.Contains(got[1], "unlocked (was lock") || !strings.Contains(got[1], `unlock reason: "stable again"`) {
+		t.Errorf("unlock message = %q", got[1])
+	}
+}
