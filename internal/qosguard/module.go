@@ -9,6 +9,7 @@ import (
 
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
+	"resilience.ops/internal/textfile"
 )
 
 // Spec declares the module's parameters; plugins/modules/qos_guard.py documents the same.
@@ -23,6 +24,7 @@ var Spec = module.Spec{
 	{Name: "extend", Type: module.TypeBool, Default: false},
 	{Name: "force", Type: module.TypeBool, Default: false},
 	{Name: "fail_if_locked", Type: module.TypeBool, Default: false},
+	{Name: "textfile_dir", Type: module.TypePath},
 }
 
 func ptr(f float64) *float64 { return &f }
@@ -67,6 +69,11 @@ func Handle(ctx *module.Ctx) (module.Result, error) {
 		return module.Result{}, &module.Failure{Msg: LockedMessage(res.After), Data: ret, Stats: stats}
 	}
 	logChange(ctx, p.Str("state"), res, p.Str("reason"))
+	if dir := p.Str("textfile_dir"); dir != "" && !ctx.CheckMode {
+		if err := WriteMetrics(dir, res.After, time.Now()); err != nil {
+			ctx.Warn("could not write the guard metrics: %v", err)
+		}
+	}
 	out := module.Result{Changed: res.Changed, Data: ret, Stats: stats, Msg: Summary(res.After)}
 	if res.Changed {
 		out.Diff = &module.Diff{Before: diffView(res.Before), After: diffView(res.After),
@@ -91,6 +98,33 @@ func logChange(ctx *module.Ctx, state string, res guard.Result, reason string) {
 		ctx.Log("QoS guard %s unlocked (was lock %s, owner %s, reason %q); unlock reason: %q",
 			res.After.Path, res.Before.LockID, res.Before.Owner, res.Before.Reason, reason)
 	}
+}
+
+// WriteMetrics writes the guard's state for node_exporter's textfile collector into dir.
+func WriteMetrics(dir string, s guard.Status, now time.Time) error {
+	label := map[string]string{"guard": s.Path}
+	ts := func(v string) float64 {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return 0
+		}
+		return float64(t.Unix())
+	}
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	one := func(v float64) []textfile.Sample { return []textfile.Sample{{Labels: label, Value: v}} }
+	return textfile.Write(dir, textfile.FileName("resilience_qos_guard", s.Path), []textfile.Metric{
+		{Name: "resilience_qos_guard_locked", Help: "Whether the QoS guard window is locked (a corrupt guard counts as locked).", Samples: one(b(s.Locked))},
+		{Name: "resilience_qos_guard_corrupt", Help: "Whether the guard file could not be read.", Samples: one(b(s.Corrupt))},
+		{Name: "resilience_qos_guard_expiry_timestamp_seconds", Help: "When the lock expires, as a Unix time; 0 when unlocked.", Samples: one(ts(s.ExpiresAt))},
+		{Name: "resilience_qos_guard_locked_timestamp_seconds", Help: "When the lock was taken, as a Unix time; 0 when unlocked.", Samples: one(ts(s.LockedAt))},
+		{Name: "resilience_qos_guard_window_seconds", Help: "The window the lock was taken for.", Samples: one(float64(s.WindowMinutes * 60))},
+		{Name: "resilience_qos_guard_last_update_timestamp_seconds", Help: "When qos_guard last wrote this file, as a Unix time.", Samples: one(float64(now.Unix()))},
+	})
 }
 
 // Artifacts are the guard values published for AAP job and workflow templates.

@@ -10,6 +10,7 @@ package release
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/slo"
+	"resilience.ops/internal/textfile"
 )
 
 var (
@@ -65,6 +67,7 @@ var Spec = module.Spec{
 	{Name: "wait", Type: module.TypeBool, Default: false},
 	{Name: "poll_interval", Type: module.TypeStr, Default: "30s"},
 	{Name: "wait_timeout", Type: module.TypeStr, Default: "30m"},
+	{Name: "textfile_dir", Type: module.TypePath},
 }
 
 // Return is what the module returns besides the common keys (and what the command line prints
@@ -125,6 +128,11 @@ func handle(c context.Context, ctx *module.Ctx, d deps) (module.Result, error) {
 	msg := summary(out, s, err)
 	if !ctx.CheckMode {
 		ctx.Log("QoS guard release decision for %s: %s", s.path, msg)
+		if dir := ctx.Params.Str("textfile_dir"); dir != "" {
+			if werr := WriteMetrics(dir, ret, d.clock.now()); werr != nil {
+				ctx.Warn("could not write the release metrics: %v", werr)
+			}
+		}
 	}
 	if err != nil || failed(out.status, s.reportOnly) {
 		return module.Result{}, &module.Failure{Msg: msg, Data: ret, Stats: stats}
@@ -135,6 +143,43 @@ func handle(c context.Context, ctx *module.Ctx, d deps) (module.Result, error) {
 			BeforeHeader: s.path, AfterHeader: s.path}
 	}
 	return res, nil
+}
+
+// WriteMetrics writes the last evaluation for node_exporter's textfile collector into dir: per
+// check its value, threshold and outcome (one-hot over pass, fail, unknown, config_error), and
+// whether the system was stable.
+func WriteMetrics(dir string, r Return, now time.Time) error {
+	path := r.Guard.Path
+	value := textfile.Metric{Name: "resilience_qos_release_check_value", Help: "The last value of each SLO check (NaN when there was none)."}
+	threshold := textfile.Metric{Name: "resilience_qos_release_check_threshold", Help: "The threshold of each SLO check."}
+	outcome := textfile.Metric{Name: "resilience_qos_release_check_outcome", Help: "The outcome of each SLO check in the last evaluation (1 for the outcome it had)."}
+	for _, c := range r.Checks {
+		l := map[string]string{"guard": path, "check": c.Name}
+		v := math.NaN()
+		if c.Value != nil {
+			v = *c.Value
+		}
+		value.Samples = append(value.Samples, textfile.Sample{Labels: l, Value: v})
+		threshold.Samples = append(threshold.Samples, textfile.Sample{Labels: l, Value: c.Threshold})
+		for _, o := range []slo.Outcome{slo.OutcomePass, slo.OutcomeFail, slo.OutcomeUnknown, slo.OutcomeConfigError} {
+			hit := 0.0
+			if c.Outcome == o {
+				hit = 1
+			}
+			outcome.Samples = append(outcome.Samples, textfile.Sample{
+				Labels: map[string]string{"guard": path, "check": c.Name, "outcome": string(o)}, Value: hit})
+		}
+	}
+	stable := 0.0
+	if r.Stable {
+		stable = 1
+	}
+	g := map[string]string{"guard": path}
+	return textfile.Write(dir, textfile.FileName("resilience_qos_release", path), []textfile.Metric{
+		{Name: "resilience_qos_release_stable", Help: "Whether the last evaluation found every SLO check passing.", Samples: []textfile.Sample{{Labels: g, Value: stable}}},
+		{Name: "resilience_qos_release_last_evaluation_timestamp_seconds", Help: "When the SLOs were last evaluated, as a Unix time.", Samples: []textfile.Sample{{Labels: g, Value: float64(now.Unix())}}},
+		value, threshold, outcome,
+	})
 }
 
 // failed reports whether a status fails the task. report_only turns instability (unstable,

@@ -84,6 +84,16 @@ options:
         remaining time, the owner and the reason. This is the pre-deployment check.
     type: bool
     default: false
+  textfile_dir:
+    description:
+      - A directory read by node_exporter's textfile collector (C(--collector.textfile.directory)). When
+        given, the guard's state is written there after every run (not in check mode), atomically, as
+        C(resilience_qos_guard_<path>.prom) with mode 0644, in the gauges C(resilience_qos_guard_locked),
+        C(resilience_qos_guard_corrupt), C(resilience_qos_guard_expiry_timestamp_seconds),
+        C(resilience_qos_guard_locked_timestamp_seconds), C(resilience_qos_guard_window_seconds) and
+        C(resilience_qos_guard_last_update_timestamp_seconds), each labelled C(guard=<path>).
+      - A failed write is a warning, never a failure of the task.
+    type: path
 attributes:
   check_mode:
     support: full

@@ -227,6 +227,15 @@ options:
     description: With I(wait), the budget of the whole wait, sleeps included (seconds, or a duration such as C(30m); at most 24h).
     type: str
     default: 30m
+  textfile_dir:
+    description:
+      - A directory read by node_exporter's textfile collector. When given, the last evaluation is written
+        there (not in check mode), atomically, as C(resilience_qos_release_<path>.prom) with mode 0644, with
+        C(resilience_qos_release_stable), C(resilience_qos_release_last_evaluation_timestamp_seconds), and per
+        check C(resilience_qos_release_check_value), C(resilience_qos_release_check_threshold) and
+        C(resilience_qos_release_check_outcome) (1 for the outcome it had), labelled C(guard) and C(check).
+      - A failed write is a warning, never a failure of the task.
+    type: path
 attributes:
   check_mode:
     support: full
