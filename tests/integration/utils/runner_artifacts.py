@@ -2,7 +2,7 @@
 """Run a playbook through ansible-runner, the way AAP runs job templates, and print the artifacts
 that AAP would store (artifact_data of the final stats event) as one JSON object.
 
-usage: runner_artifacts.py <playbook> <inventory> [key=value ...]
+usage: runner_artifacts.py <playbook path or resilience.ops.name> <inventory> [key=value ...]
 Runs under Debian's /usr/bin/python3, which sees python3-ansible-runner.
 """
 
@@ -15,7 +15,9 @@ import ansible_runner
 
 
 def main():
-    playbook, inventory = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    playbook, inventory = sys.argv[1], os.path.abspath(sys.argv[2])
+    if os.path.exists(playbook):  # a path; otherwise a collection playbook such as resilience.ops.x
+        playbook = os.path.abspath(playbook)
     extravars = dict(arg.split("=", 1) for arg in sys.argv[3:])
     with tempfile.TemporaryDirectory() as pdd:
         env = {k: v for k, v in os.environ.items() if k.startswith("ANSIBLE_")}

@@ -69,7 +69,8 @@ echo "ansible-doc: ok"
 bin="${ANSIBLE_COLLECTIONS_PATH:-}/ansible_collections/resilience/ops/plugins/modules/__bin/qos_guard_release_linux_amd64"
 if [ -x "$bin" ] && [ "$(uname -m)" = x86_64 ]; then
   export PROMETHEUS_URL=$prom LOKI_URL=$loki LOKI_TENANT=team-a LOKI_BEARER_TOKEN=$token QOS_GUARD_FILE=$guard
-  "$bin" && echo "cli stable: exit 0"
+  "$bin"
+  echo "cli stable: exit 0"
   set +e
   THREADER_JOB=hot "$bin"
   rc=$?
