@@ -57,8 +57,8 @@ deps: ## Install the Debian packages the demo and tests use, when missing
 	@.ci/deps
 
 .PHONY: test
-test: deps ## Run every test: lint, Go unit tests, Ansible integration tests
-	@$(MAKE) --no-print-directory lint unit integration
+test: deps ## Run every test: lint, Go unit tests, Ansible integration tests, the demo
+	@$(MAKE) --no-print-directory lint unit integration demo
 
 .PHONY: lint
 lint: vet fmt-check yamllint ansible-lint ## go vet, gofmt, yamllint and ansible-lint

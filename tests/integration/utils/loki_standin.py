@@ -10,6 +10,9 @@ the one path qos_guard_release queries, GET or POST /loki/api/v1/query:
 - a query for any other job: instant_empty.body (no such stream: an empty vector, as Loki answers)
 - a query containing "broken(": instant_parse_error.body, 400 text/plain, as Loki rejects a query
 
+POST /state?errors=none makes the line-filter query answer the recorded empty vector (no error lines,
+while the volume query still finds the stream), and errors=recorded switches back; the demo uses it.
+
 With --tenant it answers 401 "no org id" unless X-Scope-OrgID is that tenant, as Loki does with
 auth_enabled; with --token it answers 401 unless "Authorization: Bearer <token>" is sent (the
 answer never echoes the token). GET /ready answers 200. Every request is logged to stderr, without
@@ -39,6 +42,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "loki-standin/1"
     tenant = None
     token = None
+    errors = "recorded"
 
     def log_message(self, format, *args):  # noqa: A002 (the base class's name)
         sys.stderr.write("loki-standin: %s\n" % (format % args))
@@ -55,7 +59,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)
-        self.handle_query(self.rfile.read(length).decode("utf-8", "replace"))
+        form = self.rfile.read(length).decode("utf-8", "replace")
+        u = urlsplit(self.path)
+        if u.path == "/state":  # the demo switches the error lines off: POST /state?errors=none
+            errors = (parse_qs(u.query).get("errors") or [""])[0]
+            if errors not in ("recorded", "none"):
+                self.answer(400, b"POST /state?errors=recorded|none\n", "text/plain; charset=utf-8")
+                return
+            Handler.errors = errors
+            self.answer(200, ("errors=%s\n" % errors).encode(), "text/plain; charset=utf-8")
+            return
+        self.handle_query(form)
 
     def handle_query(self, form):
         path = urlsplit(self.path).path
@@ -78,6 +92,8 @@ class Handler(BaseHTTPRequestHandler):
         m = JOB.search(query)
         if not m or m.group(1) not in KNOWN_JOBS:
             self.answer(200, body("instant_empty.body"))
+        elif "|~" in query and Handler.errors == "none":
+            self.answer(200, body("instant_empty.body"))  # no matching line; the volume query still has lines
         elif "|~" in query:
             self.answer(200, body("instant_count.body"))
         else:

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Run a playbook through ansible-runner, the way AAP runs job templates, and print the artifacts
-that AAP would store (artifact_data of the final stats event) as one JSON object.
+that AAP would store (artifact_data of the final stats event), with the messages of the failed
+tasks that were not ignored, as one JSON object.
 
 usage: runner_artifacts.py <playbook path or resilience.ops.name> <inventory> [key=value ...]
 Runs under Debian's /usr/bin/python3, which sees python3-ansible-runner.
@@ -29,11 +30,14 @@ def main():
             envvars=env,
             quiet=True,
         )
-        artifacts = {}
+        artifacts, failures = {}, []
         for ev in r.events:
+            data = ev.get("event_data", {})
             if ev.get("event") == "playbook_on_stats":
-                artifacts = ev.get("event_data", {}).get("artifact_data", {}) or {}
-        json.dump({"status": r.status, "rc": r.rc, "artifact_data": artifacts}, sys.stdout)
+                artifacts = data.get("artifact_data", {}) or {}
+            elif ev.get("event") == "runner_on_failed" and not data.get("ignore_errors"):
+                failures.append((data.get("res") or {}).get("msg", ""))
+        json.dump({"status": r.status, "rc": r.rc, "artifact_data": artifacts, "failures": failures}, sys.stdout)
         print()
 
 

@@ -192,11 +192,15 @@ def stop(d):
 
 
 def set_slo(d, slo):
+    """Switch the demo service's series and the Loki stand-in's error lines to good or bad."""
     with open(os.path.join(os.path.abspath(d), "backends.json")) as f:
         info = json.load(f)
-    req = urllib.request.Request(info["slo_app_url"] + "/state?slo=" + slo, data=b"", method="POST")
-    with urllib.request.urlopen(req, timeout=5) as r:
-        print(json.dumps({"slo": slo, "status": r.status}))
+    errors = "none" if slo == "good" else "recorded"
+    for url in (info["slo_app_url"] + "/state?slo=" + slo, info["loki_url"] + "/state?errors=" + errors):
+        req = urllib.request.Request(url, data=b"", method="POST")
+        with urllib.request.urlopen(req, timeout=5) as r:
+            r.read()
+    print(json.dumps({"slo": slo, "loki_errors": errors}))
 
 
 def main():
