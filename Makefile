@@ -61,7 +61,7 @@ test: deps ## Run every test: lint, Go unit tests, Ansible integration tests, th
 	@$(MAKE) --no-print-directory lint unit integration demo
 
 .PHONY: lint
-lint: vet fmt-check yamllint ansible-lint ## go vet, gofmt, yamllint and ansible-lint
+lint: vet fmt-check yamllint ansible-lint observability ## go vet, gofmt, yamllint, ansible-lint, alert rules and dashboard
 
 .PHONY: vet
 vet:
@@ -82,6 +82,10 @@ ansible-lint: ## ansible-lint (production profile) with this checkout as resilie
 	@mkdir -p build/lint/ansible_collections/resilience
 	@ln -sfn $(CURDIR) build/lint/ansible_collections/resilience/ops
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/lint ansible-lint --offline --strict
+
+.PHONY: observability
+observability: ## promtool: the alerting rules and their unit tests, the dashboard's PromQL
+	observability/check.sh
 
 .PHONY: unit
 unit: ## Go unit and end-to-end tests (real processes, local servers)
