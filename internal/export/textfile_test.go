@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"resilience.ops/internal/textfile"
 	"runtime"
 	"strings"
 	"testing"
@@ -71,8 +72,8 @@ func TestTextfile(t *testing.T) {
 	}
 	if runtime.GOOS != "windows" {
 		fi, _ := os.Stat(path)
-		if fi.Mode().Perm() != textfileMode {
-			t.Errorf("mode %o, want %o for node_exporter", fi.Mode().Perm(), textfileMode)
+		if fi.Mode().Perm() != textfile.FileMode {
+			t.Errorf("mode %o, want %o for node_exporter", fi.Mode().Perm(), textfile.FileMode)
 		}
 	}
 	entries, _ := os.ReadDir(dir)

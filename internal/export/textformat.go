@@ -1,69 +1,39 @@
 package export
 
 import (
-	"math"
-	"strconv"
 	"strings"
+
+	"resilience.ops/internal/textfile"
 )
 
 // textContentType is the Prometheus text exposition format, as the Pushgateway takes it.
 const textContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-// writeText renders fs in the Prometheus text exposition format 0.0.4: HELP and TYPE lines, then
-// one line per sample, without timestamps (the Pushgateway rejects them, the textfile collector
-// ignores them). Families without samples are left out: a TYPE line alone is valid but useless.
+// writeText renders fs in the Prometheus text exposition format 0.0.4 (through the collection's one
+// text writer, internal/textfile), without timestamps: the Pushgateway rejects them and the textfile
+// collector ignores them.
 func writeText(fs []family) []byte {
-	var b strings.Builder
+	ms := make([]textfile.Metric, 0, len(fs))
 	for _, f := range fs {
-		if len(f.samples) == 0 {
-			continue
-		}
-		b.WriteString("# HELP " + f.name + " " + escapeHelp(f.help) + "\n")
-		b.WriteString("# TYPE " + f.name + " " + f.typ.String() + "\n")
+		m := textfile.Metric{Name: f.name, Help: f.help, Type: f.typ.String()}
 		for _, s := range f.samples {
-			b.WriteString(sampleLine(f.name, s))
-			b.WriteByte('\n')
-		}
-	}
-	return []byte(b.String())
-}
-
-// sampleLine is `name{a="x",b="y"} value`.
-func sampleLine(name string, s sample) string {
-	var b strings.Builder
-	b.WriteString(name + s.suffix)
-	if len(s.labels) > 0 {
-		b.WriteByte('{')
-		for i, l := range s.labels {
-			if i > 0 {
-				b.WriteByte(',')
+			ls := make(map[string]string, len(s.labels))
+			for _, l := range s.labels {
+				ls[l.name] = l.value
 			}
-			b.WriteString(l.name + `="` + escapeLabelValue(l.value) + `"`)
+			m.Samples = append(m.Samples, textfile.Sample{Suffix: s.suffix, Labels: ls, Value: s.value})
 		}
-		b.WriteByte('}')
+		ms = append(ms, m)
 	}
-	b.WriteByte(' ')
-	b.WriteString(formatValue(s.value))
-	return b.String()
+	return []byte(textfile.Format(ms))
 }
 
-// formatValue writes a float as the text format does, with Inf and NaN spelled its way.
-func formatValue(v float64) string {
-	switch {
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	case math.IsNaN(v):
-		return "NaN"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+// sampleLine is `name{a="x",b="y"} value`, as writeText writes it.
+func sampleLine(name string, s sample) string {
+	text := writeText([]family{{name: name, typ: typeGauge, samples: []sample{s}}})
+	lines := strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
+	return lines[len(lines)-1]
 }
 
-var (
-	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
-	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-)
-
-func escapeHelp(s string) string       { return helpEscaper.Replace(s) }
-func escapeLabelValue(s string) string { return labelEscaper.Replace(s) }
+// escapeLabelValue escapes a label value as the text format does.
+func escapeLabelValue(s string) string { return textfile.EscapeLabel(s) }

@@ -136,10 +136,15 @@ func ReadFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-// WriteFile replaces path atomically with data: a temporary file in the same directory is
-// written, synced and renamed over path, then the directory is synced. Callers that can race
+// WriteFile replaces path atomically with data, mode 0600: a temporary file in the same directory
+// is written, synced and renamed over path, then the directory is synced. Callers that can race
 // hold the path's lock.
-func WriteFile(path string, data []byte) error {
+func WriteFile(path string, data []byte) error { return WriteFileMode(path, data, FileMode) }
+
+// WriteFileMode is WriteFile with another mode, for files other users must read (node_exporter's
+// textfile collector). The temporary file's name starts with a dot and does not end like path, so
+// collectors that read *.prom never see it.
+func WriteFileMode(path string, data []byte, mode os.FileMode) error {
 	if err := refuseSymlink(path); err != nil {
 		return err
 	}
@@ -156,7 +161,7 @@ func WriteFile(path string, data []byte) error {
 			os.Remove(name)
 		}
 	}()
-	if err := tmp.Chmod(FileMode); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if _, err := tmp.Write(data); err != nil {

@@ -1,6 +1,7 @@
-// Package textfile writes metrics for node_exporter's textfile collector: the Prometheus text
-// format, written atomically (a temporary file renamed in the same directory) so that the collector
-// never reads half a file. Files are mode 0644: node_exporter runs as another user.
+// Package textfile writes metrics in the Prometheus text exposition format, and files of them for
+// node_exporter's textfile collector, atomically (a temporary file renamed in the same directory) so
+// that the collector never reads half a file. Files are mode 0644: node_exporter runs as another
+// user.
 package textfile
 
 import (
@@ -11,18 +12,26 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"resilience.ops/internal/state"
 )
 
-// Sample is one value of a metric with its labels.
+// FileMode lets node_exporter, which runs as another user, read the files.
+const FileMode = 0o644
+
+// Sample is one value of a metric with its labels. Suffix is "" or, for a summary, _sum or _count.
 type Sample struct {
+	Suffix string
 	Labels map[string]string
 	Value  float64
 }
 
-// Metric is a gauge with its help text and samples.
+// Metric is a metric family: its help text, type (gauge when empty) and samples. Families
+// without samples are left out: a TYPE line alone is valid but useless.
 type Metric struct {
 	Name    string
 	Help    string
+	Type    string // gauge, counter or summary
 	Samples []Sample
 }
 
@@ -30,9 +39,16 @@ type Metric struct {
 func Format(metrics []Metric) string {
 	var b strings.Builder
 	for _, m := range metrics {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", m.Name, escapeHelp(m.Help), m.Name)
+		if len(m.Samples) == 0 {
+			continue
+		}
+		typ := m.Type
+		if typ == "" {
+			typ = "gauge"
+		}
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", m.Name, escapeHelp(m.Help), m.Name, typ)
 		for _, s := range m.Samples {
-			b.WriteString(m.Name)
+			b.WriteString(m.Name + s.Suffix)
 			if len(s.Labels) > 0 {
 				keys := make([]string, 0, len(s.Labels))
 				for k := range s.Labels {
@@ -44,7 +60,7 @@ func Format(metrics []Metric) string {
 					if i > 0 {
 						b.WriteByte(',')
 					}
-					fmt.Fprintf(&b, "%s=\"%s\"", k, escapeLabel(s.Labels[k]))
+					fmt.Fprintf(&b, "%s=\"%s\"", k, EscapeLabel(s.Labels[k]))
 				}
 				b.WriteByte('}')
 			}
@@ -74,7 +90,8 @@ func escapeHelp(s string) string {
 	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
 }
 
-func escapeLabel(s string) string {
+// EscapeLabel escapes a label value for the text format.
+func EscapeLabel(s string) string {
 	return strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`).Replace(s)
 }
 
@@ -95,8 +112,8 @@ func FileName(prefix, id string) string {
 	return prefix + "_" + name + ".prom"
 }
 
-// Write replaces dir/name with metrics atomically. dir must exist: it is node_exporter's
-// --collector.textfile.directory.
+// Write replaces dir/name with metrics atomically, mode 0644. dir must exist: it is
+// node_exporter's --collector.textfile.directory, and creating it would hide a mistake.
 func Write(dir, name string, metrics []Metric) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -105,22 +122,5 @@ func Write(dir, name string, metrics []Metric) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("textfile_dir %s is not a directory", dir)
 	}
-	// The collector reads only *.prom files, so the temporary name is never picked up.
-	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("textfile_dir %s: %w", dir, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(Format(metrics)); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, name))
+	return state.WriteFileMode(filepath.Join(dir, name), []byte(Format(metrics)), FileMode)
 }
