@@ -198,16 +198,33 @@ func (e *Engine) run(ctx context.Context, op Operation, n int, now, deadline tim
 // next returns why to stop after failed attempt n, or "" and the wait
 // before attempt n+1.
 func (e *Engine) next(ctx context.Context, n int, typ ErrorType, prev, retryAfter time.Duration, now, deadline time.Time) (StopReason, time.Duration) {
-	p := e.policy
-	switch {
-	case ctx.Err() != nil:
+	if ctx.Err() != nil {
 		return ctxReason(ctx.Err()), 0
+	}
+	return e.policy.Decide(n, typ, prev, retryAfter, now, deadline, e.rnd)
+}
+
+// Decide is the engine's decision after failed attempt n (counted from 1),
+// whose failure is of type typ: why to stop, or "" and the wait before
+// attempt n+1. In this order it stops when the type is not retried
+// (non_retryable_error), when max_attempts attempts ran
+// (attempts_exhausted), and when the wait would reach deadline
+// (deadline_exceeded; a zero deadline means none). The wait is
+// [Policy.Delay] for retry n-1 lengthened by retryAfter (see [Result]).
+//
+// prev is the wait before the previous retry (0 before the first), now the
+// end of attempt n, and rnd the jitter source as for Delay. [Engine.Do]
+// decides through it; so do callers whose attempts run elsewhere (the
+// retry_manager module's record action, driven by the retry_manager role),
+// so that their decisions are the engine's. Decide assumes p is valid.
+func (p Policy) Decide(n int, typ ErrorType, prev, retryAfter time.Duration, now, deadline time.Time, rnd func() float64) (StopReason, time.Duration) {
+	switch {
 	case !p.ShouldRetry(typ):
 		return StopNonRetryable, 0
 	case n >= p.MaxAttempts:
 		return StopAttemptsExhausted, 0
 	}
-	delay := p.withRetryAfter(p.Delay(n-1, prev, e.rnd), retryAfter)
+	delay := p.withRetryAfter(p.Delay(n-1, prev, rnd), retryAfter)
 	if !deadline.IsZero() && !now.Add(delay).Before(deadline) {
 		return StopDeadlineExceeded, 0
 	}

@@ -212,3 +212,36 @@ func TestErrorTypes(t *testing.T) {
 		t.Error("unknown_error is reserved")
 	}
 }
+
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	p := DefaultPolicy()
+	p.JitterEnabled = false
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name       string
+		n          int
+		typ        ErrorType
+		retryAfter time.Duration
+		deadline   time.Time
+		reason     StopReason
+		delay      time.Duration
+	}{
+		{"retryable", 1, ConnectionError, 0, time.Time{}, "", 5 * time.Second},
+		{"second retry", 2, Timeout, 0, time.Time{}, "", 10 * time.Second},
+		{"retry-after lengthens", 1, RateLimitExceeded, 30 * time.Second, time.Time{}, "", 30 * time.Second},
+		{"non-retryable", 1, AuthenticationError, 0, time.Time{}, StopNonRetryable, 0},
+		{"non-retryable wins over exhausted", 3, AuthenticationError, 0, time.Time{}, StopNonRetryable, 0},
+		{"exhausted", 3, ConnectionError, 0, time.Time{}, StopAttemptsExhausted, 0},
+		{"the wait would reach the deadline", 1, ConnectionError, 0, now.Add(5 * time.Second), StopDeadlineExceeded, 0},
+		{"the wait ends before the deadline", 1, ConnectionError, 0, now.Add(6 * time.Second), "", 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reason, delay := p.Decide(tc.n, tc.typ, 0, tc.retryAfter, now, tc.deadline, nil)
+			if reason != tc.reason || delay != tc.delay {
+				t.Errorf("Decide = %q, %s; want %q, %s", reason, delay, tc.reason, tc.delay)
+			}
+		})
+	}
+}

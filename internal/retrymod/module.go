@@ -2,8 +2,6 @@ package retrymod
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +11,7 @@ import (
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/operation"
 	"resilience.ops/internal/retry"
+	"resilience.ops/internal/session"
 )
 
 // Return is what the module returns besides the common keys: the operation record in the shape
@@ -29,6 +28,8 @@ type Return struct {
 	Cmd             []string              `json:"cmd,omitempty"`
 	Response        *operation.HTTPResult `json:"response,omitempty"`
 	Schedule        *Schedule             `json:"schedule,omitempty"`
+	// SessionFile is set when track_session recorded the operation.
+	SessionFile string `json:"session_file,omitempty"`
 }
 
 // Schedule is the check-mode plan in seconds.
@@ -59,11 +60,48 @@ type deps struct {
 func Handle(ctx *module.Ctx) (module.Result, error) { return handle(ctx, deps{}) }
 
 func handle(ctx *module.Ctx, d deps) (module.Result, error) {
-	p := ctx.Params
 	if d.now == nil {
 		d.now = time.Now
 	}
-	pol, sources, err := resolvePolicy(p)
+	p, fromSettings, err := applySettings(ctx.Params)
+	if err != nil {
+		return module.Result{}, err
+	}
+	switch p.Str("action") {
+	case actionStart:
+		return handleStart(ctx, p, fromSettings, d)
+	case actionRecord:
+		return handleRecord(ctx, p, fromSettings, d)
+	case actionFinalize:
+		return handleFinalize(ctx, p, d)
+	case actionCleanup, actionCompress:
+		return handleRetention(ctx, p, d)
+	case actionWait:
+		return handleWait(ctx, p, d)
+	}
+	return handleRun(ctx, p, fromSettings, d)
+}
+
+// requireOperation fails when the operation parameter is missing (run and record need it).
+func requireOperation(p module.Params) error {
+	if p.Str("operation") == "" {
+		return fmt.Errorf("parameter operation: is required with action %s", p.Str("action"))
+	}
+	return nil
+}
+
+// handleRun runs the command or the HTTP request with retries (action run).
+func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (module.Result, error) {
+	if err := requireOperation(p); err != nil {
+		return module.Result{}, err
+	}
+	track := p.Bool("track_session")
+	if track && p.Str("session_id") != "" {
+		if err := session.ValidateID(p.Str("session_id")); err != nil {
+			return module.Result{}, err
+		}
+	}
+	pol, sources, err := resolvePolicy(p, fromSettings)
 	if err != nil {
 		return module.Result{}, err
 	}
@@ -112,7 +150,7 @@ func handle(ctx *module.Ctx, d deps) (module.Result, error) {
 		return module.Result{}, err
 	}
 	out := eng.Do(context.Background(), op.attempt)
-	rec := retry.NewOperationRecord(retry.NewOperationID(name, out.Start, d.rnd), name, sessionID, out)
+	rec := retry.NewOperationRecord(session.NewOperationID(name, out.Start, d.rnd), name, sessionID, out)
 	rec.Context = p.Dict("context")
 	if !p.Bool("debug_mode") {
 		for i := range rec.Attempts {
@@ -121,6 +159,15 @@ func handle(ctx *module.Ctx, d deps) (module.Result, error) {
 	}
 	ret := Return{OperationRecord: rec, ErrorType: string(out.LastType), PolicySources: sources}
 	op.fill(&ret, out.Reason == retry.StopAlreadyDone)
+	if track {
+		// The operation ran: a bookkeeping problem must not turn its result into a failure that
+		// invites running it again, so it is a warning.
+		if path, err := trackRun(p, d, rec); err != nil {
+			ctx.Warn("%s was not recorded in retry session %s: %v", name, sessionID, err)
+		} else {
+			ret.SessionFile = path
+		}
+	}
 	if !out.Succeeded() {
 		return module.Result{}, &module.Failure{Msg: failureMessage(name, out), Data: ret, Changed: op.changes}
 	}
@@ -136,17 +183,22 @@ func failureMessage(name string, out retry.Outcome) string {
 	if out.LastFailure != nil {
 		last = out.LastFailure.Summary()
 	}
-	switch out.Reason {
+	return stopMessage(name, out.Reason, out.LastType, len(out.Attempts), out.MaxAttempts, last)
+}
+
+// stopMessage says why retrying name stopped without success after attempts of maxAttempts.
+func stopMessage(name string, reason retry.StopReason, typ retry.ErrorType, attempts, maxAttempts int, last string) string {
+	switch reason {
 	case retry.StopNonRetryable:
 		return fmt.Sprintf("%s failed with %s, which is not retried (attempt %d of %d): %s",
-			name, out.LastType, len(out.Attempts), out.MaxAttempts, last)
+			name, typ, attempts, maxAttempts, last)
 	case retry.StopAttemptsExhausted:
-		return fmt.Sprintf("%s failed after all %d attempts; last error %s: %s", name, len(out.Attempts), out.LastType, last)
+		return fmt.Sprintf("%s failed after all %d attempts; last error %s: %s", name, attempts, typ, last)
 	case retry.StopDeadlineExceeded:
 		return fmt.Sprintf("%s stopped at max_total_time after %d of %d attempts; last error %s: %s",
-			name, len(out.Attempts), out.MaxAttempts, out.LastType, last)
+			name, attempts, maxAttempts, typ, last)
 	}
-	return fmt.Sprintf("%s stopped (%s) after %d attempts; last error %s: %s", name, out.Reason, len(out.Attempts), out.LastType, last)
+	return fmt.Sprintf("%s stopped (%s) after %d attempts; last error %s: %s", name, reason, attempts, typ, last)
 }
 
 func planOf(p retry.Policy) Schedule {
@@ -172,12 +224,8 @@ func boundText(s Schedule) string {
 
 func trimFloat(f float64) string { return strings.TrimSuffix(fmt.Sprintf("%.3f", f), ".000") }
 
-// NewSessionID returns "retry_<unix>_<6 random digits>".
-func NewSessionID(now time.Time) string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("retry_%d_%06d", now.Unix(), binary.BigEndian.Uint64(b[:])%1000000)
-}
+// NewSessionID returns "retry_<unix>_<6 random digits>" (see session.NewID).
+func NewSessionID(now time.Time) string { return session.NewID(now) }
 
 // op is the operation of one task: a command or an HTTP request.
 type op struct {

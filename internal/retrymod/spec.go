@@ -4,6 +4,7 @@ package retrymod
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/operation"
 	"resilience.ops/internal/retry"
+	"resilience.ops/internal/session"
 )
 
 func ptr(f float64) *float64 { return &f }
@@ -63,11 +65,42 @@ func policyParams(withDefaults bool) module.Spec {
 	}
 }
 
+// The module's actions (the action parameter).
+const (
+	actionRun      = "run"      // run the command or HTTP request with retries (the default)
+	actionStart    = "start"    // create or join a session
+	actionRecord   = "record"   // record one attempt that ran elsewhere, or a finished run
+	actionFinalize = "finalize" // compute the session's statistics and alerts
+	actionCleanup  = "cleanup"  // retention: remove old sessions
+	actionCompress = "compress" // retention: gzip large or old sessions
+	actionWait     = "wait"     // wait a computed delay, to the millisecond
+)
+
+var actions = []string{actionRun, actionStart, actionRecord, actionFinalize, actionCleanup, actionCompress, actionWait}
+
 // Spec declares the module's parameters; plugins/modules/retry_manager.py documents the same.
 var Spec = append(module.Spec{
-	{Name: "operation", Type: module.TypeStr, Required: true, Aliases: []string{"retry_current_operation"}},
+	{Name: "action", Type: module.TypeStr, Default: actionRun, Choices: actions},
+	// Required by run and record: see requireOperation.
+	{Name: "operation", Type: module.TypeStr, Aliases: []string{"retry_current_operation"}},
 	{Name: "context", Type: module.TypeDict, Aliases: []string{"retry_component_context"}},
 	{Name: "session_id", Type: module.TypeStr},
+	{Name: "settings", Type: module.TypeDict},
+	// Sessions.
+	{Name: "state_dir", Type: module.TypePath, Default: session.DefaultDir},
+	{Name: "track_session", Type: module.TypeBool, Default: false},
+	{Name: "log_individual_attempts", Type: module.TypeBool, Default: false},
+	{Name: "host", Type: module.TypeStr},
+	{Name: "operation_id", Type: module.TypeStr},
+	{Name: "attempt", Type: module.TypeInt, Min: ptr(1), Max: ptr(retry.MaxMaxAttempts)},
+	{Name: "attempt_start", Type: module.TypeFloat, Min: ptr(0)},
+	{Name: "outcome", Type: module.TypeDict},
+	{Name: "operation_result", Type: module.TypeDict},
+	{Name: "session_status", Type: module.TypeStr, Default: string(session.StatusCompleted),
+		Choices: []string{string(session.StatusCompleted), string(session.StatusFailed)}},
+	{Name: "monitoring", Type: module.TypeDict},
+	{Name: "retention", Type: module.TypeDict},
+	{Name: "seconds", Type: module.TypeFloat, Min: ptr(0), Max: ptr(maxWait)},
 	{Name: "operation_configs", Type: module.TypeDict},
 	{Name: "error_rules", Type: module.TypeList, Elements: module.TypeDict},
 	{Name: "debug_mode", Type: module.TypeBool, Default: false},
@@ -95,6 +128,107 @@ var Spec = append(module.Spec{
 	// Checked before each retry.
 	{Name: "idempotency_check", Type: module.TypeDict},
 }, policyParams(true)...)
+
+// maxWait bounds the seconds of action wait: one day.
+const maxWait = 86400
+
+// outcomeSpec declares the keys of outcome: what one attempt that ran elsewhere observed.
+var outcomeSpec = module.Spec{
+	{Name: "failed", Type: module.TypeBool, Required: true},
+	{Name: "msg", Type: module.TypeStr},
+	{Name: "stdout", Type: module.TypeStr},
+	{Name: "stderr", Type: module.TypeStr},
+	{Name: "rc", Type: module.TypeInt},
+	{Name: "status", Type: module.TypeInt},
+	{Name: "retry_after", Type: module.TypeStr},
+	{Name: "task", Type: module.TypeStr},
+	{Name: "result", Type: module.TypeDict},
+}
+
+// monitoringSpec declares the keys of monitoring; alertsSpec those of monitoring.alerts.
+var monitoringSpec = module.Spec{
+	{Name: "enabled", Type: module.TypeBool, Default: true},
+	{Name: "metrics", Type: module.TypeList, Elements: module.TypeStr, Choices: metricNames, Default: anyList(metricNames)},
+	{Name: "alerts", Type: module.TypeDict},
+}
+
+// metricNames are the metrics of monitoring.metrics. All are always computed; the list is
+// accepted as the role's users write it.
+var metricNames = []string{"success_rate", "average_retry_count", "total_execution_time", "error_distribution", "operation_throughput"}
+
+var alertsSpec = module.Spec{
+	{Name: "min_success_rate", Type: module.TypeFloat, Default: session.DefaultMinSuccessRate, Min: ptr(0), Max: ptr(100)},
+	{Name: "max_average_retries", Type: module.TypeFloat, Default: session.DefaultMaxAverageRetries, Min: ptr(0)},
+	{Name: "max_execution_time", Type: module.TypeFloat, Default: session.DefaultMaxExecutionTime, Min: ptr(0)},
+	{Name: "max_error_rate", Type: module.TypeFloat, Default: session.DefaultMaxErrorRate, Min: ptr(0), Max: ptr(100)},
+}
+
+// retentionSpec declares the keys of retention; 0 turns a rule off.
+var retentionSpec = module.Spec{
+	{Name: "max_age_days", Type: module.TypeFloat, Default: session.DefaultMaxAgeDays, Min: ptr(0)},
+	{Name: "max_sessions", Type: module.TypeInt, Default: int64(session.DefaultMaxSessions), Min: ptr(0)},
+	{Name: "compress_min_size", Type: module.TypeInt, Default: int64(session.DefaultCompressMinSize), Min: ptr(0)},
+	{Name: "compress_after_days", Type: module.TypeFloat, Default: session.DefaultCompressAfterDays, Min: ptr(0)},
+}
+
+// roleOnlySettings are keys of the role's retry_manager dictionary that settings accepts and the
+// module does not use: the role's handlers do.
+var roleOnlySettings = []string{"external_integration", "external_systems", "integration"}
+
+// settingsSpec declares the keys of settings: the role's retry_manager dictionary. No defaults:
+// only the keys given override the task's parameters.
+func settingsSpec() module.Spec {
+	return append(policyParams(false),
+		module.Param{Name: "operation_configs", Type: module.TypeDict},
+		module.Param{Name: "error_rules", Type: module.TypeList, Elements: module.TypeDict},
+		module.Param{Name: "debug_mode", Type: module.TypeBool},
+		module.Param{Name: "log_individual_attempts", Type: module.TypeBool},
+		module.Param{Name: "state_dir", Type: module.TypePath},
+		module.Param{Name: "monitoring", Type: module.TypeDict},
+		module.Param{Name: "retention", Type: module.TypeDict},
+		module.Param{Name: "external_integration", Type: module.TypeBool},
+		module.Param{Name: "external_systems", Type: module.TypeList, Elements: module.TypeDict},
+		module.Param{Name: "integration", Type: module.TypeDict},
+	)
+}
+
+func anyList(l []string) []any {
+	out := make([]any, len(l))
+	for i, s := range l {
+		out[i] = s
+	}
+	return out
+}
+
+// applySettings returns the parameters with the keys of settings (the role's retry_manager
+// dictionary) replacing the task's, and whether settings set retry settings.
+func applySettings(p module.Params) (module.Params, bool, error) {
+	raw := p.Dict("settings")
+	if raw == nil {
+		return p, false, nil
+	}
+	dec, err := settingsSpec().Decode(raw)
+	if err != nil {
+		return nil, false, fmt.Errorf("settings: %w", err)
+	}
+	out := make(module.Params, len(p)+len(dec))
+	for k, v := range p {
+		out[k] = v
+	}
+	policy := false
+	policyNames := map[string]bool{"operation_configs": true}
+	for _, pp := range policyParams(false) {
+		policyNames[pp.Name] = true
+	}
+	for k, v := range dec {
+		if v == nil || slices.Contains(roleOnlySettings, k) {
+			continue
+		}
+		out[k] = v
+		policy = policy || policyNames[k]
+	}
+	return out, policy, nil
+}
 
 // checkSpec declares the keys of idempotency_check: a command or an HTTP request of its own.
 var checkSpec = module.Spec{
@@ -165,12 +299,16 @@ func overrides(p module.Params) retry.Overrides {
 	return o
 }
 
-// resolvePolicy applies operation_configs[operation] over the task's settings over the defaults,
-// and validates the result. It says which layers applied.
-func resolvePolicy(p module.Params) (retry.Policy, []string, error) {
+// resolvePolicy applies operation_configs[operation] over the task's settings (with the keys of
+// the settings parameter over the task's own, fromSettings says whether it set any) over the
+// defaults, and validates the result. It says which layers applied.
+func resolvePolicy(p module.Params, fromSettings bool) (retry.Policy, []string, error) {
 	global := overrides(p)
 	var perOp retry.Overrides
 	sources := []string{"defaults", "task"}
+	if fromSettings {
+		sources = append(sources, "settings")
+	}
 	configs := p.Dict("operation_configs")
 	names := make([]string, 0, len(configs))
 	for name := range configs {

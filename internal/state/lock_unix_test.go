@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // held reports whether another open file description cannot take the lock on path right now.
@@ -90,5 +91,38 @@ func TestLockErrors(t *testing.T) {
 	_, err := Lock(filepath.Join(file, "x.lock"))
 	if err == nil || errors.Is(err, ErrSymlink) {
 		t.Errorf("Lock below a regular file = %v, want a plain error", err)
+	}
+}
+
+// A holder that removes the lock file before unlocking (retention does) must not leave a waiter
+// holding a lock on the removed file while a newcomer locks the new one.
+func TestLockFollowsRemovedLockFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.lock")
+	unlockA, err := Lock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan func(), 1)
+	go func() {
+		unlock, err := Lock(path)
+		if err != nil {
+			t.Error(err)
+			unlock = func() {}
+		}
+		got <- unlock
+	}()
+	time.Sleep(50 * time.Millisecond) // let the waiter block on the file about to be removed
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	unlockA()
+	unlockB := <-got
+	defer unlockB()
+	if _, err := os.Lstat(path); err != nil {
+		t.Fatalf("the waiter did not lock the current lock file: %v", err)
+	}
+	if !held(t, path) {
+		t.Error("the waiter holds a lock on the removed file, not on the one at the path")
 	}
 }

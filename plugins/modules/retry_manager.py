@@ -37,21 +37,121 @@ description:
   - The result is the operation record that retry reports consume, with each attempt, and why retrying
     stopped (C(stop_reason)).
   - The same program is the command-line tool C(retry_backoff <max_attempts> <base_seconds> -- command).
+  - "Sessions group the operations of one run. Besides C(run), I(action) drives a session: C(start) creates or
+    joins one; C(record) records one attempt of an operation that ran elsewhere (Ansible tasks run by the
+    C(resilience.ops.retry_manager) role) and returns its error type, whether to retry and the delay, computed by
+    the same code as C(run); C(finalize) computes the session's statistics and alerts; C(cleanup) and C(compress)
+    apply retention; C(wait) waits a computed delay to the millisecond."
+  - "Session files live in I(state_dir): C(retry_session_<id>.json), C(attempt_<operation_id>_<n>.json) (with
+    I(log_individual_attempts)), C(retry_performance_<id>.json) and C(retry_session_error_<id>.json). They are
+    written atomically with mode 0600 in a directory created 0700, each update under an exclusive lock, so many
+    hosts and forks can record into one session at once without losing an update."
 author:
   - resilience.ops contributors
 options:
-  operation:
-    description: The operation's name, recorded in the result and used to pick I(operation_configs).
+  action:
+    description:
+      - C(run) runs the command (I(argv), I(cmd)) or the HTTP request (I(url)) with retries.
+      - C(start) creates the session I(session_id) (a new id when not given) or joins it. With I(operation) it also
+        returns the operation's resolved settings (C(max_attempts), C(policy)).
+      - C(record) records, in session I(session_id), one attempt of I(operation) described by I(outcome) (give
+        I(operation_id) and I(attempt) from the second attempt on), or a finished C(run) given as I(operation_result).
+        It returns C(error_type), C(should_retry), C(delay) and C(next_attempt).
+      - C(finalize) computes the final statistics and the alerts of I(monitoring), sets the session's status to
+        I(session_status) and writes the performance metrics file.
+      - C(cleanup) removes sessions by I(retention), C(compress) gzips them; the session I(session_id) is left alone.
+      - C(wait) waits I(seconds), to the millisecond (C(ansible.builtin.pause) and C(ansible.builtin.wait_for) take
+        whole seconds, and C(pause) runs once for all hosts of a batch).
     type: str
-    required: true
+    choices: [run, start, record, finalize, cleanup, compress, wait]
+    default: run
+  operation:
+    description:
+      - The operation's name, recorded in the result and used to pick I(operation_configs).
+      - Required by I(action=run) and I(action=record).
+    type: str
     aliases: [retry_current_operation]
   context:
-    description: Context recorded with the operation (for example the VM name), returned as is.
+    description:
+      - Context recorded with the operation (for example the VM name), returned as is.
+      - A C(call_stack_session_id) in it is kept in the session for correlation.
     type: dict
     aliases: [retry_component_context]
   session_id:
-    description: The retry session to record the operation in; a new C(retry_<unix>_<random>) id when not given.
+    description:
+      - The retry session, C(retry_<unix>_<digits>). With C(run), a new id when not given.
+      - Required by I(action=record) and I(action=finalize); any other form is rejected, so that an id can never
+        name a file outside I(state_dir).
     type: str
+  settings:
+    description:
+      - The role's C(retry_manager) dictionary. Its keys replace the task's parameters of the same names (the retry
+        settings, I(operation_configs), I(error_rules), I(debug_mode), I(log_individual_attempts), I(state_dir),
+        I(monitoring), I(retention)); I(operation_configs) still wins for its operation.
+      - C(external_integration), C(external_systems) and C(integration) are accepted and not used by the module.
+    type: dict
+  state_dir:
+    description: The directory of the session files; created with mode 0700 when missing.
+    type: path
+    default: /tmp/ansible_retry
+  track_session:
+    description: With I(action=run), record the operation in session I(session_id) under I(state_dir).
+    type: bool
+    default: false
+  log_individual_attempts:
+    description: Also write each attempt to C(attempt_<operation_id>_<n>.json).
+    type: bool
+    default: false
+  host:
+    description: The inventory host the operation ran for, recorded with it.
+    type: str
+  operation_id:
+    description:
+      - With I(action=record), the operation that the attempt belongs to, as attempt 1 returned it. Without it a new
+        operation is recorded.
+    type: str
+  attempt:
+    description:
+      - With I(action=record), the number of the attempt recorded. When given it must be the next one, so a
+        recorded attempt is never recorded twice.
+    type: int
+  attempt_start:
+    description: With I(action=record), when the attempt started, in Unix seconds (C(now().timestamp()) in a template).
+    type: float
+  outcome:
+    description:
+      - With I(action=record), what the attempt observed. C(failed) (bool) is required. C(result), the failed task's
+        registered result (C(ansible_failed_result) in a rescue section), gives C(msg), C(stdout), C(stderr), C(rc),
+        C(status) and the C(retry_after) header of M(ansible.builtin.uri), also of a loop's first failed item;
+        the keys C(msg), C(stdout), C(stderr), C(rc), C(status) and C(retry_after) given directly win.
+        C(task) names the failed task.
+    type: dict
+  operation_result:
+    description: With I(action=record), the registered result of a finished I(action=run), recorded as it is.
+    type: dict
+  session_status:
+    description: With I(action=finalize), the status the session ends with.
+    type: str
+    choices: [completed, failed]
+    default: completed
+  monitoring:
+    description:
+      - With I(action=finalize), C(enabled) (default true) and C(alerts), the thresholds whose breaches are returned
+        in C(alerts) - C(min_success_rate) (default 85, percent), C(max_average_retries) (2.5),
+        C(max_execution_time) (1800 seconds, compared with total_execution_time) and C(max_error_rate) (15, percent,
+        compared with failure_rate). C(metrics) is accepted; every metric is always computed.
+    type: dict
+  retention:
+    description:
+      - With I(action=cleanup) and I(action=compress), C(max_age_days) (default 30) removes sessions not written for
+        longer; C(max_sessions) (100) removes the oldest finalized sessions beyond that count; C(compress_after_days)
+        (1) and C(compress_min_size) (1048576 bytes, finalized sessions only) choose the sessions to gzip. 0 turns a
+        rule off. Active sessions are never removed by the count, and a session written while retention runs is
+        kept.
+    type: dict
+  seconds:
+    description: With I(action=wait), how long to wait, in seconds.
+    type: float
   operation_configs:
     description:
       - Settings per operation name, each a dictionary of any of max_attempts, retry_policy, base_delay,
@@ -202,7 +302,10 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Runs nothing and returns the planned schedule in C(schedule).
+    description:
+      - C(run) runs nothing and returns the planned schedule in C(schedule).
+      - The session actions read the session files and return what they would do; no file is written, created or
+        removed, and C(wait) does not wait.
   diff_mode:
     support: none
   platform:
@@ -211,6 +314,8 @@ notes:
   - A server's C(Retry-After) (seconds or an HTTP date) lengthens the next wait up to I(max_delay), never shortens it.
   - C(changed) is true when a command succeeded or an HTTP request other than GET, HEAD and OPTIONS succeeded;
     use C(changed_when) to say otherwise.
+  - "The statistics count finished operations only: C(running_operations) counts those still retrying. Rates are
+    percentages, derived values are rounded to 2 decimals, times to the millisecond."
 seealso:
   - module: ansible.builtin.command
   - module: ansible.builtin.uri
@@ -241,6 +346,29 @@ EXAMPLES = r"""
     status_code: [200, 201]
     retry_conditions: [rate_limit_exceeded, service_unavailable, connection_error, timeout]
 
+- name: Record the outcome of an attempt that ran as tasks, and get the decision
+  resilience.ops.retry_manager:
+    action: record
+    session_id: "{{ session.session_id }}"
+    operation: vmware_vm_create
+    operation_id: "{{ previous.operation_id | default(omit) }}"
+    attempt: 2
+    outcome:
+      failed: true
+      result: "{{ ansible_failed_result }}"
+    settings: "{{ retry_manager }}"
+  delegate_to: localhost
+  register: decision
+
+- name: Finalize the session and check the alert thresholds
+  resilience.ops.retry_manager:
+    action: finalize
+    session_id: "{{ session.session_id }}"
+    monitoring:
+      alerts: {min_success_rate: 95}
+  delegate_to: localhost
+  run_once: true
+
 - name: See the schedule before a change window
   resilience.ops.retry_manager:
     operation: network_configuration
@@ -254,53 +382,53 @@ EXAMPLES = r"""
 RETURN = r"""
 operation_id:
   description: The operation's id, C(<operation>_<unix>_<random>); empty in check mode.
-  returned: always
+  returned: by run and record
   type: str
   sample: vmware_vm_create_1764000000_123456
 operation_name:
   description: The operation's name.
-  returned: always
+  returned: by run and record
   type: str
 session_id:
-  description: The retry session of the operation.
-  returned: always
+  description: The retry session.
+  returned: by every action but cleanup, compress and wait
   type: str
   sample: retry_1764000000_654321
 start_time:
   description: When the first attempt started (RFC 3339, UTC).
-  returned: always
+  returned: by run and record
   type: str
 end_time:
   description: When retrying stopped (RFC 3339, UTC).
-  returned: always
+  returned: by run and record
   type: str
 status:
-  description: C(completed), C(failed), or C(planned) in check mode.
-  returned: always
+  description: C(completed), C(failed), C(planned) in check mode, or C(running) when record expects more attempts.
+  returned: by run and record
   type: str
 attempt_count:
   description: Attempts that ran.
-  returned: always
+  returned: by run and record
   type: int
 max_attempts:
   description: The max_attempts that applied.
-  returned: always
+  returned: by run and record, and by start when operation is given
   type: int
 execution_time:
   description: Seconds from the first attempt to the end.
-  returned: always
+  returned: by run and record
   type: float
 attempts:
   description:
     - One entry per attempt with attempt_number, start_time, end_time, status (success or failed), error_type,
       error_message, should_retry, delay_before_retry (seconds), execution_time (seconds), and evidence with
       I(debug_mode).
-  returned: always
+  returned: by run and record
   type: list
   elements: dict
 stop_reason:
   description: Why retrying stopped.
-  returned: always
+  returned: by run and record
   type: str
   sample: succeeded
   choices: [succeeded, already_done, non_retryable_error, attempts_exhausted, deadline_exceeded, cancelled]
@@ -310,12 +438,12 @@ context:
   type: dict
 error_type:
   description: The error type of the last failed attempt; empty when the last attempt succeeded.
-  returned: always
+  returned: by run and record
   type: str
   sample: connection_error
 policy_sources:
   description: The settings layers that applied, lowest first.
-  returned: always
+  returned: by run and record
   type: list
   elements: str
   sample: [defaults, task, operation_configs.vmware_vm_create]
@@ -348,6 +476,92 @@ response:
   description: The last HTTP response, with status, url (without credentials), headers, body and json (when JSON).
   returned: when an HTTP request was made
   type: dict
+session_file:
+  description: The session file.
+  returned: by the session actions, and by run with track_session
+  type: str
+host:
+  description: The host the operation ran for.
+  returned: by record, when given
+  type: str
+should_retry:
+  description: Whether the attempt recorded is retried.
+  returned: by record
+  type: bool
+delay:
+  description: The wait before the next attempt, in seconds (jitter included); 0 when none follows.
+  returned: by record
+  type: float
+next_attempt:
+  description: The number of the next attempt; 0 when none follows.
+  returned: by record
+  type: int
+session_start:
+  description: When the session was created (RFC 3339, UTC).
+  returned: by start and finalize
+  type: str
+session_status:
+  description: C(active), C(completed) or C(failed).
+  returned: by start and finalize
+  type: str
+created:
+  description: Whether start created the session (false when it joined one).
+  returned: by start
+  type: bool
+operation_count:
+  description: Operations recorded in the session so far.
+  returned: by start
+  type: int
+call_stack_session_id:
+  description: The call_stack_session_id kept for correlation.
+  returned: by start and finalize, when a context had one
+  type: str
+policy:
+  description: The operation's resolved retry settings, in the units of the parameters.
+  returned: by start, when operation is given
+  type: dict
+session_end:
+  description: When the session was finalized (RFC 3339, UTC).
+  returned: by finalize
+  type: str
+session_duration:
+  description: Seconds from session_start to session_end.
+  returned: by finalize
+  type: float
+final_statistics:
+  description:
+    - total_operations, successful_operations, failed_operations, running_operations, retried_operations,
+      total_retry_attempts, average_retry_count, max_retry_count, total_execution_time, average_execution_time,
+      success_rate, failure_rate, retry_rate (percent) and operations_per_minute.
+  returned: by finalize
+  type: dict
+  sample: {total_operations: 5, successful_operations: 4, failed_operations: 1, running_operations: 0,
+    retried_operations: 2, total_retry_attempts: 3, average_retry_count: 0.6, max_retry_count: 2,
+    total_execution_time: 330, average_execution_time: 66, success_rate: 80.0, failure_rate: 20.0,
+    retry_rate: 40.0, operations_per_minute: 0.91}
+alerts:
+  description: Each breached threshold with alert, metric, value, threshold and message.
+  returned: by finalize
+  type: list
+  elements: dict
+performance_file:
+  description: The performance metrics file (statistics, error distribution, per-operation metrics).
+  returned: by finalize
+  type: str
+removed:
+  description: The files removed (in check mode, that would be).
+  returned: by cleanup
+  type: list
+  elements: str
+compressed:
+  description: The files compressed, with file, size_before and size_after.
+  returned: by compress
+  type: list
+  elements: dict
+waited:
+  description: Seconds waited.
+  returned: by wait
+  type: float
 schedule:
   description:
     - The plan, in check mode. attempts lists attempt_number, delay and worst_case_delay (jitter at its upper

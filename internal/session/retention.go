@@ -1,0 +1,366 @@
+package session
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"resilience.ops/internal/state"
+)
+
+// Retention says which sessions Cleanup removes and Compress gzips. A zero field turns its rule
+// off. A plain value: safe for concurrent use.
+type Retention struct {
+	// MaxAge: a session whose file was last written longer ago is removed with all its files
+	// (the per-attempt logs of its operations too), whatever its status.
+	MaxAge time.Duration
+	// MaxSessions: beyond this many sessions, the oldest finalized ones are removed. Active
+	// sessions are never removed by this rule, only by MaxAge.
+	MaxSessions int
+	// CompressMinSize: a finalized session whose file is at least this many bytes is compressed.
+	CompressMinSize int64
+	// CompressAfter: a session whose file was last written longer ago is compressed.
+	CompressAfter time.Duration
+}
+
+// Retention defaults.
+const (
+	DefaultMaxAgeDays        = 30.0
+	DefaultMaxSessions       = 100
+	DefaultCompressMinSize   = 1 << 20 // 1 MiB
+	DefaultCompressAfterDays = 1.0
+)
+
+// Day is the unit of the retention settings given in days.
+const Day = 24 * time.Hour
+
+// Compressed is one file that Compress gzipped (or would, in DryRun).
+type Compressed struct {
+	File       string `json:"file"`
+	SizeBefore int64  `json:"size_before"`
+	SizeAfter  int64  `json:"size_after"`
+}
+
+var (
+	sessionFileRE = regexp.MustCompile(`^retry_session_(retry_[0-9]{1,19}_[0-9]{1,19})\.json(\.gz)?$`)
+	sideFileRE    = regexp.MustCompile(`^retry_(?:performance|session_error)_(retry_[0-9]{1,19}_[0-9]{1,19})\.json(\.gz)?$`)
+	attemptFileRE = regexp.MustCompile(`^attempt_([A-Za-z0-9_.-]+)_([0-9]+)\.json(\.gz)?$`)
+)
+
+// sessionInfo is what the directory listing says about one session.
+type sessionInfo struct {
+	id    string
+	path  string // the file that holds it: .json, or .json.gz when only that exists
+	mtime time.Time
+	size  int64
+}
+
+func (in sessionInfo) compressed() bool { return strings.HasSuffix(in.path, ".gz") }
+
+// scan lists the sessions of the directory, newest first, and every entry's name.
+func (s *Store) scan() ([]sessionInfo, []fs.DirEntry, error) {
+	entries, err := os.ReadDir(s.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("list %s: %w", s.Dir, err)
+	}
+	byID := map[string]sessionInfo{}
+	for _, e := range entries {
+		m := sessionFileRE.FindStringSubmatch(e.Name())
+		if m == nil || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		in := sessionInfo{id: m[1], path: filepath.Join(s.Dir, e.Name()), mtime: fi.ModTime(), size: fi.Size()}
+		if prev, ok := byID[in.id]; ok && !prev.compressed() {
+			continue // both exist (a writer died between the write and the removal): .json wins
+		}
+		byID[in.id] = in
+	}
+	out := make([]sessionInfo, 0, len(byID))
+	for _, in := range byID {
+		out = append(out, in)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].mtime.Equal(out[j].mtime) {
+			return out[i].mtime.After(out[j].mtime)
+		}
+		return out[i].id > out[j].id
+	})
+	return out, entries, nil
+}
+
+// Cleanup removes the sessions that r says to remove, except session keep (the current one), with
+// their performance file, error log, per-attempt logs and lock files; then per-attempt logs,
+// performance files and error logs older than MaxAge whose session is gone. It returns the
+// removed paths (in DryRun, those it would remove).
+//
+// It is safe while other sessions are written: each session is removed under its own lock, after
+// checking that nobody wrote it since it was listed (a session written meanwhile is kept).
+func (s *Store) Cleanup(r Retention, keep string) ([]string, error) {
+	infos, entries, err := s.scan()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	removed := []string{}
+	var errs []error
+	kept := 0
+	gone := map[string]bool{}
+	for _, in := range infos {
+		if in.id == keep {
+			kept++
+			continue
+		}
+		remove := r.MaxAge > 0 && now.Sub(in.mtime) > r.MaxAge
+		if !remove && r.MaxSessions > 0 && kept >= r.MaxSessions {
+			sess, err := s.Load(in.id)
+			remove = err == nil && sess != nil && sess.SessionStatus != StatusActive
+		}
+		if !remove {
+			kept++
+			continue
+		}
+		paths, err := s.removeSession(in, entries)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if len(paths) > 0 {
+			gone[in.id] = true
+		}
+		removed = append(removed, paths...)
+	}
+	if r.MaxAge > 0 {
+		live := map[string]bool{}
+		for _, in := range infos {
+			live[in.id] = !gone[in.id]
+		}
+		done := map[string]bool{}
+		for _, p := range removed {
+			done[p] = true
+		}
+		paths, err := s.removeOrphans(entries, live, done, now.Add(-r.MaxAge))
+		if err != nil {
+			errs = append(errs, err)
+		}
+		removed = append(removed, paths...)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// removeSession removes one session's files under its lock; nothing when it was written since
+// it was listed.
+func (s *Store) removeSession(in sessionInfo, entries []fs.DirEntry) ([]string, error) {
+	f := s.Files()
+	sessPath := f.Session(in.id)
+	var unlock func()
+	if !s.DryRun {
+		var err error
+		if unlock, err = state.Lock(sessPath + ".lock"); err != nil {
+			return nil, err
+		}
+		defer unlock()
+		fi, err := os.Lstat(in.path)
+		if err != nil || !fi.ModTime().Equal(in.mtime) {
+			return nil, nil // written, compressed or removed meanwhile: not ours to remove now
+		}
+	}
+	var opIDs []string
+	if sess, err := s.Load(in.id); err == nil && sess != nil {
+		for _, op := range sess.Operations {
+			opIDs = append(opIDs, op.OperationID)
+		}
+	}
+	var removed []string
+	var errs []error
+	rm := func(path string) {
+		if s.DryRun {
+			if _, err := os.Lstat(path); err == nil {
+				removed = append(removed, path)
+			}
+			return
+		}
+		err := os.Remove(path)
+		switch {
+		case err == nil:
+			removed = append(removed, path)
+		case !errors.Is(err, fs.ErrNotExist):
+			errs = append(errs, fmt.Errorf("remove %s: %w", path, err))
+		}
+	}
+	rm(sessPath)
+	rm(sessPath + ".gz")
+	for _, side := range []string{f.Performance(in.id), f.ErrorLog(in.id)} {
+		errs = append(errs, s.locked(side, func() {
+			rm(side)
+			rm(side + ".gz")
+			if !s.DryRun {
+				_ = os.Remove(side + ".lock") // under its lock: state.Lock copes (see there)
+			}
+		}))
+	}
+	ops := map[string]bool{}
+	for _, id := range opIDs {
+		ops[id] = true
+	}
+	for _, e := range entries {
+		if m := attemptFileRE.FindStringSubmatch(e.Name()); m != nil && ops[m[1]] {
+			rm(filepath.Join(s.Dir, e.Name()))
+		}
+	}
+	if !s.DryRun {
+		_ = os.Remove(sessPath + ".lock") // we hold it; waiters start over on a new one
+	}
+	return removed, errors.Join(errs...)
+}
+
+// locked runs fn under path's lock (not in DryRun, where nothing is written).
+func (s *Store) locked(path string, fn func()) error {
+	if s.DryRun {
+		fn()
+		return nil
+	}
+	unlock, err := state.Lock(path + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	fn()
+	return nil
+}
+
+// removeOrphans removes per-attempt logs, performance files and error logs written before
+// cutoff whose session has no file any more (or was just removed), except the paths in done.
+func (s *Store) removeOrphans(entries []fs.DirEntry, live, done map[string]bool, cutoff time.Time) ([]string, error) {
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		name := e.Name()
+		side := sideFileRE.FindStringSubmatch(name)
+		isAttempt := attemptFileRE.MatchString(name)
+		if (side == nil && !isAttempt) || !e.Type().IsRegular() {
+			continue
+		}
+		if side != nil && live[side[1]] {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		path := filepath.Join(s.Dir, name)
+		if done[path] {
+			continue
+		}
+		if s.DryRun {
+			removed = append(removed, path)
+			continue
+		}
+		if err := os.Remove(path); err == nil {
+			removed = append(removed, path)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove %s: %w", path, err))
+		}
+	}
+	return removed, errors.Join(errs...)
+}
+
+// Compress gzips the files (session file, performance file, error log) of the sessions that r
+// says to compress, except session keep: those not written for CompressAfter, and finalized ones
+// whose session file is at least CompressMinSize bytes. Each file is compressed under its lock
+// and keeps its modification time, so that retention still sees its age; later reads and
+// updates use the .gz file transparently. It returns the files compressed (in DryRun, those it
+// would compress).
+func (s *Store) Compress(r Retention, keep string) ([]Compressed, error) {
+	infos, _, err := s.scan()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := []Compressed{}
+	var errs []error
+	for _, in := range infos {
+		if in.id == keep || in.compressed() {
+			continue
+		}
+		due := r.CompressAfter > 0 && now.Sub(in.mtime) >= r.CompressAfter
+		if !due && r.CompressMinSize > 0 && in.size >= r.CompressMinSize {
+			sess, err := s.Load(in.id)
+			due = err == nil && sess != nil && sess.SessionStatus != StatusActive
+		}
+		if !due {
+			continue
+		}
+		f := s.Files()
+		for _, path := range []string{f.Session(in.id), f.Performance(in.id), f.ErrorLog(in.id)} {
+			c, ok, err := s.compressFile(path)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if ok {
+				out = append(out, c)
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// compressFile replaces path with path.gz under path's lock, keeping its modification time.
+func (s *Store) compressFile(path string) (Compressed, bool, error) {
+	var c Compressed
+	var ok bool
+	var ferr error
+	err := s.locked(path, func() {
+		fi, err := os.Lstat(path)
+		if err != nil || !fi.Mode().IsRegular() {
+			return // missing (never written, or compressed meanwhile)
+		}
+		data, err := state.ReadFile(path)
+		if err != nil {
+			ferr = err
+			return
+		}
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Name = filepath.Base(path)
+		zw.ModTime = fi.ModTime()
+		if _, err := zw.Write(data); err != nil {
+			ferr = err
+			return
+		}
+		if err := zw.Close(); err != nil {
+			ferr = err
+			return
+		}
+		c = Compressed{File: path, SizeBefore: int64(len(data)), SizeAfter: int64(buf.Len())}
+		ok = true
+		if s.DryRun {
+			return
+		}
+		if err := state.WriteFile(path+".gz", buf.Bytes()); err != nil {
+			ferr, ok = err, false
+			return
+		}
+		_ = os.Chtimes(path+".gz", fi.ModTime(), fi.ModTime())
+		if err := os.Remove(path); err != nil {
+			ferr = fmt.Errorf("remove %s after compressing it: %w", path, err)
+		}
+	})
+	if err != nil {
+		return c, false, err
+	}
+	return c, ok, ferr
+}

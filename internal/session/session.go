@@ -1,0 +1,277 @@
+// Package session keeps retry sessions: the operations of one run (a play, a job template, a
+// workflow), the attempts of each, and the statistics, alerts and retention that reports and AAP
+// artifacts use.
+//
+// A session lives in a state directory (DefaultDir unless configured) as a few JSON files:
+//
+//	retry_session_<id>.json        the session and its operations (Session)
+//	attempt_<operation_id>_<n>.json one attempt, when per-attempt logs are on (Attempt)
+//	retry_performance_<id>.json     metrics written when the session is finalized (Performance)
+//	retry_session_error_<id>.json   the operations that failed (ErrorLog)
+//
+// Every file is written atomically with mode 0600, in a directory created 0700 (package state).
+// Updates of one file are serialised by an exclusive lock on `<file>.lock`, so any number of
+// hosts, forks and processes can record into one session at once without losing an update.
+// Retention may gzip a file to `<file>.gz`; readers and writers fall back to it transparently.
+//
+// Session ids are checked (ValidateID) before any path is built, so an id can never name a file
+// outside the directory. The statistics (Compute) and alerts (CheckAlerts) are pure functions;
+// the Store takes its clock as a field, so tests control time exactly.
+package session
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"resilience.ops/internal/retry"
+	"resilience.ops/internal/state"
+)
+
+// DefaultDir is the default state directory, as the retry role users run today has it.
+const DefaultDir = "/tmp/ansible_retry"
+
+// FormatVersion is the format_version of the session files this package writes.
+const FormatVersion = 1
+
+// Status is a session's or an operation's status. A string value: safe for concurrent use.
+type Status string
+
+// Session statuses.
+const (
+	// StatusActive: operations are being recorded; the session is not finalized (or was joined
+	// again after it was).
+	StatusActive Status = "active"
+	// StatusCompleted: finalized normally. Some operations may have failed: see final_statistics.
+	StatusCompleted Status = "completed"
+	// StatusFailed: finalized by the error path (the "cleanup retry session on error" handler).
+	StatusFailed Status = "failed"
+)
+
+// Operation statuses.
+const (
+	OpRunning   = "running"   // attempts are being recorded
+	OpCompleted = "completed" // an attempt succeeded (or the idempotency check found the effect)
+	OpFailed    = "failed"    // retrying stopped without success
+)
+
+var idPattern = regexp.MustCompile(`^retry_[0-9]{1,19}_[0-9]{1,19}$`)
+
+// ErrBadID is wrapped by the errors of ValidateID and ValidateOperationID.
+var ErrBadID = errors.New("invalid id")
+
+// ValidateID checks a session id: `retry_<unix seconds>_<digits>`, as NewID makes them. Nothing
+// else is accepted, so an id can never hold a path separator, `..` or other surprises.
+func ValidateID(id string) error {
+	if !idPattern.MatchString(id) || !state.SafeName(id) {
+		return fmt.Errorf("%w: session_id %s must look like retry_<unix seconds>_<digits>, as retry_1764000000_123456",
+			ErrBadID, quote(id))
+	}
+	return nil
+}
+
+// ValidateOperationID checks an operation id given by a caller: letters, digits, '.', '_' and
+// '-' (state.SafeName), as NewOperationID makes them.
+func ValidateOperationID(id string) error {
+	if !state.SafeName(id) || len(id) > 100 {
+		return fmt.Errorf("%w: operation_id %s may hold only letters, digits, '.', '_' and '-' (at most 100), as vmware_vm_create_1764000000_123456",
+			ErrBadID, quote(id))
+	}
+	return nil
+}
+
+// quote quotes s for an error message, cut so that a long value does not flood the output.
+func quote(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// NewID returns a new session id, "retry_<unix seconds>_<6 random digits>". The digits come from
+// crypto/rand: sessions started in the same second on different controllers do not collide in
+// practice.
+func NewID(now time.Time) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("retry_%d_%06d", now.Unix(), binary.BigEndian.Uint64(b[:])%1000000)
+}
+
+// maxNameInID bounds the part of an operation id that comes from the operation's name.
+const maxNameInID = 64
+
+// FileSafeName turns an operation name into the part of an operation id that is safe in file
+// names: characters other than letters, digits, '.', '_' and '-' become '_', and it is cut to 64
+// bytes. "vmware_vm_create" is kept as it is.
+func FileSafeName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+		if b.Len() >= maxNameInID {
+			break
+		}
+	}
+	s := strings.TrimLeft(b.String(), ".")
+	if s == "" {
+		s = "operation"
+	}
+	return s
+}
+
+// NewOperationID returns "<file-safe name>_<unix seconds>_<6 random digits>", as
+// "vmware_vm_create_1640995200_789012"; rnd as for retry.NewOperationID.
+func NewOperationID(name string, now time.Time, rnd func() float64) string {
+	return retry.NewOperationID(FileSafeName(name), now, rnd)
+}
+
+// Files names the files of a state directory. A plain value: safe for concurrent use.
+type Files struct{ Dir string }
+
+// Session is the session file of id; id must be valid.
+func (f Files) Session(id string) string { return filepath.Join(f.Dir, "retry_session_"+id+".json") }
+
+// Performance is the performance metrics file of session id.
+func (f Files) Performance(id string) string {
+	return filepath.Join(f.Dir, "retry_performance_"+id+".json")
+}
+
+// ErrorLog is the error log of session id.
+func (f Files) ErrorLog(id string) string {
+	return filepath.Join(f.Dir, "retry_session_error_"+id+".json")
+}
+
+// Attempt is the per-attempt log of attempt n of operation opID; opID must be valid.
+func (f Files) Attempt(opID string, n int) string {
+	return filepath.Join(f.Dir, fmt.Sprintf("attempt_%s_%d.json", opID, n))
+}
+
+// Session is the content of a session file. Session ("Session Statistics" in the role's
+// documentation) keeps its operations in the order they were first recorded. A plain value: not
+// safe for concurrent mutation.
+type Session struct {
+	FormatVersion int    `json:"format_version"`
+	SessionID     string `json:"session_id"`
+	// SessionStart is when the session was created, SessionEnd when it was last finalized (RFC
+	// 3339, UTC, to the millisecond; whole seconds print without a fraction).
+	SessionStart string `json:"session_start"`
+	SessionEnd   string `json:"session_end,omitempty"`
+	// SessionDuration is SessionEnd - SessionStart in seconds, set when finalized.
+	SessionDuration float64 `json:"session_duration"`
+	SessionStatus   Status  `json:"session_status"`
+	// CallStackSessionID is the call_stack_session_id of the first context that had one, for
+	// correlation with the call stack of the run.
+	CallStackSessionID string         `json:"call_stack_session_id,omitempty"`
+	Context            map[string]any `json:"context,omitempty"`
+	Operations         []Operation    `json:"operations"`
+	// FinalStatistics and Alerts are set when the session is finalized.
+	FinalStatistics *Statistics `json:"final_statistics,omitempty"`
+	Alerts          []Alert     `json:"alerts"`
+	UpdatedAt       string      `json:"updated_at"`
+}
+
+// Operation is one operation of a session: the operation record of the users' reports, with the
+// host it ran for. Attempts are in order.
+type Operation struct {
+	OperationID   string         `json:"operation_id"`
+	OperationName string         `json:"operation_name"`
+	SessionID     string         `json:"session_id"`
+	Host          string         `json:"host,omitempty"`
+	StartTime     string         `json:"start_time"`
+	EndTime       string         `json:"end_time"`
+	Status        string         `json:"status"` // OpRunning, OpCompleted or OpFailed
+	AttemptCount  int            `json:"attempt_count"`
+	MaxAttempts   int            `json:"max_attempts"`
+	ExecutionTime float64        `json:"execution_time"` // seconds from the first attempt's start to the last one's end
+	Attempts      []Attempt      `json:"attempts"`
+	StopReason    string         `json:"stop_reason,omitempty"` // set when the operation ended
+	Context       map[string]any `json:"context,omitempty"`
+}
+
+// Finished reports whether the operation ended (completed or failed).
+func (o *Operation) Finished() bool { return o.Status == OpCompleted || o.Status == OpFailed }
+
+// RetryCount is the number of retries: attempts after the first.
+func (o *Operation) RetryCount() int { return max(o.AttemptCount-1, 0) }
+
+// Attempt is one attempt, as retry.Attempt marshals it, plus the name of the failed task when the
+// attempt ran as Ansible tasks.
+type Attempt struct {
+	AttemptNumber    int             `json:"attempt_number"`
+	StartTime        string          `json:"start_time"`
+	EndTime          string          `json:"end_time"`
+	Status           string          `json:"status"` // "success" or "failed"
+	ErrorType        *string         `json:"error_type"`
+	ErrorMessage     *string         `json:"error_message"`
+	ShouldRetry      bool            `json:"should_retry"`
+	DelayBeforeRetry float64         `json:"delay_before_retry"`
+	ExecutionTime    float64         `json:"execution_time"`
+	FailedTask       string          `json:"failed_task,omitempty"`
+	Evidence         *retry.Evidence `json:"evidence,omitempty"`
+}
+
+// Timestamp formats t in UTC as RFC 3339 to the millisecond, as "2023-12-01T10:05:30.250Z";
+// whole seconds have no fraction, as "2023-12-01T10:05:30Z" in the users' reports.
+func Timestamp(t time.Time) string {
+	t = t.UTC().Truncate(time.Millisecond)
+	if t.Nanosecond() == 0 {
+		return t.Format(time.RFC3339)
+	}
+	return t.Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// ParseTimestamp parses an RFC 3339 time as written by Timestamp or retry's records.
+func ParseTimestamp(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
+
+// Operation returns the operation with id, or nil.
+func (s *Session) Operation(id string) *Operation {
+	for i := range s.Operations {
+		if s.Operations[i].OperationID == id {
+			return &s.Operations[i]
+		}
+	}
+	return nil
+}
+
+// Put replaces the operation with op's id, or appends op.
+func (s *Session) Put(op Operation) {
+	if cur := s.Operation(op.OperationID); cur != nil {
+		*cur = op
+		return
+	}
+	s.Operations = append(s.Operations, op)
+}
+
+// Summary is the "Session Statistics" object of the users' reports and of the
+// retry_session_statistics artifact.
+type Summary struct {
+	SessionID          string      `json:"session_id"`
+	SessionStart       string      `json:"session_start"`
+	SessionEnd         string      `json:"session_end"`
+	SessionDuration    float64     `json:"session_duration"`
+	SessionStatus      Status      `json:"session_status"`
+	CallStackSessionID string      `json:"call_stack_session_id,omitempty"`
+	FinalStatistics    *Statistics `json:"final_statistics"`
+	Alerts             []Alert     `json:"alerts"`
+}
+
+// Summary returns the session's summary.
+func (s *Session) Summary() Summary {
+	alerts := s.Alerts
+	if alerts == nil {
+		alerts = []Alert{}
+	}
+	return Summary{SessionID: s.SessionID, SessionStart: s.SessionStart, SessionEnd: s.SessionEnd,
+		SessionDuration: s.SessionDuration, SessionStatus: s.SessionStatus, CallStackSessionID: s.CallStackSessionID,
+		FinalStatistics: s.FinalStatistics, Alerts: alerts}
+}
