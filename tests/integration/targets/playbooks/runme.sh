@@ -83,7 +83,7 @@ r=$(run auto_rollback_on_failure "qos_guard_path=$g" "rollback_command=sh -c 'ec
 check "$r" 'r["status"] == "failed" and a["rollback_status"] == "FAILED" and "authentication_error" in a["rollback_error"]' "rollback failure reported with its error, artifacts published"
 expect "the guard is locked after the failed rollback" guard_locked "$g"
 rm -f "$g" "$g.audit.jsonl"
-r=$(run auto_rollback_on_failure "qos_guard_path=$g" "rollback_tasks_file=$here/rollback_tasks.yml" \
+r=$(run auto_rollback_on_failure "qos_guard_path=$g" "rollback_tasks_file=$here/tasks/rollback_tasks.yml" \
   "rollback_counter=$out/rollback.count" 'rollback_retry={"base_delay": 0.1, "max_attempts": 3}')
 check "$r" 'r["status"] == "successful" and a["rollback_status"] == "SUCCESS" and a["retry_attempt_count"] == 2 and a["retry_operation_success"] is True' "rollback tasks file retried by the role, guard locked"
 expect "the guard is locked after the retried rollback" guard_locked "$g"
