@@ -58,7 +58,7 @@ deps: ## Install the Debian packages the demo and tests use, when missing
 
 .PHONY: test
 test: deps ## Run every test: lint, Go unit tests, Ansible integration tests, the demo
-	@$(MAKE) --no-print-directory lint unit integration demo
+	@$(MAKE) --no-print-directory lint unit demo integration
 
 .PHONY: lint
 lint: vet fmt-check yamllint ansible-lint observability ## go vet, gofmt, yamllint, ansible-lint, alert rules and dashboard
