@@ -58,7 +58,7 @@ deps: ## Install the Debian packages the demo and tests use, when missing
 
 .PHONY: test
 test: deps ## Run every test: lint, Go unit tests, Ansible integration tests, the demo
-	@$(MAKE) --no-print-directory lint unit demo integration
+	@$(MAKE) --no-print-directory lint unit fuzz demo integration
 
 .PHONY: lint
 lint: vet fmt-check yamllint ansible-lint observability ## go vet, gofmt, yamllint, ansible-lint, alert rules and dashboard
@@ -90,6 +90,10 @@ observability: ## promtool: the alerting rules and their unit tests, the dashboa
 .PHONY: unit
 unit: ## Go unit and end-to-end tests (real processes, local servers)
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+.PHONY: fuzz
+fuzz: ## Every Go fuzz target for a short fixed time (FUZZ_TIME, default 5s)
+	tests/fuzz.sh $(FUZZ_TIME)
 
 .PHONY: integration
 integration: dist ## Ansible integration targets against localhost, from the installed tarball

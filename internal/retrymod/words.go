@@ -13,9 +13,11 @@ func splitWords(s string) ([]string, error) {
 		words []string
 		cur   strings.Builder
 		inW   bool
-		quote rune
+		quote byte
 	)
-	rs := []rune(s)
+	// Bytes, not runes: the special characters are ASCII, and other bytes (also invalid UTF-8 in
+	// file names) must reach the command unchanged.
+	rs := []byte(s)
 	for i := 0; i < len(rs); i++ {
 		r := rs[i]
 		switch {
@@ -23,24 +25,24 @@ func splitWords(s string) ([]string, error) {
 			if r == '\'' {
 				quote = 0
 			} else {
-				cur.WriteRune(r)
+				cur.WriteByte(r)
 			}
 		case quote == '"':
 			switch {
 			case r == '"':
 				quote = 0
-			case r == '\\' && i+1 < len(rs) && strings.ContainsRune(`"\$`+"`", rs[i+1]):
+			case r == '\\' && i+1 < len(rs) && strings.IndexByte(`"\$`+"`", rs[i+1]) >= 0:
 				i++
-				cur.WriteRune(rs[i])
+				cur.WriteByte(rs[i])
 			default:
-				cur.WriteRune(r)
+				cur.WriteByte(r)
 			}
 		case r == '\'' || r == '"':
 			quote, inW = r, true
 		case r == '\\':
 			if i+1 < len(rs) {
 				i++
-				cur.WriteRune(rs[i])
+				cur.WriteByte(rs[i])
 				inW = true
 			}
 		case r == ' ' || r == '\t' || r == '\n':
@@ -50,7 +52,7 @@ func splitWords(s string) ([]string, error) {
 				inW = false
 			}
 		default:
-			cur.WriteRune(r)
+			cur.WriteByte(r)
 			inW = true
 		}
 	}
