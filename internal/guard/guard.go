@@ -2,8 +2,14 @@
 // minutes after a rollback or promotion, with an append-only audit trail of who locked and
 // unlocked it and why.
 //
-// The lock is one small JSON document kept in a state.Store (a local file by default). Every
-// change is made under the store's exclusive lock, so concurrent lockers never lose a lock.
+// The lock is one small JSON document kept in a state.Store (a local file by default, or etcd for
+// a fleet). Every change is made under the store's exclusive lock (a compare-and-swap on etcd),
+// so concurrent lockers never lose a lock. A store that can expire keys (state.Expiring: etcd's
+// leases) gets the lock with a time to live that ends just after its expiry, so the guard lifts
+// at its expiry even when nobody looks at it; the document's expires_at stays the authority.
+//
+// A store that cannot be read or written (etcd unreachable) fails closed: the guard is reported
+// locked, with Unknown set, and nothing is changed.
 package guard
 
 import (
@@ -30,6 +36,11 @@ const (
 	MaxWindowMinutes = 7 * 24 * 60
 	// AuditSuffix names the audit trail beside the lock file.
 	AuditSuffix = ".audit.jsonl"
+	// LeaseMargin is added to the time left of a lock to make the time to live of its document
+	// in a store that expires keys: the store never drops a lock before its expiry, and drops it
+	// at most about this long after (etcd may keep a lease a little longer after it elects a
+	// new leader; the document's expires_at decides meanwhile).
+	LeaseMargin = time.Second
 )
 
 // ErrCorrupt is returned (wrapped) when the lock file cannot be decoded. A corrupt guard is
@@ -58,6 +69,9 @@ type Status struct {
 	Reason           string `json:"reason"`
 	WindowMinutes    int    `json:"window_minutes"`
 	Corrupt          bool   `json:"corrupt"`
+	// Unknown is set when the store could not be read (etcd unreachable): the guard then counts
+	// as locked (fail closed).
+	Unknown bool `json:"unknown"`
 }
 
 // Event is one line of the audit trail.
@@ -165,6 +179,34 @@ func (g *Guard) status(l *Lock, now time.Time) Status {
 
 func corruptStatus(path string) Status { return Status{Path: path, Locked: true, Corrupt: true} }
 
+func unknownStatus(path string) Status { return Status{Path: path, Locked: true, Unknown: true} }
+
+// failClosed reports a guard whose store failed: it counts as locked, its state unknown, and
+// nothing was changed. Errors of the guard's own decisions (a corrupt document, another lock id)
+// keep the result they have.
+func (g *Guard) failClosed(res Result, err error) (Result, error) {
+	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrLockIDMismatch) {
+		return res, err
+	}
+	st := unknownStatus(g.Path)
+	return Result{Before: st, After: st}, fmt.Errorf("%w; the guard's state is unknown and counts as locked", err)
+}
+
+// update changes the guard's document, with a time to live when the store can expire keys:
+// ttl(next) is the time to live of a new document.
+func (g *Guard) update(fn func(cur []byte) ([]byte, error), ttl func() time.Duration) error {
+	if exp, ok := g.Store.(state.Expiring); ok {
+		return exp.UpdateWithTTL(g.Path, func(cur []byte) ([]byte, time.Duration, error) {
+			next, err := fn(cur)
+			if err != nil || next == nil {
+				return next, 0, err
+			}
+			return next, ttl(), nil
+		})
+	}
+	return g.Store.Update(g.Path, fn)
+}
+
 // Result describes what an operation did.
 type Result struct {
 	Before, After Status
@@ -181,7 +223,7 @@ type Result struct {
 func (g *Guard) Status(check bool) (Result, error) {
 	data, err := g.Store.Load(g.Path)
 	if err != nil {
-		return Result{}, err
+		return g.failClosed(Result{}, err)
 	}
 	now := g.now()
 	l, err := decode(g.Path, data)
@@ -247,6 +289,7 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 	now := g.now()
 	var res Result
 	var ev *Event
+	var nextExpiry time.Time // of the document decide returns
 	decide := func(cur []byte) ([]byte, error) {
 		res, ev = Result{}, nil
 		old, err := decode(g.Path, cur)
@@ -283,6 +326,7 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 		}
 		res.After = g.status(next, now)
 		res.Changed = true
+		nextExpiry = next.ExpiresAt
 		ev = &Event{Event: event, LockID: next.ID, Owner: next.Owner, Reason: next.Reason,
 			ExpiresAt: next.ExpiresAt.Format(time.RFC3339), WindowMinutes: next.WindowMinutes, Forced: req.Force}
 		return json.MarshalIndent(next, "", "  ")
@@ -290,7 +334,7 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 	if check {
 		cur, err := g.Store.Load(g.Path)
 		if err != nil {
-			return Result{}, err
+			return g.failClosed(Result{}, err)
 		}
 		_, err = decide(cur)
 		if errors.Is(err, state.ErrUnchanged) {
@@ -298,8 +342,9 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 		}
 		return res, err
 	}
-	if err := g.Store.Update(g.Path, decide); err != nil {
-		return res, err
+	ttl := func() time.Duration { return nextExpiry.Sub(now) + LeaseMargin }
+	if err := g.update(decide, ttl); err != nil {
+		return g.failClosed(res, err)
 	}
 	if ev != nil {
 		if err := g.audit(*ev, now); err != nil {
@@ -372,7 +417,7 @@ func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
 	if check {
 		cur, err := g.Store.Load(g.Path)
 		if err != nil {
-			return Result{}, err
+			return g.failClosed(Result{}, err)
 		}
 		_, err = decide(cur)
 		if errors.Is(err, state.ErrUnchanged) {
@@ -382,7 +427,7 @@ func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
 		return res, err
 	}
 	if err := g.Store.Update(g.Path, decide); err != nil {
-		return res, err
+		return g.failClosed(res, err)
 	}
 	if ev != nil {
 		if err := g.audit(*ev, now); err != nil {

@@ -55,20 +55,23 @@ func (s *seqIDs) Next() string {
 type fixture struct {
 	g     *Guard
 	clock *fakeClock
+	b     backend
+	st    state.Store // the guard's store as made: a test may wrap the guard's in a faulty one
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, b backend) *fixture {
 	t.Helper()
 	c := &fakeClock{now: t0}
 	ids := &seqIDs{}
+	st := b.new(t)
 	g := &Guard{
 		Path:  filepath.Join(t.TempDir(), "run", "qos.guard"),
-		Store: state.FileStore{},
+		Store: st,
 		Now:   c.Now,
 		NewID: ids.Next,
 		Actor: actor,
 	}
-	return &fixture{g: g, clock: c}
+	return &fixture{g: g, clock: c, b: b, st: st}
 }
 
 func (f *fixture) lock(t *testing.T, req LockRequest) Result {
@@ -80,10 +83,23 @@ func (f *fixture) lock(t *testing.T, req LockRequest) Result {
 	return res
 }
 
-// file returns the guard file's bytes, or nil when it does not exist.
+// file returns the guard document's bytes, or nil when it does not exist.
 func (f *fixture) file(t *testing.T) []byte {
 	t.Helper()
-	b, err := os.ReadFile(f.g.Path)
+	return f.raw(t, f.g.Path)
+}
+
+// raw reads key from the fixture's store, past the guard: the file itself for the file store.
+func (f *fixture) raw(t *testing.T, key string) []byte {
+	t.Helper()
+	if !f.b.file {
+		data, err := f.store().Load(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	b, err := os.ReadFile(key)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -93,13 +109,46 @@ func (f *fixture) file(t *testing.T) []byte {
 	return b
 }
 
+// store is the fixture's own store.
+func (f *fixture) store() state.Store { return f.st }
+
+// write stores content as the guard document, as another tool (or a torn write) would leave it.
 func (f *fixture) write(t *testing.T, content string) {
 	t.Helper()
+	if !f.b.file {
+		err := f.store().Update(f.g.Path, func([]byte) ([]byte, error) { return []byte(content), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 	if err := os.MkdirAll(filepath.Dir(f.g.Path), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(f.g.Path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// writeAudit stores content as the audit trail: line by line through the store's Append.
+func (f *fixture) writeAudit(t *testing.T, content string) {
+	t.Helper()
+	if f.b.file {
+		if err := os.MkdirAll(filepath.Dir(f.g.Path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f.g.Path+AuditSuffix, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	for _, line := range strings.SplitAfter(content, "\n") {
+		if line == "" {
+			continue
+		}
+		if err := f.store().Append(f.g.Path+AuditSuffix, []byte(line)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -123,14 +172,7 @@ func (f *fixture) audit(t *testing.T) []Event {
 
 func (f *fixture) auditBytes(t *testing.T) []byte {
 	t.Helper()
-	b, err := os.ReadFile(f.g.Path + AuditSuffix)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return f.raw(t, f.g.Path+AuditSuffix)
 }
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -144,9 +186,11 @@ func lockedStatus(path, id string, lockedAt, expiresAt, now time.Time, owner, re
 	}
 }
 
-func TestLockCreates(t *testing.T) {
+func TestLockCreates(t *testing.T) { eachStore(t, testLockCreates) }
+
+func testLockCreates(t *testing.T, b backend) {
 	t.Parallel()
-	f := newFixture(t)
+	f := newFixture(t, b)
 	res := f.lock(t, LockRequest{Minutes: 15, Owner: "ci@runner", Reason: "rollback of v2"})
 
 	exp := t0.Add(15 * time.Minute)
@@ -165,6 +209,9 @@ func TestLockCreates(t *testing.T) {
 	if diff := cmp.Diff(wantLock, f.stored(t)); diff != "" {
 		t.Errorf("stored lock mismatch (-want +got):\n%s", diff)
 	}
+	if !b.file {
+		return
+	}
 	fi, err := os.Stat(f.g.Path)
 	if err != nil {
 		t.Fatal(err)
@@ -179,9 +226,11 @@ func TestLockCreates(t *testing.T) {
 	}
 }
 
-func TestLockDefaultOwner(t *testing.T) {
+func TestLockDefaultOwner(t *testing.T) { eachStore(t, testLockDefaultOwner) }
+
+func testLockDefaultOwner(t *testing.T, b backend) {
 	t.Parallel()
-	f := newFixture(t)
+	f := newFixture(t, b)
 	res := f.lock(t, LockRequest{Minutes: 1})
 	if got, want := res.After.Owner, DefaultOwner(); got != want {
 		t.Errorf("owner = %q, want %q", got, want)
@@ -192,8 +241,12 @@ func TestLockDefaultOwner(t *testing.T) {
 }
 
 func TestLockAgainWithoutExtendIsUnchanged(t *testing.T) {
+	eachStore(t, testLockAgainWithoutExtendIsUnchanged)
+}
+
+func testLockAgainWithoutExtendIsUnchanged(t *testing.T, b backend) {
 	t.Parallel()
-	f := newFixture(t)
+	f := newFixture(t, b)
 	f.lock(t, LockRequest{Minutes: 15, Owner: "a", Reason: "first"})
 	before, auditBefore := f.file(t), f.auditBytes(t)
 
@@ -212,7 +265,9 @@ func TestLockAgainWithoutExtendIsUnchanged(t *testing.T) {
 	}
 }
 
-func TestExtend(t *testing.T) {
+func TestExtend(t *testing.T) { eachStore(t, testExtend) }
+
+func testExtend(t *testing.T, b backend) {
 	t.Parallel()
 	tests := []struct {
 		name        string
@@ -263,7 +318,7 @@ func TestExtend(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t)
+			f := newFixture(t, b)
 			f.lock(t, LockRequest{Minutes: 15, Owner: "a", Reason: "first"})
 			before := f.file(t)
 			f.clock.Advance(tt.advance)
@@ -318,9 +373,11 @@ func TestExtend(t *testing.T) {
 	}
 }
 
-func TestExtendWithoutLockCreatesOne(t *testing.T) {
+func TestExtendWithoutLockCreatesOne(t *testing.T) { eachStore(t, testExtendWithoutLockCreatesOne) }
+
+func testExtendWithoutLockCreatesOne(t *testing.T, b backend) {
 	t.Parallel()
-	f := newFixture(t)
+	f := newFixture(t, b)
 	res := f.lock(t, LockRequest{Minutes: 10, Extend: true, Owner: "a"})
 	if !res.Changed || res.After.LockID != "id-1" {
 		t.Errorf("result = %+v, want a new lock id-1", res)
@@ -330,7 +387,9 @@ func TestExtendWithoutLockCreatesOne(t *testing.T) {
 	}
 }
 
-func TestForce(t *testing.T) {
+func TestForce(t *testing.T) { eachStore(t, testForce) }
+
+func testForce(t *testing.T, b backend) {
 	t.Parallel()
 	tests := []struct {
 		name       string
@@ -366,7 +425,7 @@ func TestForce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t)
+			f := newFixture(t, b)
 			tt.setup(t, f)
 			auditBefore := len(f.audit(t))
 			f.clock.Advance(time.Minute)
@@ -399,7 +458,9 @@ func TestForce(t *testing.T) {
 	}
 }
 
-func TestLockMinutesRange(t *testing.T) {
+func TestLockMinutesRange(t *testing.T) { eachStore(t, testLockMinutesRange) }
+
+func testLockMinutesRange(t *testing.T, b backend) {
 	t.Parallel()
 	tests := []struct {
 		minutes int
@@ -415,7 +476,7 @@ func TestLockMinutesRange(t *testing.T) {
 		for _, check := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%d check=%v", tt.minutes, check), func(t *testing.T) {
 				t.Parallel()
-				f := newFixture(t)
+				f := newFixture(t, b)
 				res, err := f.g.Lock(LockRequest{Minutes: tt.minutes, Force: true}, check)
 				if !tt.wantErr {
 					if err != nil {
@@ -441,7 +502,9 @@ func TestLockMinutesRange(t *testing.T) {
 	}
 }
 
-func TestCheckModeWritesNothing(t *testing.T) {
+func TestCheckModeWritesNothing(t *testing.T) { eachStore(t, testCheckModeWritesNothing) }
+
+func testCheckModeWritesNothing(t *testing.T, b backend) {
 	t.Parallel()
 	tests := []struct {
 		name        string
@@ -519,7 +582,7 @@ func TestCheckModeWritesNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t)
+			f := newFixture(t, b)
 			tt.setup(t, f)
 			file, audit := f.file(t), f.auditBytes(t)
 
@@ -543,7 +606,9 @@ func TestCheckModeWritesNothing(t *testing.T) {
 	}
 }
 
-func TestStatusRemaining(t *testing.T) {
+func TestStatusRemaining(t *testing.T) { eachStore(t, testStatusRemaining) }
+
+func testStatusRemaining(t *testing.T, b backend) {
 	t.Parallel()
 	tests := []struct {
 		advance       time.Duration
@@ -561,7 +626,7 @@ func TestStatusRemaining(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.advance.String(), func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t)
+			f := newFixture(t, b)
 			f.lock(t, LockRequest{Minutes: 15, Owner: "a", Reason: "r"})
 			f.clock.Advance(tt.advance)
 			res, err := f.g.Status(true)
@@ -580,9 +645,11 @@ func TestStatusRemaining(t *testing.T) {
 	}
 }
 
-func TestStatusNoGuard(t *testing.T) {
+func TestStatusNoGuard(t *testing.T) { eachStore(t, testStatusNoGuard) }
+
+func testStatusNoGuard(t *testing.T, b backend) {
 	t.Parallel()
-	f := newFixture(t)
+	f := newFixture(t, b)
 	res, err := f.g.Status(false)
 	if err != nil {
 		t.Fatal(err)
@@ -596,9 +663,11 @@ func TestStatusNoGuard(t *testing.T) {
 	}
 }
 
-func TestStatusRemovesExpired(t *testing.T) {
+func TestStatusRemovesExpired(t *testing.T) { eachStore(t, testStatusRemovesExpired) }
+
+func testStatusRemovesExpired(t *testing.T, b backend) {
 	t.Parallel()
-	f := newFixture(t)
+	f := newFixture(t, b)
 	f.lock(t, LockRequest{Minutes: 15, Owner: "a", Reason: "r"})
 	f.clock.Advance(20 * time.Minute)
 
@@ -639,7 +708,9 @@ func TestStatusRemovesExpired(t *testing.T) {
 	}
 }
 
-func TestUnlock(t *testing.T) {
+func TestUnlock(t *testing.T) { eachStore(t, testUnlock) }
+
+func testUnlock(t *testing.T, b backend) {
 	t.Parallel()
 	eval := map[string]any{"verdict": "pass", "score": 0.99}
 	tests := []struct {
@@ -683,7 +754,7 @@ func TestUnlock(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t)
+			f := newFixture(t, b)
 			f.lock(t, LockRequest{Minutes: 15, Owner: "a", Reason: "locked"})
 			file := f.file(t)
 			f.clock.Advance(2 * time.Minute)
@@ -731,9 +802,11 @@ func TestUnlock(t *testing.T) {
 	}
 }
 
-func TestUnlockNothing(t *testing.T) {
+func TestUnlockNothing(t *testing.T) { eachStore(t, testUnlockNothing) }
+
+func testUnlockNothing(t *testing.T, b backend) {
 	t.Parallel()
-	f := newFixture(t)
+	f := newFixture(t, b)
 	res, err := f.g.Unlock(UnlockRequest{LockID: "x"}, false)
 	if err != nil {
 		t.Fatal(err)
@@ -747,9 +820,11 @@ func TestUnlockNothing(t *testing.T) {
 	}
 }
 
-func TestUnlockExpired(t *testing.T) {
+func TestUnlockExpired(t *testing.T) { eachStore(t, testUnlockExpired) }
+
+func testUnlockExpired(t *testing.T, b backend) {
 	t.Parallel()
-	f := newFixture(t)
+	f := newFixture(t, b)
 	f.lock(t, LockRequest{Minutes: 15, Owner: "a", Reason: "r"})
 	f.clock.Advance(time.Hour)
 	res, err := f.g.Unlock(UnlockRequest{LockID: "some-other-id"}, false)
@@ -769,7 +844,9 @@ func TestUnlockExpired(t *testing.T) {
 	}
 }
 
-func TestCorrupt(t *testing.T) {
+func TestCorrupt(t *testing.T) { eachStore(t, testCorrupt) }
+
+func testCorrupt(t *testing.T, b backend) {
 	t.Parallel()
 	contents := map[string]string{
 		"not JSON":        "{not json",
@@ -785,7 +862,7 @@ func TestCorrupt(t *testing.T) {
 	for name, content := range contents {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t)
+			f := newFixture(t, b)
 			f.write(t, content)
 			corrupt := Status{Path: f.g.Path, Locked: true, Corrupt: true}
 
@@ -840,9 +917,11 @@ func TestCorrupt(t *testing.T) {
 	}
 }
 
-func TestAuditTrail(t *testing.T) {
+func TestAuditTrail(t *testing.T) { eachStore(t, testAuditTrail) }
+
+func testAuditTrail(t *testing.T, b backend) {
 	t.Parallel()
-	f := newFixture(t)
+	f := newFixture(t, b)
 	step := func(d time.Duration) { f.clock.Advance(d) }
 
 	// Every Lock call draws an id, also one that changes nothing or extends.
@@ -886,20 +965,17 @@ func TestAuditTrail(t *testing.T) {
 	}
 }
 
-func TestReadAudit(t *testing.T) {
+func TestReadAudit(t *testing.T) { eachStore(t, testReadAudit) }
+
+func testReadAudit(t *testing.T, b backend) {
 	t.Parallel()
-	f := newFixture(t)
+	f := newFixture(t, b)
 	evs, err := f.g.ReadAudit()
 	if evs != nil || err != nil {
 		t.Errorf("ReadAudit without a trail = %v, %v; want nil, nil", evs, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(f.g.Path), 0o700); err != nil {
-		t.Fatal(err)
-	}
 	content := `{"time":"t1","event":"lock","actor":"x"}` + "\n\n" + `{"time":"t2","event":"unlock","actor":"y"}` + "\n" + "{broken\n"
-	if err := os.WriteFile(f.g.Path+AuditSuffix, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	f.writeAudit(t, content)
 	evs, err = f.g.ReadAudit()
 	if err == nil || !strings.Contains(err.Error(), AuditSuffix+" line 3") {
 		t.Errorf("error = %v, want one naming line 3 of the trail", err)
@@ -910,9 +986,11 @@ func TestReadAudit(t *testing.T) {
 	}
 }
 
-func TestTimeFormats(t *testing.T) {
+func TestTimeFormats(t *testing.T) { eachStore(t, testTimeFormats) }
+
+func testTimeFormats(t *testing.T, b backend) {
 	t.Parallel()
-	f := newFixture(t)
+	f := newFixture(t, b)
 	// A clock in another zone, with sub-second precision.
 	zone := time.FixedZone("UTC+5", 5*3600)
 	f.clock.now = time.Date(2025, 3, 1, 17, 0, 0, 250_000_000, zone)
@@ -948,11 +1026,13 @@ func TestTimeFormats(t *testing.T) {
 	}
 }
 
-func TestTimesFromAFileWithAnOffset(t *testing.T) {
+func TestTimesFromAFileWithAnOffset(t *testing.T) { eachStore(t, testTimesFromAFileWithAnOffset) }
+
+func testTimesFromAFileWithAnOffset(t *testing.T, b backend) {
 	t.Parallel()
 	// A guard written by another tool (or by hand) with a zone offset is reported in UTC, in the
 	// status and in the audit trail.
-	f := newFixture(t)
+	f := newFixture(t, b)
 	f.write(t, `{"id": "ext", "locked_at": "2025-03-01T13:00:00+01:00", "expires_at": "2025-03-01T13:30:00+01:00", "owner": "o", "reason": "r", "window_minutes": 30}`)
 	res, err := f.g.Status(true)
 	if err != nil {
@@ -999,9 +1079,9 @@ func TestTimesFromAFileWithAnOffset(t *testing.T) {
 	}
 }
 
-// faultyStore wraps a FileStore and fails chosen operations.
+// faultyStore wraps a store and fails chosen operations. It does not pass UpdateWithTTL on.
 type faultyStore struct {
-	state.FileStore
+	state.Store
 	failUpdate, failAppend bool
 }
 
@@ -1011,22 +1091,24 @@ func (s faultyStore) Update(key string, fn func([]byte) ([]byte, error)) error {
 	if s.failUpdate {
 		return errInjected
 	}
-	return s.FileStore.Update(key, fn)
+	return s.Store.Update(key, fn)
 }
 
 func (s faultyStore) Append(key string, line []byte) error {
 	if s.failAppend {
 		return errInjected
 	}
-	return s.FileStore.Append(key, line)
+	return s.Store.Append(key, line)
 }
 
-func TestWarnings(t *testing.T) {
+func TestWarnings(t *testing.T) { eachStore(t, testWarnings) }
+
+func testWarnings(t *testing.T, b backend) {
 	t.Parallel()
 	t.Run("audit cannot be written", func(t *testing.T) {
 		t.Parallel()
-		f := newFixture(t)
-		f.g.Store = faultyStore{failAppend: true}
+		f := newFixture(t, b)
+		f.g.Store = faultyStore{Store: f.st, failAppend: true}
 		res, err := f.g.Lock(LockRequest{Minutes: 5}, false)
 		if err != nil {
 			t.Fatal(err)
@@ -1047,10 +1129,10 @@ func TestWarnings(t *testing.T) {
 	})
 	t.Run("expired guard cannot be removed", func(t *testing.T) {
 		t.Parallel()
-		f := newFixture(t)
+		f := newFixture(t, b)
 		f.lock(t, LockRequest{Minutes: 5})
 		f.clock.Advance(time.Hour)
-		f.g.Store = faultyStore{failUpdate: true}
+		f.g.Store = faultyStore{Store: f.st, failUpdate: true}
 		res, err := f.g.Status(false)
 		if err != nil {
 			t.Fatal(err)
@@ -1064,8 +1146,8 @@ func TestWarnings(t *testing.T) {
 	})
 	t.Run("update errors are returned", func(t *testing.T) {
 		t.Parallel()
-		f := newFixture(t)
-		f.g.Store = faultyStore{failUpdate: true}
+		f := newFixture(t, b)
+		f.g.Store = faultyStore{Store: f.st, failUpdate: true}
 		if _, err := f.g.Lock(LockRequest{Minutes: 5}, false); !errors.Is(err, errInjected) {
 			t.Errorf("Lock error = %v, want the store's error", err)
 		}
@@ -1075,9 +1157,11 @@ func TestWarnings(t *testing.T) {
 	})
 }
 
-func TestConcurrentLockers(t *testing.T) {
+func TestConcurrentLockers(t *testing.T) { eachStore(t, testConcurrentLockers) }
+
+func testConcurrentLockers(t *testing.T, b backend) {
 	t.Parallel()
-	f := newFixture(t)
+	f := newFixture(t, b)
 	const workers = 20
 	var wg sync.WaitGroup
 	changed := make(chan bool, workers)

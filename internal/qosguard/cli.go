@@ -11,6 +11,8 @@ import (
 
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
+	"resilience.ops/internal/state"
+	"resilience.ops/internal/storeconf"
 )
 
 // Exit statuses of the command line. `status` exits 1 while the guard is locked (scripts depend
@@ -27,7 +29,11 @@ const usage = `usage: qos_guard [flags] lock [minutes] | unlock | status
   lock [minutes]  lock the guard window (default $QOS_GUARD_WINDOW or 15 minutes); an expiry
                   already in place is never shortened unless --force is given
   unlock          remove the guard (--id requires that lock id; --force overrides)
-  status          exit 1 while the guard is locked, 0 when it is unlocked
+  status          exit 1 while the guard is locked (or cannot be read), 0 when it is unlocked
+
+The guard is kept in a local file (--path, $QOS_GUARD_FILE) or, with --store etcd, in an etcd
+cluster that a fleet shares (--etcd-endpoints, $QOS_GUARD_ETCD_ENDPOINTS; the path then names the
+guard's key under --etcd-prefix). The etcd password is read from $QOS_GUARD_ETCD_PASSWORD only.
 
 flags:
 `
@@ -49,6 +55,7 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	id := fs.String("id", "", "unlock only this lock id")
 	force := fs.Bool("force", false, "lock: replace any lock; unlock: remove any lock")
 	asJSON := fs.Bool("json", false, "print the guard state as JSON")
+	storeFlags := storeconf.Flags(fs)
 	help := func(w io.Writer) {
 		fmt.Fprint(w, usage)
 		fs.SetOutput(w)
@@ -79,11 +86,28 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if len(pos) == 0 {
 		return fail("missing command: lock, unlock or status (see qos_guard -h)")
 	}
+	raw, source := map[string]any{}, map[string]string{}
+	storeconf.FromEnv(getenv, raw, source)
+	storeFlags(raw, source)
+	params, err := storeconf.Spec.Decode(raw)
+	var st state.Store
+	if err == nil {
+		st, err = storeconf.Open(params)
+	}
+	if err != nil {
+		var pe *module.ParamError
+		if errors.As(err, &pe) {
+			name := pe.Param
+			if s, ok := source[pe.Param]; ok {
+				name = s
+			}
+			return fail("%s: %s", name, pe.Msg)
+		}
+		return fail("%v", err)
+	}
 	g := guard.New(*path)
-	var (
-		res guard.Result
-		err error
-	)
+	g.Store = st
+	var res guard.Result
 	switch cmd := pos[0]; cmd {
 	case "lock":
 		if len(pos) > 2 {

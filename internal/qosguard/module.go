@@ -9,6 +9,7 @@ import (
 
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
+	"resilience.ops/internal/storeconf"
 	"resilience.ops/internal/textfile"
 )
 
@@ -27,6 +28,8 @@ var Spec = module.Spec{
 	{Name: "textfile_dir", Type: module.TypePath},
 }
 
+func init() { Spec = append(Spec, storeconf.Spec...) }
+
 func ptr(f float64) *float64 { return &f }
 
 // Return is what the module returns besides the common keys.
@@ -39,10 +42,14 @@ type Return struct {
 func Handle(ctx *module.Ctx) (module.Result, error) {
 	p := ctx.Params
 	g := guard.New(p.Str("path"))
-	var (
-		res guard.Result
-		err error
-	)
+	st, err := storeconf.Open(p)
+	if err != nil {
+		// The guard cannot be read: it counts as locked.
+		ret := Return{Status: guard.Status{Path: g.Path, Locked: true, Unknown: true}}
+		return module.Result{}, &module.Failure{Msg: err.Error(), Data: ret}
+	}
+	g.Store = st
+	var res guard.Result
 	switch p.Str("state") {
 	case "locked":
 		res, err = g.Lock(guard.LockRequest{Minutes: int(p.Int("minutes")), Owner: p.Str("owner"),
@@ -148,6 +155,9 @@ func diffView(s guard.Status) map[string]any {
 	if s.Corrupt {
 		return map[string]any{"locked": true, "corrupt": true}
 	}
+	if s.Unknown {
+		return map[string]any{"locked": true, "unknown": true}
+	}
 	return map[string]any{"locked": true, "lock_id": s.LockID, "expires_at": s.ExpiresAt,
 		"owner": s.Owner, "reason": s.Reason, "window_minutes": s.WindowMinutes}
 }
@@ -157,6 +167,8 @@ func Summary(s guard.Status) string {
 	switch {
 	case s.Corrupt:
 		return fmt.Sprintf("QoS guard %s is corrupt and treated as locked", s.Path)
+	case s.Unknown:
+		return fmt.Sprintf("QoS guard %s could not be read (its store is unreachable) and is treated as locked", s.Path)
 	case !s.Locked:
 		return fmt.Sprintf("QoS guard %s is unlocked", s.Path)
 	}

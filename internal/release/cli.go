@@ -15,6 +15,7 @@ import (
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/slo"
+	"resilience.ops/internal/storeconf"
 )
 
 // Exit statuses of the command line.
@@ -39,7 +40,11 @@ errors. With --report-only, instability exits 0.
 
 environment (flags win): PROMETHEUS_URL, LOKI_URL, THREADER_JOB, STABILITY_WINDOW, QOS_GUARD_FILE,
 MAX_5XX_RATIO, MIN_HEALTH_RATIO, MAX_ERROR_LOGS_PER_MIN, and for authentication
-PROMETHEUS_BEARER_TOKEN, LOKI_BEARER_TOKEN, LOKI_TENANT (X-Scope-OrgID).
+PROMETHEUS_BEARER_TOKEN, LOKI_BEARER_TOKEN, LOKI_TENANT (X-Scope-OrgID). A guard kept in etcd
+(--store etcd): QOS_GUARD_STORE, QOS_GUARD_ETCD_ENDPOINTS (comma-separated), QOS_GUARD_ETCD_PREFIX,
+QOS_GUARD_ETCD_USERNAME, QOS_GUARD_ETCD_PASSWORD (no flag), QOS_GUARD_ETCD_CA_FILE,
+QOS_GUARD_ETCD_CERT_FILE, QOS_GUARD_ETCD_KEY_FILE, QOS_GUARD_ETCD_TIMEOUT. An unreachable etcd never
+releases anything (exit 2).
 
 flags:
 `
@@ -87,6 +92,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	reportOnly := fs.Bool("report-only", false, "report only: exit 0 on instability (configuration errors still exit 2)")
 	wait := fs.Bool("wait", false, "re-evaluate until stable or until --wait-timeout; the guard stays locked meanwhile")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object instead of lines")
+	storeFlags := storeconf.Flags(fs)
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "qos_guard_release: "+format+"\n", a...)
 		return exitUsage
@@ -112,6 +118,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			raw[e.param], source[e.param] = v, e.env
 		}
 	}
+	storeconf.FromEnv(getenv, raw, source)
 	given := map[string]*string{"prom-url": promURL, "loki-url": lokiURL, "job": job, "window": window, "path": path,
 		"poll-interval": poll, "wait-timeout": waitTimeout}
 	fs.Visit(func(f *flag.Flag) {
@@ -119,6 +126,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			raw[flagParams[f.Name]], source[flagParams[f.Name]] = *v, "--"+f.Name
 		}
 	})
+	storeFlags(raw, source)
 	name := func(param string) string {
 		base, _, _ := strings.Cut(param, "[")
 		if s, ok := source[base]; ok {
@@ -140,6 +148,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 
 	g := guard.New(s.path)
+	g.Store = s.store
 	g.Now = d.clock.now
 	r := &releaser{guard: g, eval: ev, clock: d.clock}
 	out, err := r.run(ctx, s.req)

@@ -20,6 +20,7 @@ import (
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/slo"
+	"resilience.ops/internal/storeconf"
 	"resilience.ops/internal/textfile"
 )
 
@@ -70,6 +71,8 @@ var Spec = module.Spec{
 	{Name: "textfile_dir", Type: module.TypePath},
 }
 
+func init() { Spec = append(Spec, storeconf.Spec...) }
+
 // Return is what the module returns besides the common keys (and what the command line prints
 // with --json).
 type Return struct {
@@ -116,6 +119,7 @@ func handle(c context.Context, ctx *module.Ctx, d deps) (module.Result, error) {
 		return module.Result{}, &module.Failure{Msg: msg, Data: ret}
 	}
 	g := guard.New(s.path)
+	g.Store = s.store
 	g.Now = d.clock.now
 	r := &releaser{guard: g, eval: ev, clock: d.clock}
 	s.req.check = ctx.CheckMode

@@ -294,7 +294,7 @@ func TestModuleBadParameters(t *testing.T) {
 		{"CA file missing", with(base, "prom_ca_file", "/nonexistent/ca.pem"), `parameter prom_ca_file: cannot read the CA file`},
 		{"tenant twice", with(base, "loki_tenant", "a", "loki_headers", map[string]any{"X-Scope-OrgID": "b"}), `parameter loki_headers: X-Scope-OrgID is already set by tenant_id`},
 		{"bad boolean", with(base, "wait", "maybe"), `parameter wait: must be a boolean`},
-		{"unknown parameter", with(base, "windw", "15m"), `parameter windw: unsupported parameter; supported parameters are: checks, disable, job`},
+		{"unknown parameter", with(base, "windw", "15m"), `parameter windw: unsupported parameter; supported parameters are: checks, disable, etcd_ca_file, etcd_cert_file, etcd_endpoints, etcd_key_file, etcd_password, etcd_prefix, etcd_timeout, etcd_username, job`},
 		{"empty path", with(base, "path", ""), `parameter path: must not be empty`},
 		{"empty job", with(base, "job", ""), `parameter job: must not be empty`},
 	} {

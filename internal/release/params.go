@@ -11,6 +11,8 @@ import (
 
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/slo"
+	"resilience.ops/internal/state"
+	"resilience.ops/internal/storeconf"
 )
 
 // settings is everything a decision needs, decoded from the module's parameters (the command
@@ -19,6 +21,7 @@ type settings struct {
 	cfg        slo.Config
 	req        request
 	path       string
+	store      state.Store // where the guard is kept (storeconf)
 	reportOnly bool
 }
 
@@ -44,6 +47,11 @@ func fromParams(p module.Params) (settings, error) {
 	if s.path == "" {
 		errs = append(errs, &module.ParamError{Param: "path", Msg: "must not be empty"})
 	}
+	st, err := storeconf.Open(p)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.store = st
 
 	cfg := slo.DefaultConfig()
 	cfg.Prometheus = endpoint(p, "prom_")

@@ -90,13 +90,15 @@ func TestAdaptBounds(t *testing.T) {
 
 // The policy follows the service: adapted while it fails, back to the configured one as the
 // failures leave the window.
-func TestAdaptFollowsRecovery(t *testing.T) {
+func TestAdaptFollowsRecovery(t *testing.T) { eachStore(t, testAdaptFollowsRecovery) }
+
+func testAdaptFollowsRecovery(t *testing.T, b backend) {
 	t.Parallel()
 	s := DefaultSettings()
 	s.Dir = t.TempDir()
 	s.Adaptive.Enabled = true
 	s.Adaptive.Window = 10 * time.Minute
-	g, clk := newTest(t, s)
+	g, clk := b.newTest(t, s)
 	p := retry.DefaultPolicy()
 
 	for range 10 {

@@ -157,3 +157,46 @@ func BenchmarkBulkheadSlot(b *testing.B) {
 		g.AfterAttempt(adm, retry.ErrorType(""), false)
 	}
 }
+
+// BenchmarkBreakerUpdateStores is the cost of recording one attempt (breaker, budget and
+// history in one document update) in local files and in a 3-member etcd cluster on loopback
+// (a read and a compare-and-swap transaction). A report, never a test.
+func BenchmarkBreakerUpdateStores(b *testing.B) {
+	for _, bk := range backends {
+		b.Run("store="+bk.name, func(b *testing.B) {
+			g, err := New(benchSettings(b.TempDir()), bk.opts(b)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if r, _ := g.Record(key, "", false); !r.Recorded {
+					b.Fatal(r.Warnings)
+				}
+			}
+			checkCalls(b, g, b.N)
+		})
+	}
+}
+
+// BenchmarkBulkheadSlotStores is taking and releasing a bulkhead slot: an flock on a local file,
+// or a lease, a create transaction and a revoke in etcd.
+func BenchmarkBulkheadSlotStores(b *testing.B) {
+	for _, bk := range backends {
+		b.Run("store="+bk.name, func(b *testing.B) {
+			s := DefaultSettings()
+			s.Dir = b.TempDir()
+			s.Bulkhead = BulkheadSettings{Enabled: true, MaxConcurrent: 2, MaxWait: 0}
+			g, err := New(s, bk.opts(b)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				adm, err := g.Before(context.Background(), key)
+				if err != nil || !adm.Admitted {
+					b.Fatalf("%v %v", err, adm.Warnings)
+				}
+				adm.Release()
+			}
+		})
+	}
+}

@@ -37,9 +37,11 @@ func openBreaker(t *testing.T, g *Guardrails) {
 	}
 }
 
-func TestBreakerLifecycle(t *testing.T) {
+func TestBreakerLifecycle(t *testing.T) { eachStore(t, testBreakerLifecycle) }
+
+func testBreakerLifecycle(t *testing.T, b backend) {
 	t.Parallel()
-	g, clk := newTest(t, breakerOnly(t.TempDir()))
+	g, clk := b.newTest(t, breakerOnly(t.TempDir()))
 
 	for i := range 2 {
 		_, r := attempt(t, g, key, retry.ConnectionError)
@@ -116,9 +118,11 @@ func TestBreakerLifecycle(t *testing.T) {
 	}
 }
 
-func TestBreakerTrialFailureReopens(t *testing.T) {
+func TestBreakerTrialFailureReopens(t *testing.T) { eachStore(t, testBreakerTrialFailureReopens) }
+
+func testBreakerTrialFailureReopens(t *testing.T, b backend) {
 	t.Parallel()
-	g, clk := newTest(t, breakerOnly(t.TempDir()))
+	g, clk := b.newTest(t, breakerOnly(t.TempDir()))
 	openBreaker(t, g)
 	clk.Advance(30 * time.Second)
 	_, r := attempt(t, g, key, retry.Timeout)
@@ -135,8 +139,12 @@ func TestBreakerTrialFailureReopens(t *testing.T) {
 }
 
 func TestBreakerCountsOnlyRetryableFailures(t *testing.T) {
+	eachStore(t, testBreakerCountsOnlyRetryableFailures)
+}
+
+func testBreakerCountsOnlyRetryableFailures(t *testing.T, b backend) {
 	t.Parallel()
-	g, _ := newTest(t, breakerOnly(t.TempDir()))
+	g, _ := b.newTest(t, breakerOnly(t.TempDir()))
 	for range 10 {
 		if _, r := attempt(t, g, key, retry.AuthenticationError); r.Counted != "ignored" || r.Breaker.State != Closed {
 			t.Fatalf("a wrong password: %s", toJSON(r))
@@ -161,7 +169,9 @@ func TestBreakerCountsOnlyRetryableFailures(t *testing.T) {
 	}
 }
 
-func TestBreakerFailureRateWindow(t *testing.T) {
+func TestBreakerFailureRateWindow(t *testing.T) { eachStore(t, testBreakerFailureRateWindow) }
+
+func testBreakerFailureRateWindow(t *testing.T, b backend) {
 	t.Parallel()
 	rateOnly := func(t *testing.T) (*Guardrails, *fakeClock) {
 		s := breakerOnly(t.TempDir())
@@ -169,7 +179,7 @@ func TestBreakerFailureRateWindow(t *testing.T) {
 		s.CircuitBreaker.FailureRateThreshold = 0.5
 		s.CircuitBreaker.MinimumCalls = 4
 		s.CircuitBreaker.Window = 60 * time.Second
-		return newTest(t, s)
+		return b.newTest(t, s)
 	}
 	run := func(t *testing.T, g *Guardrails, outcomes string) AttemptReport {
 		t.Helper()
@@ -215,11 +225,13 @@ func TestBreakerFailureRateWindow(t *testing.T) {
 	})
 }
 
-func TestBreakerHalfOpenMaxCalls(t *testing.T) {
+func TestBreakerHalfOpenMaxCalls(t *testing.T) { eachStore(t, testBreakerHalfOpenMaxCalls) }
+
+func testBreakerHalfOpenMaxCalls(t *testing.T, b backend) {
 	t.Parallel()
 	s := breakerOnly(t.TempDir())
 	s.CircuitBreaker.HalfOpenMaxCalls = 2
-	g, clk := newTest(t, s)
+	g, clk := b.newTest(t, s)
 	openBreaker(t, g)
 	clk.Advance(30 * time.Second)
 
@@ -247,9 +259,11 @@ func TestBreakerHalfOpenMaxCalls(t *testing.T) {
 	}
 }
 
-func TestBreakerLateResultsDoNotMoveIt(t *testing.T) {
+func TestBreakerLateResultsDoNotMoveIt(t *testing.T) { eachStore(t, testBreakerLateResultsDoNotMoveIt) }
+
+func testBreakerLateResultsDoNotMoveIt(t *testing.T, b backend) {
 	t.Parallel()
-	g, clk := newTest(t, breakerOnly(t.TempDir()))
+	g, clk := b.newTest(t, breakerOnly(t.TempDir()))
 	// A burst: ten calls admitted while closed, all failing.
 	var adms []*Admission
 	for range 10 {
@@ -270,9 +284,11 @@ func TestBreakerLateResultsDoNotMoveIt(t *testing.T) {
 	}
 }
 
-func TestBreakerTransitionsBounded(t *testing.T) {
+func TestBreakerTransitionsBounded(t *testing.T) { eachStore(t, testBreakerTransitionsBounded) }
+
+func testBreakerTransitionsBounded(t *testing.T, b backend) {
 	t.Parallel()
-	g, clk := newTest(t, breakerOnly(t.TempDir()))
+	g, clk := b.newTest(t, breakerOnly(t.TempDir()))
 	for range 10 {
 		openBreaker(t, g)
 		clk.Advance(30 * time.Second)
@@ -287,9 +303,11 @@ func TestBreakerTransitionsBounded(t *testing.T) {
 	}
 }
 
-func TestRecordWithoutAdmission(t *testing.T) {
+func TestRecordWithoutAdmission(t *testing.T) { eachStore(t, testRecordWithoutAdmission) }
+
+func testRecordWithoutAdmission(t *testing.T, b backend) {
 	t.Parallel()
-	g, clk := newTest(t, breakerOnly(t.TempDir()))
+	g, clk := b.newTest(t, breakerOnly(t.TempDir()))
 	for range 3 {
 		if _, err := g.Record(key, retry.ConnectionError, true); err != nil {
 			t.Fatal(err)
@@ -309,11 +327,13 @@ func TestRecordWithoutAdmission(t *testing.T) {
 	}
 }
 
-func TestDisabledTouchesNothing(t *testing.T) {
+func TestDisabledTouchesNothing(t *testing.T) { eachStore(t, testDisabledTouchesNothing) }
+
+func testDisabledTouchesNothing(t *testing.T, b backend) {
 	t.Parallel()
 	s := DefaultSettings()
 	s.Dir = filepath.Join(t.TempDir(), "state")
-	g, _ := newTest(t, s)
+	g, _ := b.newTest(t, s)
 	adm, r := attempt(t, g, key, retry.ConnectionError)
 	if !adm.Admitted || r.Recorded || adm.Breaker.Enabled || adm.Bulkhead.Enabled {
 		t.Fatalf("disabled: %s\n%s", toJSON(adm), toJSON(r))

@@ -43,12 +43,14 @@ func TestBudgetDecide(t *testing.T) {
 	}
 }
 
-func TestBudgetAccounting(t *testing.T) {
+func TestBudgetAccounting(t *testing.T) { eachStore(t, testBudgetAccounting) }
+
+func testBudgetAccounting(t *testing.T, b backend) {
 	t.Parallel()
 	s := DefaultSettings()
 	s.Dir = t.TempDir()
 	s.RetryBudget = RetryBudgetSettings{Enabled: true, Ratio: 0.1, MinRetries: 2, Window: time.Minute}
-	g, clk := newTest(t, s)
+	g, clk := b.newTest(t, s)
 
 	var got []bool
 	for range 3 {
@@ -94,12 +96,14 @@ func TestBudgetAccounting(t *testing.T) {
 	}
 }
 
-func TestBudgetCountsEveryAttempt(t *testing.T) {
+func TestBudgetCountsEveryAttempt(t *testing.T) { eachStore(t, testBudgetCountsEveryAttempt) }
+
+func testBudgetCountsEveryAttempt(t *testing.T, b backend) {
 	t.Parallel()
 	s := DefaultSettings()
 	s.Dir = t.TempDir()
 	s.RetryBudget.Enabled = true
-	g, clk := newTest(t, s)
+	g, clk := b.newTest(t, s)
 	for _, typ := range []retry.ErrorType{"", retry.ConnectionError, retry.AuthenticationError, retry.BulkheadFull} {
 		attempt(t, g, key, typ)
 	}

@@ -19,9 +19,11 @@ func bulkheadOnly(dir string) Settings {
 	return s
 }
 
-func TestBulkheadWaitsThenRefuses(t *testing.T) {
+func TestBulkheadWaitsThenRefuses(t *testing.T) { eachStore(t, testBulkheadWaitsThenRefuses) }
+
+func testBulkheadWaitsThenRefuses(t *testing.T, b backend) {
 	t.Parallel()
-	g, clk := newTest(t, bulkheadOnly(t.TempDir()))
+	g, clk := b.newTest(t, bulkheadOnly(t.TempDir()))
 	a1, a2 := before(t, g, key), before(t, g, key)
 	defer a1.Release()
 	defer a2.Release()
@@ -47,9 +49,11 @@ func TestBulkheadWaitsThenRefuses(t *testing.T) {
 	}
 }
 
-func TestBulkheadSlotFreedWhileWaiting(t *testing.T) {
+func TestBulkheadSlotFreedWhileWaiting(t *testing.T) { eachStore(t, testBulkheadSlotFreedWhileWaiting) }
+
+func testBulkheadSlotFreedWhileWaiting(t *testing.T, b backend) {
 	t.Parallel()
-	g, clk := newTest(t, bulkheadOnly(t.TempDir()))
+	g, clk := b.newTest(t, bulkheadOnly(t.TempDir()))
 	a1, a2 := before(t, g, key), before(t, g, key)
 	defer a2.Release()
 	clk.onSleep = func(n int) {
@@ -64,11 +68,13 @@ func TestBulkheadSlotFreedWhileWaiting(t *testing.T) {
 	}
 }
 
-func TestBulkheadNoWait(t *testing.T) {
+func TestBulkheadNoWait(t *testing.T) { eachStore(t, testBulkheadNoWait) }
+
+func testBulkheadNoWait(t *testing.T, b backend) {
 	t.Parallel()
 	s := bulkheadOnly(t.TempDir())
 	s.Bulkhead.MaxConcurrent, s.Bulkhead.MaxWait = 1, 0
-	g, clk := newTest(t, s)
+	g, clk := b.newTest(t, s)
 	a1 := before(t, g, key)
 	defer a1.Release()
 	if a2 := before(t, g, key); a2.Admitted || a2.ErrorType != retry.BulkheadFull || len(clk.Sleeps()) != 0 {
@@ -82,9 +88,11 @@ func TestBulkheadNoWait(t *testing.T) {
 	}
 }
 
-func TestBulkheadCancelled(t *testing.T) {
+func TestBulkheadCancelled(t *testing.T) { eachStore(t, testBulkheadCancelled) }
+
+func testBulkheadCancelled(t *testing.T, b backend) {
 	t.Parallel()
-	g, clk := newTest(t, bulkheadOnly(t.TempDir()))
+	g, clk := b.newTest(t, bulkheadOnly(t.TempDir()))
 	a1, a2 := before(t, g, key), before(t, g, key)
 	defer a1.Release()
 	defer a2.Release()
@@ -100,11 +108,13 @@ func TestBulkheadCancelled(t *testing.T) {
 	}
 }
 
-func TestBulkheadReleaseIsIdempotent(t *testing.T) {
+func TestBulkheadReleaseIsIdempotent(t *testing.T) { eachStore(t, testBulkheadReleaseIsIdempotent) }
+
+func testBulkheadReleaseIsIdempotent(t *testing.T, b backend) {
 	t.Parallel()
 	s := bulkheadOnly(t.TempDir())
 	s.Bulkhead.MaxConcurrent, s.Bulkhead.MaxWait = 1, 0
-	g, _ := newTest(t, s)
+	g, _ := b.newTest(t, s)
 	a1 := before(t, g, key)
 	a1.Release()
 	a1.Release()
@@ -118,12 +128,14 @@ func TestBulkheadReleaseIsIdempotent(t *testing.T) {
 
 // The breaker refuses before the bulkhead waits, and a call refused by the bulkhead gives its
 // trial slot back.
-func TestBreakerBeforeBulkhead(t *testing.T) {
+func TestBreakerBeforeBulkhead(t *testing.T) { eachStore(t, testBreakerBeforeBulkhead) }
+
+func testBreakerBeforeBulkhead(t *testing.T, b backend) {
 	t.Parallel()
 	s := breakerOnly(t.TempDir())
 	s.CircuitBreaker.HalfOpenMaxCalls = 2
 	s.Bulkhead = BulkheadSettings{Enabled: true, MaxConcurrent: 1, MaxWait: time.Second}
-	g, clk := newTest(t, s)
+	g, clk := b.newTest(t, s)
 	openBreaker(t, g)
 	if adm := before(t, g, key); adm.ErrorType != retry.CircuitOpen || len(clk.Sleeps()) != 0 {
 		t.Fatalf("open breaker: %s, waited %v", toJSON(adm), clk.Sleeps())

@@ -28,6 +28,16 @@
 // on Unix, LockFileEx on Windows); the kernel drops it when the process dies, so a killed
 // process never leaks a slot and no lease or clean-up is needed. Slot files are never removed.
 //
+// # A fleet: etcd
+//
+// WithStore and WithSlots given an etcdstore.Store keep the same documents and slots in etcd v3,
+// shared by every host: a document is updated with a compare-and-swap transaction on its
+// mod_revision (retried on conflict, so a transition or a counted retry applies to the state it was
+// decided on), and a slot is a key created only if absent, under a lease that its process keeps
+// alive and that frees the slot when a killed holder stops renewing it (etcdstore.DefaultSlotTTL).
+// An etcd that cannot be reached within its timeout is reported in the warnings (state store
+// unavailable) and, as with an unreadable file, the call is let through.
+//
 // An example document:
 //
 //	{

@@ -3,8 +3,8 @@ package resilience
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -39,6 +39,7 @@ type Guardrails struct {
 	s     Settings
 	dir   string
 	store state.Store
+	slots state.SlotProvider
 	clock retry.Clock
 	rnd   func() float64
 	check bool
@@ -57,9 +58,18 @@ func WithRandom(rnd func() float64) Option { return func(g *Guardrails) { g.rnd 
 
 // WithStore replaces the store of the state documents. The default is state.FileStore's locking
 // and atomic replacement without fsync (see localStore); state.FileStore{} makes every update
-// durable at the price of two fsyncs. The bulkhead and trial slots are always local lock files in
-// the state directory.
+// durable at the price of two fsyncs; an etcdstore.Store shares them with a fleet of hosts (its
+// keys are the documents' paths under its prefix, so hosts share a key when they use the same
+// state_dir). The store's Update may call its function more than once (etcd retries a
+// conflicting write): the guardrails' functions have no side effects beyond their results. The
+// slots are given by WithSlots.
 func WithStore(s state.Store) Option { return func(g *Guardrails) { g.store = s } }
+
+// WithSlots replaces the provider of the bulkhead and half-open trial slots. The default is local
+// lock files in the state directory, held by flock: they bound the processes of one host. An
+// etcdstore.Store bounds a fleet: a slot is a key held under a lease that its process keeps
+// alive, freed when the process releases it or, if it dies, when the lease runs out.
+func WithSlots(p state.SlotProvider) Option { return func(g *Guardrails) { g.slots = p } }
 
 // WithCheckMode makes every method read-only: state is read, never written, and no slot is
 // taken (see the methods).
@@ -74,7 +84,7 @@ func New(s Settings, opts ...Option) (*Guardrails, error) {
 	if s.Dir == "" {
 		s.Dir = DefaultDir
 	}
-	g := &Guardrails{s: s, dir: filepath.Join(s.Dir, Subdir), store: localStore{}, clock: realClock{}, rnd: rand.Float64}
+	g := &Guardrails{s: s, dir: filepath.Join(s.Dir, Subdir), store: localStore{}, slots: localSlots{}, clock: realClock{}, rnd: rand.Float64}
 	for _, opt := range opts {
 		opt(g)
 	}
@@ -116,8 +126,8 @@ type Admission struct {
 	trial    bool
 
 	mu        sync.Mutex
-	slotFile  *os.File
-	trialFile *os.File
+	slotFile  io.Closer // the bulkhead slot held
+	trialFile io.Closer // the half-open trial slot held
 }
 
 // BulkheadReport is the bulkhead's part of a result. A plain value: safe for concurrent use.
@@ -160,7 +170,7 @@ func (a *Admission) Err() error {
 func (a *Admission) Release() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, f := range []**os.File{&a.slotFile, &a.trialFile} {
+	for _, f := range []*io.Closer{&a.slotFile, &a.trialFile} {
 		if *f != nil {
 			(*f).Close()
 			*f = nil
@@ -261,24 +271,37 @@ func (g *Guardrails) admitBreaker(adm *Admission) {
 		}
 		ts := b.advance(s, now)
 		g.decideBreaker(adm, b, now, ts, func() (bool, error) {
-			free, err := probeSlots(s.HalfOpenMaxCalls, adm.p.trial)
+			set := g.slots.Slots(adm.p.trials(), s.HalfOpenMaxCalls)
+			defer set.Close()
+			free, err := set.Free()
 			return free > 0, err
 		})
 		return
 	}
 	// A transition is due, a trial slot is needed or the file must be replaced: under the lock.
+	// The store may call the function again (a conflicting write on etcd): a trial slot taken by
+	// an earlier call is kept for the next, and given back when the decision no longer needs it.
 	warns, err := g.update(adm.p, func(doc *Document, now time.Time) bool {
+		adm.Admitted, adm.ErrorType, adm.Message, adm.RetryIn = true, "", "", 0
+		adm.trial, adm.Warnings = false, nil
 		b := &doc.Breaker
 		ts := b.advance(s, now)
 		g.decideBreaker(adm, b, now, ts, func() (bool, error) {
-			set := newSlotSet(s.HalfOpenMaxCalls, adm.p.trial)
-			defer set.close()
-			_, f, err := set.try(0)
+			if adm.trialFile != nil {
+				return true, nil
+			}
+			set := g.slots.Slots(adm.p.trials(), s.HalfOpenMaxCalls)
+			defer set.Close()
+			_, f, err := set.Try(0)
 			adm.trialFile = f
 			return f != nil, err
 		})
 		return len(ts) > 0
 	})
+	if !adm.trial && adm.trialFile != nil {
+		adm.trialFile.Close()
+		adm.trialFile = nil
+	}
 	adm.Warnings = addWarning(adm.Warnings, warns...)
 	if err != nil {
 		adm.warn("circuit breaker: %v; the call is let through", err)
@@ -323,23 +346,27 @@ func (g *Guardrails) decideBreaker(adm *Admission, b *Breaker, now time.Time, ts
 func (g *Guardrails) acquireSlot(ctx context.Context, adm *Admission) error {
 	s := g.s.Bulkhead
 	if g.check {
-		free, err := probeSlots(s.MaxConcurrent, adm.p.slot)
+		set := g.slots.Slots(adm.p.slots(), s.MaxConcurrent)
+		free, err := set.Free()
+		set.Close()
 		if err != nil {
 			adm.warn("bulkhead: %v", err)
 		}
 		adm.Bulkhead.Available = &free
 		return nil
 	}
-	if err := state.EnsureDir(g.dir); err != nil {
-		adm.warn("bulkhead: %v; the call is let through without a slot", err)
-		return nil
+	if _, local := g.slots.(localSlots); local {
+		if err := state.EnsureDir(g.dir); err != nil {
+			adm.warn("bulkhead: %v; the call is let through without a slot", err)
+			return nil
+		}
 	}
-	set := newSlotSet(s.MaxConcurrent, adm.p.slot)
-	defer set.close()
+	set := g.slots.Slots(adm.p.slots(), s.MaxConcurrent)
+	defer set.Close()
 	first := min(int(g.rnd()*float64(s.MaxConcurrent)), s.MaxConcurrent-1)
 	start := g.clock.Now()
 	for {
-		i, f, err := set.try(max(first, 0))
+		i, f, err := set.Try(max(first, 0))
 		waited := g.clock.Now().Sub(start)
 		adm.Bulkhead.Waited = secs(waited)
 		switch {

@@ -3,7 +3,6 @@ package resilience
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -106,9 +105,9 @@ func attempt(t testing.TB, g *Guardrails, key string, typ retry.ErrorType) (*Adm
 // readDoc decodes key's state file, failing on a problem.
 func readDoc(t testing.TB, g *Guardrails, key string) Document {
 	t.Helper()
-	data, err := os.ReadFile(g.StateFile(key))
-	if err != nil {
-		t.Fatal(err)
+	data, err := g.store.Load(g.StateFile(key))
+	if err != nil || data == nil {
+		t.Fatalf("state of %s: %q, %v", key, data, err)
 	}
 	doc, problem := decode(key, data)
 	if problem != "" {

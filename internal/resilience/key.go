@@ -80,15 +80,18 @@ func newPaths(dir, key string) paths {
 	return paths{key: key, dir: dir, name: name, doc: filepath.Join(dir, name+".json")}
 }
 
+// slots names the bulkhead's slots (a state.SlotProvider's name): slot i is the lock file
+// <name>.slot<i>.
+func (p paths) slots() string { return filepath.Join(p.dir, p.name+".slot") }
+
+// trials names the half-open trial slots: trial i is the lock file <name>.trial<i>.
+func (p paths) trials() string { return filepath.Join(p.dir, p.name+".trial") }
+
 // slot is the lock file of bulkhead slot i: <name>.slot<i>.
-func (p paths) slot(i int) string {
-	return filepath.Join(p.dir, p.name+".slot"+strconv.Itoa(i))
-}
+func (p paths) slot(i int) string { return p.slots() + strconv.Itoa(i) }
 
 // trial is the lock file of half-open trial call i: <name>.trial<i>.
-func (p paths) trial(i int) string {
-	return filepath.Join(p.dir, p.name+".trial"+strconv.Itoa(i))
-}
+func (p paths) trial(i int) string { return p.trials() + strconv.Itoa(i) }
 
 // clip cuts s to at most n bytes on a rune boundary, marking the cut.
 func clip(s string, n int) string {

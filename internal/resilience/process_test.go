@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"resilience.ops/internal/etcdstore"
+	"resilience.ops/internal/etcdtest"
 	"resilience.ops/internal/retry"
 	"resilience.ops/internal/state"
 )
@@ -29,7 +31,9 @@ func TestMain(m *testing.M) {
 	if args := os.Getenv(helperEnv); args != "" {
 		os.Exit(runHelper(args))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	etcdtest.StopShared()
+	os.Exit(code)
 }
 
 // helperArgs tell a helper process what to do.
@@ -42,6 +46,11 @@ type helperArgs struct {
 	Counter  string        // the in-flight counter file (bulkhead)
 	Barrier  bool          // wait for a line on stdin before starting
 	Durable  bool          // use state.FileStore (fsync) instead of the default store
+	// Etcd, when set, keeps the state and the slots in etcd at these endpoints, under
+	// EtcdPrefix, with slot leases of SlotTTL.
+	Etcd       []string
+	EtcdPrefix string
+	SlotTTL    time.Duration
 }
 
 func runHelper(raw string) int {
@@ -53,6 +62,14 @@ func runHelper(raw string) int {
 	var opts []Option
 	if a.Durable {
 		opts = append(opts, WithStore(state.FileStore{}))
+	}
+	if len(a.Etcd) > 0 {
+		st, err := etcdstore.New(etcdstore.Config{Endpoints: a.Etcd, Prefix: a.EtcdPrefix, SlotTTL: a.SlotTTL})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 2
+		}
+		opts = append(opts, WithStore(st), WithSlots(st))
 	}
 	g, err := New(a.Settings, opts...)
 	if err != nil {

@@ -2,9 +2,43 @@ package resilience
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
+	"strconv"
+
+	"resilience.ops/internal/state"
 )
+
+// localSlots is the default state.SlotProvider: slot i of name is the lock file <name><i>, held
+// by an flock (see slotSet). It needs nothing set up and holds on one host only.
+type localSlots struct{}
+
+var _ state.SlotProvider = localSlots{}
+
+func (localSlots) Slots(name string, n int) state.SlotSet {
+	file := func(i int) string { return name + strconv.Itoa(i) }
+	return &localSet{set: newSlotSet(n, file), n: n, file: file}
+}
+
+// localSet adapts a slotSet to state.SlotSet.
+type localSet struct {
+	set  *slotSet
+	n    int
+	file func(int) string
+}
+
+func (l *localSet) Try(first int) (int, io.Closer, error) {
+	i, f, err := l.set.try(first)
+	if f == nil {
+		return i, nil, err
+	}
+	return i, f, err
+}
+
+func (l *localSet) Free() (int, error) { return probeSlots(l.n, l.file) }
+
+func (l *localSet) Close() { l.set.close() }
 
 // slotSet is n lock files of which this process takes at most one: the bulkhead's slots or the
 // half-open trial slots. A slot is held by holding a non-blocking exclusive lock on its file, so a

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Modes of the files and directories this package creates.
@@ -48,6 +49,45 @@ type Store interface {
 	Append(key string, line []byte) error
 }
 
+// ErrUnavailable is wrapped by the errors of a store that could not be reached within its timeout
+// (a network store such as etcd). Whether anything was written is then unknown: callers fail
+// closed where it matters (a guard counts as locked).
+var ErrUnavailable = errors.New("state store unavailable")
+
+// Expiring is implemented by stores that can make a key expire on its own (etcd leases). A
+// caller that knows how long its content is valid uses UpdateWithTTL instead of Update; the
+// store deletes the key once ttl has passed, also when nobody is left to do it. fn is Update's
+// function that also returns the time to live of the new content (0: no expiry). fn may be
+// called more than once (a store that retries on a conflicting write calls it again with the
+// new content), so it must not have side effects beyond its return values. The local FileStore
+// does not implement it: there an expired document stays until the next update removes it.
+type Expiring interface {
+	Store
+	UpdateWithTTL(key string, fn func(cur []byte) (next []byte, ttl time.Duration, err error)) error
+}
+
+// SlotProvider hands out sets of n slots, of which a process holds at most one at a time: the
+// bulkhead's slots and the half-open trial slots of a circuit breaker. A slot held by a process
+// that dies is freed by the provider (the kernel drops a lock file's lock; etcd drops a key
+// whose lease is no longer kept alive). Implementations are safe for concurrent use.
+type SlotProvider interface {
+	// Slots returns the set of n slots named name (a path for local lock files, a key for etcd).
+	Slots(name string, n int) SlotSet
+}
+
+// SlotSet is n slots for one taker. It is used by one goroutine; the slots it hands out may be
+// released from any goroutine.
+type SlotSet interface {
+	// Try tries every slot once, starting at first, and returns the index of the slot taken and
+	// what releases it, or -1 and nil when every slot is taken.
+	Try(first int) (int, io.Closer, error)
+	// Free counts the slots that are free now, without taking one and without creating
+	// anything (check mode).
+	Free() (int, error)
+	// Close gives back what the set holds besides the slots it handed out.
+	Close()
+}
+
 // FileStore is the default Store: local files, nothing to set up. The zero value is ready.
 // It is safe for concurrent use by goroutines and processes.
 type FileStore struct{}
@@ -67,6 +107,7 @@ func (FileStore) Update(path string, fn func(cur []byte) ([]byte, error)) error 
 		return err
 	}
 	defer unlock()
+	removeStaleTemps(path)
 	cur, err := ReadFile(path)
 	if err != nil {
 		return err
@@ -108,6 +149,15 @@ func (FileStore) Append(path string, line []byte) error {
 		return fmt.Errorf("append to %s: %w", path, explain(err))
 	}
 	return f.Sync()
+}
+
+// removeStaleTemps removes the temporary files that writers of path killed mid-write left behind.
+// The caller holds path's lock, so no live writer of path has one in progress.
+func removeStaleTemps(path string) {
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))
+	for _, f := range left {
+		_ = os.Remove(f)
+	}
 }
 
 // ReadFile reads a state file, refusing symlinks. A missing file gives (nil, nil).

@@ -236,6 +236,57 @@ options:
         C(resilience_qos_release_check_outcome) (1 for the outcome it had), labelled C(guard) and C(check).
       - A failed write is a warning, never a failure of the task.
     type: path
+  store:
+    description:
+      - Where the guard is kept. C(file) (the default) is a local file at I(path), nothing to set up; it
+        protects only the jobs that run on this host (or container).
+      - C(etcd) keeps the guard in an etcd v3 cluster that every execution node, runner and host shares,
+        so a guard locked by one job holds for all. I(path) then names the guard's key under
+        I(etcd_prefix), and the audit trail is kept in etcd beside it. The lock is written with a
+        lease that ends one second after its expiry, so etcd lifts the guard on time even when nobody
+        looks at it (no C(expire) event is recorded then).
+      - When etcd cannot be reached within I(etcd_timeout), the guard fails closed, it counts as
+        locked with C(unknown=true) and nothing is changed or released.
+      - Set the store parameters once for all tasks with C(module_defaults) and the
+        C(group/resilience.ops.guard) action group.
+    type: str
+    choices: [file, etcd]
+    default: file
+  etcd_endpoints:
+    description:
+      - The client URLs of the etcd members (C(http://10.0.0.1:2379)), or C(host:port) (C(https) when a TLS
+        file is given). Members are tried in turn until one answers. Required with I(store=etcd).
+      - Credentials in a URL are refused; use I(etcd_username) and I(etcd_password).
+    type: list
+    elements: str
+  etcd_prefix:
+    description:
+      - Every key is kept under this prefix, so several teams can share one cluster (give each team its
+        own prefix and, with authentication, a role limited to it). A trailing C(/) is added when missing.
+    type: str
+    default: /resilience.ops/
+  etcd_username:
+    description: The etcd user, when etcd has authentication enabled.
+    type: str
+  etcd_password:
+    description: The password of I(etcd_username). Never logged or returned.
+    type: str
+    no_log: true
+  etcd_ca_file:
+    description: A PEM file of the certificate authority that signed the members' certificates (the system's when not given).
+    type: path
+  etcd_cert_file:
+    description: The client certificate (PEM), for members that require one. Goes with I(etcd_key_file).
+    type: path
+  etcd_key_file:
+    description: The key of I(etcd_cert_file) (PEM).
+    type: path
+  etcd_timeout:
+    description:
+      - The bound on every etcd operation, retries on other members and conflicting writes included
+        (seconds, or a duration such as C(500ms)). Nothing waits longer for etcd.
+    type: str
+    default: 5s
 attributes:
   check_mode:
     support: full
@@ -449,6 +500,9 @@ guard:
       type: int
     corrupt:
       description: Whether the lock file could not be read.
+      type: bool
+    unknown:
+      description: Whether the guard's store could not be reached (etcd); the guard then counts as locked and is never released.
       type: bool
   sample:
     locked: false
