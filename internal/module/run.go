@@ -359,39 +359,73 @@ func isSecret(secret map[string]bool, spec Spec, key string) bool {
 	return secretParamName(key)
 }
 
+// secretKeysOf returns the SecretKeys of the parameter named key (or one of its aliases).
+func secretKeysOf(spec Spec, key string) []string {
+	for _, p := range spec {
+		if p.Name == key || contains(p.Aliases, key) {
+			return p.SecretKeys
+		}
+	}
+	return nil
+}
+
+// plainNames are the names and aliases of the declared parameters that are not secret.
+func plainNames(spec Spec) map[string]bool {
+	plain := map[string]bool{}
+	for _, p := range spec {
+		if !p.Secret {
+			plain[p.Name] = true
+			for _, a := range p.Aliases {
+				plain[a] = true
+			}
+		}
+	}
+	return plain
+}
+
+// nestedSecret reports whether a key of a nested dictionary holds a secret: because the parameter
+// declares it in SecretKeys, or by its name, unless it is the name of a declared parameter that is
+// not secret (dictionaries such as settings repeat the task's parameters: circuit_key is no key).
+func nestedSecret(k string, keys []string, plain map[string]bool) bool {
+	return contains(keys, k) || secretParamName(k) && !plain[k]
+}
+
 // maskArgs returns args with secret values replaced by Masked. Nested dictionaries are masked by
-// key name too (for example the auth_header of an external system).
+// key name too (for example the auth_header of an external system), and by the SecretKeys of
+// their parameter.
 func maskArgs(spec Spec, args map[string]any) map[string]any {
-	secret := secretSet(spec)
+	secret, plain := secretSet(spec), plainNames(spec)
 	out := make(map[string]any, len(args))
 	for k, v := range args {
 		if isSecret(secret, spec, k) && v != nil {
 			out[k] = Masked
 			continue
 		}
-		out[k] = maskNested(v)
+		out[k] = maskNested(v, secretKeysOf(spec, k), plain)
 	}
 	return out
 }
 
-func maskNested(v any) any {
+func maskNested(v any, keys []string, plain map[string]bool) any {
 	switch t := v.(type) {
 	case map[string]any:
 		m := make(map[string]any, len(t))
 		for k, e := range t {
-			if secretParamName(k) && e != nil {
-				if _, isMap := e.(map[string]any); !isMap {
+			if nestedSecret(k, keys, plain) && e != nil {
+				// A dictionary under a secret-looking name is masked key by key, unless the
+				// parameter declares the key secret: then all of it is.
+				if _, isMap := e.(map[string]any); !isMap || contains(keys, k) {
 					m[k] = Masked
 					continue
 				}
 			}
-			m[k] = maskNested(e)
+			m[k] = maskNested(e, keys, plain)
 		}
 		return m
 	case []any:
 		l := make([]any, len(t))
 		for i, e := range t {
-			l[i] = maskNested(e)
+			l[i] = maskNested(e, keys, plain)
 		}
 		return l
 	}
@@ -400,7 +434,7 @@ func maskNested(v any) any {
 
 // secretValues collects the string values of secret parameters (also nested ones), longest first.
 func secretValues(spec Spec, args map[string]any) []string {
-	secret := secretSet(spec)
+	secret, plain := secretSet(spec), plainNames(spec)
 	var vals []string
 	var collect func(v any)
 	collect = func(v any) {
@@ -419,20 +453,20 @@ func secretValues(spec Spec, args map[string]any) []string {
 			}
 		}
 	}
-	var nested func(v any)
-	nested = func(v any) {
+	var nested func(v any, keys []string)
+	nested = func(v any, keys []string) {
 		switch t := v.(type) {
 		case map[string]any:
 			for k, e := range t {
-				if secretParamName(k) {
+				if nestedSecret(k, keys, plain) {
 					collect(e)
 				} else {
-					nested(e)
+					nested(e, keys)
 				}
 			}
 		case []any:
 			for _, e := range t {
-				nested(e)
+				nested(e, keys)
 			}
 		}
 	}
@@ -440,7 +474,7 @@ func secretValues(spec Spec, args map[string]any) []string {
 		if isSecret(secret, spec, k) {
 			collect(v)
 		} else {
-			nested(v)
+			nested(v, secretKeysOf(spec, k))
 		}
 	}
 	vals = append(vals, urlPasswords(args)...)

@@ -732,3 +732,53 @@ func TestRunScrubsURLPasswords(t *testing.T) {
 		})
 	}
 }
+
+// SecretKeys masks and scrubs the values of keys that do not look secret by their names, such as
+// the url of a Slack webhook, inside one parameter only.
+func TestRunSecretKeys(t *testing.T) {
+	t.Parallel()
+	spec := Spec{
+		{Name: "systems", Type: TypeList, Elements: TypeDict, SecretKeys: []string{"url", "headers"}},
+		{Name: "settings", Type: TypeDict, SecretKeys: []string{"url", "headers"}},
+		{Name: "url"},
+		{Name: "check", Type: TypeDict},
+		{Name: "circuit_key"}, // a declared parameter that is not secret, whatever its name says
+	}
+	hook := "https://hooks.slack.com/services/T0/B0/s3cretPath"
+	kv := map[string]any{
+		"systems": []any{map[string]any{"name": "chat", "url": hook, "headers": map[string]any{"X-Team": "team-77"}}},
+		"settings": map[string]any{"max_attempts": float64(3), "circuit_key": "vcenter01", "external_systems": []any{
+			map[string]any{"name": "pg", "url": "http://pushgw.example:9091", "auth_header": "Bearer zz9"}}},
+		"url":   "https://api.example.com/v1",
+		"check": map[string]any{"url": "https://api.example.com/health"},
+	}
+	h := func(c *Ctx) (Result, error) {
+		return Result{Msg: "posted to " + hook, Data: map[string]any{"echo": c.Params.List("systems")}}, nil
+	}
+	code, out, raw := run(t, args(t, kv), spec, h)
+	if code != 0 {
+		t.Fatalf("exit %d: %v", code, out["msg"])
+	}
+	want := map[string]any{
+		"systems": []any{map[string]any{"name": "chat", "url": Masked, "headers": Masked}},
+		"settings": map[string]any{"max_attempts": float64(3), "circuit_key": "vcenter01", "external_systems": []any{
+			map[string]any{"name": "pg", "url": Masked, "auth_header": Masked}}},
+		"url":   "https://api.example.com/v1",
+		"check": map[string]any{"url": "https://api.example.com/health"},
+	}
+	if diff := cmp.Diff(want, out["invocation"].(map[string]any)["module_args"]); diff != "" {
+		t.Errorf("module_args mismatch (-want +got):\n%s", diff)
+	}
+	for _, s := range []string{hook, "s3cretPath", "team-77", "pushgw.example:9091/", "Bearer zz9"} {
+		if strings.Contains(raw, s) {
+			t.Errorf("output holds secret %q: %s", s, raw)
+		}
+	}
+	if out["msg"] != "posted to ********" {
+		t.Errorf("msg = %v", out["msg"])
+	}
+	// Parameters without SecretKeys keep their URLs.
+	if !strings.Contains(raw, "https://api.example.com/health") || !strings.Contains(raw, "https://api.example.com/v1") {
+		t.Errorf("non-secret URLs were masked: %s", raw)
+	}
+}

@@ -62,6 +62,11 @@ type Param struct {
 	Min, Max *float64 // inclusive range of a numeric parameter
 	Aliases  []string
 	Secret   bool // masked in invocation.module_args and never echoed
+	// SecretKeys names keys of the dictionaries inside the parameter (at any depth, also in lists)
+	// whose values are secrets: masked in invocation.module_args and scrubbed from the result,
+	// as Secret does for the whole parameter. For keys that hold secrets without looking like it,
+	// such as the url of a Slack webhook, whose path is the credential.
+	SecretKeys []string
 }
 
 // Range returns pointers to lo and hi, for Param.Min and Param.Max.

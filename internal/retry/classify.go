@@ -42,6 +42,11 @@ type Failure struct {
 	// TimedOut says the attempt ran out of time. The engine sets it when the
 	// attempt's context hit its deadline (attempt_timeout or max_total_time).
 	TimedOut bool
+	// Type, when set, is the failure's type decided by the caller:
+	// [Classifier.Classify] returns it as is, before any rule. It is how the
+	// reserved types (circuit_open, bulkhead_full, retry_budget_exhausted),
+	// which no rule may produce, reach the records; see [WithGate].
+	Type ErrorType
 }
 
 // Summary is the failure's message for records and errors: the first
@@ -112,8 +117,9 @@ type Rule struct {
 // A plain value: safe for concurrent use.
 type Evidence struct {
 	// Rule is "rules[i]" for a user rule, "builtin.<kind>" for a built-in
-	// one (timed_out, go_error, http_status, exit_code, message), or "none"
-	// for unknown_error.
+	// one (timed_out, go_error, http_status, exit_code, message), "preset"
+	// for a type set by the caller ([Failure.Type]), or "none" for
+	// unknown_error.
 	Rule string `json:"rule"`
 	// Field is what matched: message, error, stderr, stdout, http_status,
 	// exit_code or timed_out.
@@ -216,14 +222,18 @@ func (r *compiledRule) match(f *Failure, texts *[4]string) (Evidence, bool) {
 	}
 }
 
-// Classify returns the type of f and the evidence for it. The first match
-// wins, in this order: the user rules; the attempt timed out (timeout); the
+// Classify returns the type of f and the evidence for it. A Failure whose
+// Type is set has that type (evidence rule "preset"). Otherwise the first
+// match wins, in this order: the user rules; the attempt timed out (timeout); the
 // Go error (errors.Is/As, see builtin.go); the HTTP status; the exit code;
 // the message patterns on message, error, stderr, stdout in turn (the last
 // MaxScanBytes of each). With no
 // match the type is unknown_error. Classify does not decide whether to
 // retry: see [Policy.ShouldRetry].
 func (c *Classifier) Classify(f Failure) (ErrorType, Evidence) {
+	if f.Type != "" {
+		return f.Type, Evidence{Rule: "preset", Field: "type", Match: string(f.Type)}
+	}
 	texts := f.texts()
 	for i := range texts {
 		texts[i] = tail(texts[i], MaxScanBytes)

@@ -80,6 +80,27 @@ func WithRandom(rnd func() float64) Option { return func(e *Engine) { e.rnd = rn
 // WithBeforeRetry sets the idempotency hook.
 func WithBeforeRetry(h BeforeRetryFunc) Option { return func(e *Engine) { e.beforeRetry = h } }
 
+// GateFunc is asked whether attempt (counted from 1) may run, just before it
+// runs: after the wait, the BeforeRetry hook and the deadline check. It
+// returns nil to let the attempt run, or the failure that stops the run
+// instead: the attempt does not run, is not in [Outcome.Attempts], and the
+// engine stops with [StopRejected] (or cancelled and deadline_exceeded when
+// ctx is done), with the failure as [Outcome.LastFailure]. Set its
+// [Failure.Type] to a reserved type (circuit_open, bulkhead_full,
+// retry_budget_exhausted): those are never retried. A gate may wait (for a
+// bulkhead slot); the wait before the first attempt does not count against
+// max_total_time, which starts when the first attempt is admitted.
+//
+// A gate that takes something for the attempt (a slot) gives it back when
+// the attempt's record reaches [WithOnAttempt]; a gate's admission is
+// followed by the attempt, unless ctx is done or the deadline passed while
+// the gate waited, so release what the gate holds when Do returns too.
+type GateFunc func(ctx context.Context, attempt int) *Failure
+
+// WithGate sets the gate: circuit breakers, bulkheads and retry budgets
+// plug in here. Do calls it from its own goroutine.
+func WithGate(g GateFunc) Option { return func(e *Engine) { e.gate = g } }
+
 // WithOnAttempt sets a function called after each attempt with its record, including the
 // decision to retry and the delay, before the wait: for live logs.
 func WithOnAttempt(f func(Attempt)) Option { return func(e *Engine) { e.onAttempt = f } }
@@ -102,6 +123,7 @@ type Engine struct {
 	rnd         func() float64
 	beforeRetry BeforeRetryFunc
 	onAttempt   func(Attempt)
+	gate        GateFunc
 }
 
 // NewEngine returns an engine for p, or the error of [Policy.Validate].
@@ -120,20 +142,24 @@ func NewEngine(p Policy, opts ...Option) (*Engine, error) {
 // Do runs op until it succeeds or retrying stops, and says why in the
 // Outcome. After a failed attempt it classifies the failure, then stops
 // when, in this order: ctx is done (cancelled, or deadline_exceeded for a
-// ctx deadline); the type is not retried (non_retryable_error); max_attempts
-// attempts ran (attempts_exhausted); the next delay would reach the
-// max_total_time deadline (deadline_exceeded: the engine does not start a
-// wait that leaves no time for an attempt). Otherwise it waits the delay
-// ([Policy.Delay], lengthened by Retry-After), returning early if ctx is
-// done, asks the BeforeRetry hook (already_done), checks the deadline again
-// (the hook takes time too), and runs the next attempt.
+// ctx deadline); the type is reserved (rejected) or not retried
+// (non_retryable_error); max_attempts attempts ran (attempts_exhausted); the
+// next delay would reach the max_total_time deadline (deadline_exceeded: the
+// engine does not start a wait that leaves no time for an attempt).
+// Otherwise it waits the delay ([Policy.Delay], lengthened by Retry-After),
+// returning early if ctx is done, asks the BeforeRetry hook (already_done),
+// checks the deadline again (the hook takes time too), asks the gate
+// (rejected, see [WithGate]), and runs the next attempt.
 func (e *Engine) Do(ctx context.Context, op Operation) Outcome {
 	p := e.policy
 	out := Outcome{MaxAttempts: p.MaxAttempts, Start: e.clock.Now()}
 	var deadline time.Time
-	if p.MaxTotalTime > 0 {
-		deadline = out.Start.Add(p.MaxTotalTime)
+	setDeadline := func() {
+		if p.MaxTotalTime > 0 {
+			deadline = out.Start.Add(p.MaxTotalTime)
+		}
 	}
+	setDeadline()
 	var prev time.Duration
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
@@ -141,6 +167,18 @@ func (e *Engine) Do(ctx context.Context, op Operation) Outcome {
 		}
 		if n > 1 && e.beforeRetry != nil && e.beforeRetry(ctx, n, out.LastType) {
 			return e.stop(out, StopAlreadyDone)
+		}
+		if e.gate != nil {
+			if !deadline.IsZero() && !e.clock.Now().Before(deadline) {
+				return e.stop(out, StopDeadlineExceeded) // no admission for an attempt that cannot run
+			}
+			if f := e.gate(ctx, n); f != nil {
+				return e.reject(ctx, out, f)
+			}
+			if n == 1 { // max_total_time starts when the first attempt is admitted
+				out.Start = e.clock.Now()
+				setDeadline()
+			}
 		}
 		a := Attempt{Number: n, Start: e.clock.Now()}
 		if !deadline.IsZero() && !a.Start.Before(deadline) {
@@ -206,8 +244,10 @@ func (e *Engine) next(ctx context.Context, n int, typ ErrorType, prev, retryAfte
 
 // Decide is the engine's decision after failed attempt n (counted from 1),
 // whose failure is of type typ: why to stop, or "" and the wait before
-// attempt n+1. In this order it stops when the type is not retried
-// (non_retryable_error), when max_attempts attempts ran
+// attempt n+1. In this order it stops when the type is reserved (rejected:
+// circuit_open, bulkhead_full and retry_budget_exhausted are never retried),
+// when the type is not retried (non_retryable_error), when max_attempts
+// attempts ran
 // (attempts_exhausted), and when the wait would reach deadline
 // (deadline_exceeded; a zero deadline means none). The wait is
 // [Policy.Delay] for retry n-1 lengthened by retryAfter (see [Result]).
@@ -219,6 +259,8 @@ func (e *Engine) next(ctx context.Context, n int, typ ErrorType, prev, retryAfte
 // so that their decisions are the engine's. Decide assumes p is valid.
 func (p Policy) Decide(n int, typ ErrorType, prev, retryAfter time.Duration, now, deadline time.Time, rnd func() float64) (StopReason, time.Duration) {
 	switch {
+	case typ.Reserved():
+		return StopRejected, 0
 	case !p.ShouldRetry(typ):
 		return StopNonRetryable, 0
 	case n >= p.MaxAttempts:
@@ -229,6 +271,17 @@ func (p Policy) Decide(n int, typ ErrorType, prev, retryAfter time.Duration, now
 		return StopDeadlineExceeded, 0
 	}
 	return "", delay
+}
+
+// reject stops the run on the gate's refusal f.
+func (e *Engine) reject(ctx context.Context, out Outcome, f *Failure) Outcome {
+	ff := *f
+	typ, _ := e.classifier.Classify(ff)
+	out.LastFailure, out.LastType = &ff, typ
+	if err := ctx.Err(); err != nil {
+		return e.stop(out, ctxReason(err))
+	}
+	return e.stop(out, StopRejected)
 }
 
 func (e *Engine) stop(out Outcome, reason StopReason) Outcome {

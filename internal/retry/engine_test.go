@@ -488,3 +488,106 @@ func TestRealClockSleep(t *testing.T) {
 		}
 	})
 }
+
+// A gate refuses attempts that must not run (an open circuit breaker, a full bulkhead, a spent
+// retry budget): the attempt does not run, the run stops with rejected and the gate's failure,
+// whose preset type no classifier rule overrides.
+func TestEngineGate(t *testing.T) {
+	t.Parallel()
+	open := &Failure{Type: CircuitOpen, Message: "circuit breaker \"vc\" is open"}
+	budget := &Failure{Type: RetryBudgetExhausted, Message: "retry budget exhausted"}
+	tests := []struct {
+		name         string
+		gate         func(n int) *Failure
+		results      []Result
+		wantReason   StopReason
+		wantAttempts int
+		wantType     ErrorType
+		wantSleeps   []time.Duration
+		wantAsked    []int
+	}{
+		{"refused before the first attempt", func(int) *Failure { return open }, nil,
+			StopRejected, 0, CircuitOpen, nil, []int{1}},
+		{"admitted every time", func(int) *Failure { return nil }, []Result{refused(), ok()},
+			StopSucceeded, 2, "", []time.Duration{secs(5)}, []int{1, 2}},
+		{"retry refused after the wait", func(n int) *Failure {
+			if n > 1 {
+				return budget
+			}
+			return nil
+		}, []Result{refused()}, StopRejected, 1, RetryBudgetExhausted, []time.Duration{secs(5)}, []int{1, 2}},
+		{"not asked after a non-retryable failure", func(int) *Failure { return nil }, []Result{failStatus(401)},
+			StopNonRetryable, 1, AuthenticationError, nil, []int{1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clk := newFakeClock()
+			var asked []int
+			// A rule that would match the gate's message must not win over the preset type.
+			cls := mustClassifier(t, Rule{Type: Timeout, Pattern: "circuit|budget"})
+			e := newTestEngine(t, noJitter(), clk, WithClassifier(cls), WithGate(func(_ context.Context, n int) *Failure {
+				asked = append(asked, n)
+				return tt.gate(n)
+			}))
+			out := e.Do(context.Background(), scripted(t, clk, nil, tt.results...))
+			if out.Reason != tt.wantReason || len(out.Attempts) != tt.wantAttempts || out.LastType != tt.wantType {
+				t.Errorf("Reason, attempts, LastType = %s, %d, %q; want %s, %d, %q",
+					out.Reason, len(out.Attempts), out.LastType, tt.wantReason, tt.wantAttempts, tt.wantType)
+			}
+			if diff := cmp.Diff(tt.wantSleeps, clk.Sleeps()); diff != "" {
+				t.Errorf("sleeps (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantAsked, asked); diff != "" {
+				t.Errorf("gate asked for attempts (-want +got):\n%s", diff)
+			}
+			if tt.wantReason == StopRejected {
+				var se *StopError
+				if err := out.Err(); !errors.As(err, &se) || se.Type != tt.wantType || se.Failure == nil || se.Failure.Type != tt.wantType {
+					t.Errorf("Err() = %v", err)
+				}
+			}
+		})
+	}
+}
+
+// The wait of a gate before the first attempt (a bulkhead) does not count against
+// max_total_time; a cancelled context wins over the gate's refusal.
+func TestEngineGateTime(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	p := noJitter()
+	p.MaxTotalTime = 10 * time.Second
+	e := newTestEngine(t, p, clk, WithGate(func(_ context.Context, n int) *Failure {
+		if n == 1 {
+			clk.Advance(time.Minute) // waited for a slot
+		}
+		return nil
+	}))
+	out := e.Do(context.Background(), scripted(t, clk, nil, refused(), ok()))
+	if out.Reason != StopSucceeded || !out.Start.Equal(t0.Add(time.Minute)) {
+		t.Errorf("Reason %s, Start %v: the deadline must start after the gate's wait", out.Reason, out.Start)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	e = newTestEngine(t, noJitter(), newFakeClock(), WithGate(func(context.Context, int) *Failure {
+		cancel()
+		return &Failure{Type: BulkheadFull, Err: context.Canceled}
+	}))
+	if out := e.Do(ctx, scripted(t, clk, nil)); out.Reason != StopCancelled || out.LastType != BulkheadFull {
+		t.Errorf("cancelled while waiting: Reason %s, LastType %s", out.Reason, out.LastType)
+	}
+}
+
+// An attempt that itself fails with a reserved type stops the run: reserved types are never
+// retried, and Decide says rejected.
+func TestEngineReservedTypeFromAttempt(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	e := newTestEngine(t, noJitter(), clk)
+	out := e.Do(context.Background(), scripted(t, clk, nil, Result{Failure: &Failure{Type: BulkheadFull, Message: "full"}}))
+	if out.Reason != StopRejected || len(out.Attempts) != 1 || out.Attempts[0].ErrorType != BulkheadFull ||
+		out.Attempts[0].Evidence.Rule != "preset" {
+		t.Errorf("out = %+v", out)
+	}
+}

@@ -34,9 +34,11 @@ const (
 // retries any failure) or when it is listed in [Policy.RetryConditions].
 const UnknownError ErrorType = "unknown_error"
 
-// Reserved error types, set by later features (circuit breaker, bulkhead,
-// retry budget) and never retried: [Policy.Validate] rejects them in
-// retry_conditions and [NewClassifier] rejects them as a rule's error_type.
+// Reserved error types, set by the guardrails (circuit breaker, bulkhead,
+// retry budget) through [Failure.Type] and [WithGate], and never retried:
+// [Policy.Validate] rejects them in retry_conditions, [NewClassifier]
+// rejects them as a rule's error_type, and the engine stops on them with
+// [StopRejected].
 const (
 	CircuitOpen          ErrorType = "circuit_open"
 	BulkheadFull         ErrorType = "bulkhead_full"

@@ -19,11 +19,16 @@ const (
 	StopAttemptsExhausted StopReason = "attempts_exhausted"  // max_attempts attempts ran
 	StopDeadlineExceeded  StopReason = "deadline_exceeded"   // max_total_time (or ctx's deadline) left no time for another attempt
 	StopCancelled         StopReason = "cancelled"           // ctx was cancelled
+	// StopRejected: a guardrail refused to let an attempt run (see [WithGate]): the circuit
+	// breaker is open (circuit_open), the bulkhead is full (bulkhead_full) or the retry budget is
+	// spent (retry_budget_exhausted); the type of the last failure says which. Also the stop
+	// after an attempt that failed with a reserved type.
+	StopRejected StopReason = "rejected"
 )
 
 // StopReasons returns every stop reason, for documentation and tests.
 func StopReasons() []StopReason {
-	return []StopReason{StopSucceeded, StopAlreadyDone, StopNonRetryable, StopAttemptsExhausted, StopDeadlineExceeded, StopCancelled}
+	return []StopReason{StopSucceeded, StopAlreadyDone, StopNonRetryable, StopAttemptsExhausted, StopDeadlineExceeded, StopCancelled, StopRejected}
 }
 
 // Succeeded reports whether r ends a run successfully.
@@ -42,7 +47,9 @@ type Outcome struct {
 	// LastFailure is the failure of the last attempt that ran (with TimedOut
 	// set by the engine if the attempt ran out of time) and LastType its
 	// type; nil and "" when that attempt succeeded or none ran. After
-	// already_done they describe the failure before the hook's check.
+	// already_done they describe the failure before the hook's check. After
+	// rejected they are the gate's refusal (see [WithGate]), which is not in
+	// Attempts: the attempt did not run.
 	LastFailure *Failure
 	LastType    ErrorType
 	// Start and End bound the run, from the engine's clock.

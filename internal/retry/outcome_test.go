@@ -178,7 +178,7 @@ func TestNewOperationID(t *testing.T) {
 
 func TestStopReasons(t *testing.T) {
 	t.Parallel()
-	want := []StopReason{"succeeded", "already_done", "non_retryable_error", "attempts_exhausted", "deadline_exceeded", "cancelled"}
+	want := []StopReason{"succeeded", "already_done", "non_retryable_error", "attempts_exhausted", "deadline_exceeded", "cancelled", "rejected"}
 	if diff := cmp.Diff(want, StopReasons()); diff != "" {
 		t.Errorf("StopReasons() mismatch (-want +got):\n%s", diff)
 	}

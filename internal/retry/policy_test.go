@@ -233,6 +233,7 @@ func TestDecide(t *testing.T) {
 		{"non-retryable", 1, AuthenticationError, 0, time.Time{}, StopNonRetryable, 0},
 		{"non-retryable wins over exhausted", 3, AuthenticationError, 0, time.Time{}, StopNonRetryable, 0},
 		{"exhausted", 3, ConnectionError, 0, time.Time{}, StopAttemptsExhausted, 0},
+		{"reserved types are rejected, never retried", 1, CircuitOpen, 0, time.Time{}, StopRejected, 0},
 		{"the wait would reach the deadline", 1, ConnectionError, 0, now.Add(5 * time.Second), StopDeadlineExceeded, 0},
 		{"the wait ends before the deadline", 1, ConnectionError, 0, now.Add(6 * time.Second), "", 5 * time.Second},
 	} {

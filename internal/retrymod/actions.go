@@ -31,6 +31,10 @@ type startReturn struct {
 	MaxAttempts        int         `json:"max_attempts,omitempty"`
 	Policy             *policyJSON `json:"policy,omitempty"`
 	PolicySources      []string    `json:"policy_sources,omitempty"`
+	// Admission says the role must ask action admit before each attempt of a tasks file: the
+	// operation's circuit breaker is enabled. CircuitKey is its key.
+	Admission  bool   `json:"admission"`
+	CircuitKey string `json:"circuit_key,omitempty"`
 }
 
 // policyJSON is a resolved policy in the units of the parameters.
@@ -68,6 +72,7 @@ type recordReturn struct {
 	NextAttempt   int      `json:"next_attempt"`
 	PolicySources []string `json:"policy_sources"`
 	SessionFile   string   `json:"session_file"`
+	guardReport
 }
 
 // finalizeReturn is the result of action finalize: the session statistics and its files.
@@ -122,6 +127,17 @@ func handleStart(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (m
 			return module.Result{}, err
 		}
 		ret.MaxAttempts, ret.Policy, ret.PolicySources = pol.MaxAttempts, policyOf(pol), sources
+		gc, err := resolveGuardrails(p)
+		if err != nil {
+			return module.Result{}, err
+		}
+		if gc != nil {
+			ret.CircuitKey, ret.Admission = gc.key, gc.settings.CircuitBreaker.Enabled
+		}
+	}
+	// external_systems are used by the handlers at the end of the play: a mistake fails now.
+	if _, err := parseSystems(p); err != nil {
+		return module.Result{}, err
 	}
 	st := newStore(ctx, p, d)
 	sess, created, changed, err := st.Start(id, p.Dict("context"))
@@ -323,6 +339,19 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 	if err != nil {
 		return module.Result{}, err
 	}
+	gc, err := resolveGuardrails(p)
+	if err != nil {
+		return module.Result{}, err
+	}
+	var gr *guardRun
+	if gc != nil {
+		g, err := newGuardrails(gc, ctx.CheckMode, d)
+		if err != nil {
+			return module.Result{}, err
+		}
+		gr = newGuardRun(g, gc.key)
+		pol = gr.adapt(pol)
+	}
 	start := now
 	if p.Has("attempt_start") {
 		sec, frac := math.Modf(p.Float("attempt_start"))
@@ -343,38 +372,13 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 	var decision retry.StopReason
 	var delay time.Duration
 	var typ retry.ErrorType
+	var refused string // why a guardrail stopped the retries
 	_, _, err = st.Update(id, func(se *session.Session, _ bool) error {
-		var o *session.Operation
-		if opID != "" {
-			o = se.Operation(opID)
-		}
-		if o == nil {
-			done := 0
-			if given > 1 {
-				if opID == "" || !ctx.CheckMode {
-					return fmt.Errorf("attempt %d of operation %s cannot be recorded: session %s has no operation %q with earlier attempts "+
-						"(give the operation_id that attempt 1 returned)", given, name, id, opID)
-				}
-				done = given - 1 // check mode: the earlier attempts were not written
-			}
-			if opID == "" {
-				// Its own random source: d.rnd draws the jitter, as in the engine.
-				opID = session.NewOperationID(name, start, nil)
-			}
-			se.Operations = append(se.Operations, session.Operation{OperationID: opID, OperationName: name, SessionID: id,
-				Host: p.Str("host"), StartTime: session.Timestamp(start), Status: session.OpRunning, AttemptCount: done,
-				Attempts: []session.Attempt{}, Context: p.Dict("context")})
-			o = &se.Operations[len(se.Operations)-1]
-		}
-		if o.Finished() {
-			return fmt.Errorf("operation %s already ended (%s, %s) in session %s: leave operation_id out to record a new operation",
-				o.OperationID, o.Status, o.StopReason, id)
+		o, err := operationFor(ctx, p, se, id, &opID, name, given, start)
+		if err != nil {
+			return err
 		}
 		n := o.AttemptCount + 1
-		if given != 0 && given != n {
-			return fmt.Errorf("parameter attempt: operation %s has %d attempts recorded, so the next one is %d, not %d",
-				o.OperationID, o.AttemptCount, n, given)
-		}
 		opStart, err := session.ParseTimestamp(o.StartTime)
 		if err != nil {
 			opStart = start
@@ -402,11 +406,26 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 				deadline = opStart.Add(pol.MaxTotalTime)
 			}
 			decision, delay = pol.Decide(n, typ, prev, oc.retryAfter, now, deadline, d.rnd)
+			if gr != nil {
+				gr.record(typ, pol.ShouldRetry(typ))
+				if decision == "" {
+					if f := gr.allowRetry(); f != nil {
+						decision, refused = retry.StopRejected, f.Message
+						o.ErrorType = string(retry.RetryBudgetExhausted)
+					}
+				}
+			}
 			if decision == "" {
 				a.ShouldRetry, a.DelayBeforeRetry = true, delay.Seconds()
 			} else {
 				o.Status, o.StopReason = session.OpFailed, string(decision)
+				if o.ErrorType == "" {
+					o.ErrorType = t
+				}
 			}
+		}
+		if !oc.failed && gr != nil {
+			gr.record("", true)
 		}
 		o.Attempts = append(o.Attempts, a)
 		o.AttemptCount, o.MaxAttempts, o.EndTime = n, pol.MaxAttempts, session.Timestamp(now)
@@ -431,11 +450,22 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 	}
 	ret := recordReturn{Operation: rec, ErrorType: string(typ), ShouldRetry: last.ShouldRetry, Delay: last.DelayBeforeRetry,
 		PolicySources: sources, SessionFile: st.Files().Session(id)}
+	if refused != "" {
+		ret.ErrorType = string(retry.RetryBudgetExhausted)
+	}
+	if gr != nil {
+		ret.guardReport = gr.report()
+		for _, w := range gr.warnings {
+			ctx.Warn("%s", w)
+		}
+	}
 	n := rec.AttemptCount
 	var msg string
 	switch {
 	case !oc.failed:
 		msg = fmt.Sprintf("%s: attempt %d of %d succeeded", name, n, rec.MaxAttempts)
+	case refused != "":
+		msg = refusal(name, retry.RetryBudgetExhausted, n, rec.MaxAttempts, string(typ), refused)
 	case last.ShouldRetry:
 		ret.NextAttempt = n + 1
 		msg = fmt.Sprintf("%s: attempt %d of %d failed with %s; attempt %d follows in %s s: %s", name, n, rec.MaxAttempts, typ,
@@ -514,8 +544,9 @@ func logOperation(st *session.Store, p module.Params, d deps, id string, op *ses
 	return nil
 }
 
-// trackRun records a finished run of action run in its session (track_session).
-func trackRun(p module.Params, d deps, rec retry.OperationRecord) (string, error) {
+// trackRun records a finished run of action run in its session (track_session); errorType is
+// the type of the failure that ended it ("" when it succeeded).
+func trackRun(p module.Params, d deps, rec retry.OperationRecord, errorType retry.ErrorType) (string, error) {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return "", err
@@ -525,6 +556,9 @@ func trackRun(p module.Params, d deps, rec retry.OperationRecord) (string, error
 		return "", err
 	}
 	op.Host = p.Str("host")
+	if rec.Status == session.OpFailed {
+		op.ErrorType = string(errorType)
+	}
 	st := &session.Store{Dir: p.Str("state_dir"), Now: d.now}
 	if _, err := st.RecordOperation(rec.SessionID, op); err != nil {
 		return "", err

@@ -30,6 +30,7 @@ type Return struct {
 	Schedule        *Schedule             `json:"schedule,omitempty"`
 	// SessionFile is set when track_session recorded the operation.
 	SessionFile string `json:"session_file,omitempty"`
+	guardReport
 }
 
 // Schedule is the check-mode plan in seconds.
@@ -78,6 +79,10 @@ func handle(ctx *module.Ctx, d deps) (module.Result, error) {
 		return handleRetention(ctx, p, d)
 	case actionWait:
 		return handleWait(ctx, p, d)
+	case actionAdmit:
+		return handleAdmit(ctx, p, d)
+	case actionSendMetrics, actionSendAlerts:
+		return handleSend(ctx, p, d)
 	}
 	return handleRun(ctx, p, fromSettings, d)
 }
@@ -122,18 +127,28 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 	if sessionID == "" {
 		sessionID = NewSessionID(d.now())
 	}
+	gc, err := resolveGuardrails(p)
+	if err != nil {
+		return module.Result{}, err
+	}
+	var gr *guardRun
+	if gc != nil {
+		g, err := newGuardrails(gc, ctx.CheckMode, d)
+		if err != nil {
+			return module.Result{}, err
+		}
+		gr = newGuardRun(g, gc.key)
+		pol = gr.adapt(pol)
+		defer gr.release()
+	}
 	if ctx.CheckMode {
-		plan := planOf(pol)
-		rec := retry.OperationRecord{OperationName: name, SessionID: sessionID, Status: "planned",
-			MaxAttempts: pol.MaxAttempts, Attempts: []retry.Attempt{}, Context: p.Dict("context")}
-		return module.Result{
-			Msg: fmt.Sprintf("check mode: %s was not run; up to %d attempts, worst-case wait %s s%s",
-				op.describe(), pol.MaxAttempts, trimFloat(plan.WorstCaseWait), boundText(plan)),
-			Data: Return{OperationRecord: rec, PolicySources: sources, Schedule: &plan},
-		}, nil
+		return checkRun(ctx, p, gr, op, pol, sources, name, sessionID)
 	}
 
 	opts := []retry.Option{retry.WithClassifier(cls)}
+	if gr != nil {
+		opts = append(opts, retry.WithGate(gr.gate), retry.WithOnAttempt(gr.after))
+	}
 	if d.clock != nil {
 		opts = append(opts, retry.WithClock(d.clock))
 	}
@@ -159,10 +174,16 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 	}
 	ret := Return{OperationRecord: rec, ErrorType: string(out.LastType), PolicySources: sources}
 	op.fill(&ret, out.Reason == retry.StopAlreadyDone)
+	if gr != nil {
+		ret.guardReport = gr.report()
+		for _, w := range gr.warnings {
+			ctx.Warn("%s", w)
+		}
+	}
 	if track {
 		// The operation ran: a bookkeeping problem must not turn its result into a failure that
 		// invites running it again, so it is a warning.
-		if path, err := trackRun(p, d, rec); err != nil {
+		if path, err := trackRun(p, d, rec, out.LastType); err != nil {
 			ctx.Warn("%s was not recorded in retry session %s: %v", name, sessionID, err)
 		} else {
 			ret.SessionFile = path
@@ -183,7 +204,42 @@ func failureMessage(name string, out retry.Outcome) string {
 	if out.LastFailure != nil {
 		last = out.LastFailure.Summary()
 	}
+	if out.Reason == retry.StopRejected && out.LastType.Reserved() {
+		lastType := ""
+		if n := len(out.Attempts); n > 0 {
+			lastType = string(out.Attempts[n-1].ErrorType)
+		}
+		return refusal(name, out.LastType, len(out.Attempts), out.MaxAttempts, lastType, last)
+	}
 	return stopMessage(name, out.Reason, out.LastType, len(out.Attempts), out.MaxAttempts, last)
+}
+
+// checkRun is action run in check mode: nothing runs, the schedule is planned, and the
+// guardrails are read (an open circuit breaker says the operation would fail at once).
+func checkRun(ctx *module.Ctx, p module.Params, gr *guardRun, op *op, pol retry.Policy, sources []string, name, sessionID string) (module.Result, error) {
+	plan := planOf(pol)
+	rec := retry.OperationRecord{OperationName: name, SessionID: sessionID, Status: "planned",
+		MaxAttempts: pol.MaxAttempts, Attempts: []retry.Attempt{}, Context: p.Dict("context")}
+	ret := Return{OperationRecord: rec, PolicySources: sources, Schedule: &plan}
+	msg := fmt.Sprintf("check mode: %s was not run; up to %d attempts, worst-case wait %s s%s",
+		op.describe(), pol.MaxAttempts, trimFloat(plan.WorstCaseWait), boundText(plan))
+	if gr != nil {
+		if f := gr.admit(context.Background()); f != nil {
+			ret.ErrorType = string(f.Type)
+			msg = fmt.Sprintf("check mode: %s was not run; it would fail at once with %s: %s", op.describe(), f.Type, f.Summary())
+		}
+		if gr.g.Settings().RetryBudget.Enabled {
+			if d, err := gr.g.AllowRetry(gr.key); err == nil { // read-only in check mode
+				d.Reason = "a retry now: " + d.Reason
+				gr.budget = &d
+			}
+		}
+		ret.guardReport = gr.report()
+		for _, w := range gr.warnings {
+			ctx.Warn("%s", w)
+		}
+	}
+	return module.Result{Msg: msg, Data: ret}, nil
 }
 
 // stopMessage says why retrying name stopped without success after attempts of maxAttempts.

@@ -107,6 +107,10 @@ func TestRoleDefaultsAreTheModules(t *testing.T) {
 			want = []any{}
 		case "external_integration":
 			want = false
+		case "circuit_key":
+			want = "" // the operation's name
+		case "circuit_breaker", "bulkhead", "retry_budget", "adaptive":
+			want = specDefaults(guardSpecs(true)[k])
 		default:
 			p, ok := specParam(Spec, k)
 			if !ok || p.Default == nil {

@@ -74,9 +74,20 @@ const (
 	actionCleanup  = "cleanup"  // retention: remove old sessions
 	actionCompress = "compress" // retention: gzip large or old sessions
 	actionWait     = "wait"     // wait a computed delay, to the millisecond
+	// admit asks the circuit breaker whether the next attempt of an operation that runs elsewhere
+	// (the role's tasks files) may run; a refusal ends the operation with circuit_open.
+	actionAdmit       = "admit"
+	actionSendMetrics = "send_metrics" // deliver the session's metrics to the external systems
+	actionSendAlerts  = "send_alerts"  // deliver an alert when the session breaches a threshold
 )
 
-var actions = []string{actionRun, actionStart, actionRecord, actionFinalize, actionCleanup, actionCompress, actionWait}
+var actions = []string{actionRun, actionStart, actionRecord, actionFinalize, actionCleanup, actionCompress, actionWait,
+	actionAdmit, actionSendMetrics, actionSendAlerts}
+
+// externalSecretKeys are the keys of external_systems entries whose values are secrets: the URL
+// (the path of a Slack or webhook URL is its credential), auth_header and headers. The runtime
+// masks them in invocation.module_args and scrubs them from the result, also inside settings.
+var externalSecretKeys = []string{"url", "auth_header", "headers"}
 
 // Spec declares the module's parameters; plugins/modules/retry_manager.py documents the same.
 var Spec = append(module.Spec{
@@ -85,7 +96,7 @@ var Spec = append(module.Spec{
 	{Name: "operation", Type: module.TypeStr, Aliases: []string{"retry_current_operation"}},
 	{Name: "context", Type: module.TypeDict, Aliases: []string{"retry_component_context"}},
 	{Name: "session_id", Type: module.TypeStr},
-	{Name: "settings", Type: module.TypeDict},
+	{Name: "settings", Type: module.TypeDict, SecretKeys: externalSecretKeys},
 	// Sessions.
 	{Name: "state_dir", Type: module.TypePath, Default: session.DefaultDir},
 	{Name: "track_session", Type: module.TypeBool, Default: false},
@@ -127,7 +138,9 @@ var Spec = append(module.Spec{
 	{Name: "ca_path", Type: module.TypePath},
 	// Checked before each retry.
 	{Name: "idempotency_check", Type: module.TypeDict},
-}, policyParams(true)...)
+	// Delivery to external systems (send_metrics, send_alerts).
+	{Name: "external_systems", Type: module.TypeList, Elements: module.TypeDict, SecretKeys: externalSecretKeys},
+}, append(policyParams(true), guardParams()...)...)
 
 // maxWait bounds the seconds of action wait: one day.
 const maxWait = 86400
@@ -173,12 +186,12 @@ var retentionSpec = module.Spec{
 
 // roleOnlySettings are keys of the role's retry_manager dictionary that settings accepts and the
 // module does not use: the role's handlers do.
-var roleOnlySettings = []string{"external_integration", "external_systems", "integration"}
+var roleOnlySettings = []string{"external_integration", "integration"}
 
 // settingsSpec declares the keys of settings: the role's retry_manager dictionary. No defaults:
 // only the keys given override the task's parameters.
 func settingsSpec() module.Spec {
-	return append(policyParams(false),
+	return append(append(policyParams(false), guardParams()...),
 		module.Param{Name: "operation_configs", Type: module.TypeDict},
 		module.Param{Name: "error_rules", Type: module.TypeList, Elements: module.TypeDict},
 		module.Param{Name: "debug_mode", Type: module.TypeBool},
@@ -229,6 +242,10 @@ func applySettings(p module.Params) (module.Params, bool, error) {
 	}
 	return out, policy, nil
 }
+
+// operationConfigSpec declares the keys of one operation_configs entry: the retry settings and
+// the guardrails.
+func operationConfigSpec() module.Spec { return append(policyParams(false), guardParams()...) }
 
 // checkSpec declares the keys of idempotency_check: a command or an HTTP request of its own.
 var checkSpec = module.Spec{
@@ -315,7 +332,7 @@ func resolvePolicy(p module.Params, fromSettings bool) (retry.Policy, []string, 
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	sub := policyParams(false)
+	sub := operationConfigSpec()
 	for _, name := range names {
 		raw, ok := configs[name].(map[string]any)
 		if !ok {

@@ -177,25 +177,35 @@ type Session struct {
 	// FinalStatistics and Alerts are set when the session is finalized.
 	FinalStatistics *Statistics `json:"final_statistics,omitempty"`
 	Alerts          []Alert     `json:"alerts"`
-	UpdatedAt       string      `json:"updated_at"`
+	// Delivered lists what was delivered to external systems, so that it is not delivered again:
+	// the breach groups whose alert a host claimed (export.AlertKey), and "<metrics key>/<system>"
+	// for the metrics a system received (see Store.Claim and Store.MarkDelivered). The oldest
+	// entries beyond MaxDelivered are dropped.
+	Delivered []string `json:"delivered,omitempty"`
+	UpdatedAt string   `json:"updated_at"`
 }
 
 // Operation is one operation of a session: the operation record of the users' reports, with the
 // host it ran for. Attempts are in order.
 type Operation struct {
-	OperationID   string         `json:"operation_id"`
-	OperationName string         `json:"operation_name"`
-	SessionID     string         `json:"session_id"`
-	Host          string         `json:"host,omitempty"`
-	StartTime     string         `json:"start_time"`
-	EndTime       string         `json:"end_time"`
-	Status        string         `json:"status"` // OpRunning, OpCompleted or OpFailed
-	AttemptCount  int            `json:"attempt_count"`
-	MaxAttempts   int            `json:"max_attempts"`
-	ExecutionTime float64        `json:"execution_time"` // seconds from the first attempt's start to the last one's end
-	Attempts      []Attempt      `json:"attempts"`
-	StopReason    string         `json:"stop_reason,omitempty"` // set when the operation ended
-	Context       map[string]any `json:"context,omitempty"`
+	OperationID   string    `json:"operation_id"`
+	OperationName string    `json:"operation_name"`
+	SessionID     string    `json:"session_id"`
+	Host          string    `json:"host,omitempty"`
+	StartTime     string    `json:"start_time"`
+	EndTime       string    `json:"end_time"`
+	Status        string    `json:"status"` // OpRunning, OpCompleted or OpFailed
+	AttemptCount  int       `json:"attempt_count"`
+	MaxAttempts   int       `json:"max_attempts"`
+	ExecutionTime float64   `json:"execution_time"` // seconds from the first attempt's start to the last one's end
+	Attempts      []Attempt `json:"attempts"`
+	StopReason    string    `json:"stop_reason,omitempty"` // set when the operation ended
+	// ErrorType is the type of the failure that ended a failed operation. It differs from the
+	// last attempt's when a guardrail ended it: circuit_open or bulkhead_full when an attempt was
+	// refused (before the first, an operation has no attempt at all), retry_budget_exhausted
+	// when a retry was refused.
+	ErrorType string         `json:"error_type,omitempty"`
+	Context   map[string]any `json:"context,omitempty"`
 }
 
 // Finished reports whether the operation ended (completed or failed).

@@ -358,6 +358,9 @@ func ErrorEntryOf(op *Operation, now time.Time) ErrorEntry {
 		}
 		e.FailedTask = last.FailedTask
 	}
+	if op.ErrorType != "" {
+		e.ErrorType = op.ErrorType // a guardrail's refusal ended it
+	}
 	return e
 }
 

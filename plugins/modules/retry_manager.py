@@ -46,6 +46,22 @@ description:
     I(log_individual_attempts)), C(retry_performance_<id>.json) and C(retry_session_error_<id>.json). They are
     written atomically with mode 0600 in a directory created 0700, each update under an exclusive lock, so many
     hosts and forks can record into one session at once without losing an update."
+  - "Guardrails, all off unless enabled, shared by every process that uses the same I(circuit_key) (default: the
+    operation's name) and I(state_dir), in C(<state_dir>/circuit/): a I(circuit_breaker) that opens after
+    consecutive failures (or a failure rate) and then fails operations at once with error type C(circuit_open),
+    without running them, until I(circuit_breaker.open_duration) has passed and a trial call succeeds; a
+    I(bulkhead) that bounds the operations running at once on this host (C(bulkhead_full) after
+    I(bulkhead.max_wait)); a I(retry_budget) that refuses retries beyond a share of the calls
+    (C(retry_budget_exhausted)); and I(adaptive) retry, which lowers max_attempts and lengthens the delays while
+    the recent success rate is below a target. Only failures of a type that is retried count against the breaker:
+    a wrong password does not mean the service is down. The result shows what applied (C(circuit_breaker),
+    C(bulkhead), C(retry_budget), C(adaptation)). A state file that cannot be read lets the operation through with
+    a warning: the guardrails never fail an operation because of their own state."
+  - "C(send_metrics) and C(send_alerts) deliver a session's metrics, or an alert when a threshold of I(monitoring)
+    is breached, to the I(external_systems): Prometheus remote write, the Pushgateway, node_exporter's textfile
+    collector, Slack, Datadog and webhooks. Systems are sent to concurrently, each with its own timeout and
+    retries. A failed delivery is a warning and an entry of C(deliveries), never a failure, unless the system is
+    C(required). An alert is sent once per breach group: the first host of the session to claim it sends it."
 author:
   - resilience.ops contributors
 options:
@@ -62,8 +78,16 @@ options:
       - C(cleanup) removes sessions by I(retention), C(compress) gzips them; the session I(session_id) is left alone.
       - C(wait) waits I(seconds), to the millisecond (C(ansible.builtin.pause) and C(ansible.builtin.wait_for) take
         whole seconds, and C(pause) runs once for all hosts of a batch).
+      - C(admit) asks the I(circuit_breaker) whether the next attempt of I(operation), which runs elsewhere (the tasks
+        of the C(resilience.ops.retry_manager) role), may run. While the breaker is open it ends the operation in
+        session I(session_id) with error type C(circuit_open) and returns C(admitted=false) and C(retry_in), so that
+        the attempt is not made. C(record) records each result with the breaker and asks the I(retry_budget) before a
+        retry.
+      - C(send_metrics) delivers the metrics of session I(session_id) to the I(external_systems) that take metrics.
+        C(send_alerts) delivers an alert to those that take alerts, only when a threshold of I(monitoring) is
+        breached, and only once per breach group for all the hosts of the session.
     type: str
-    choices: [run, start, record, finalize, cleanup, compress, wait]
+    choices: [run, start, record, finalize, cleanup, compress, wait, admit, send_metrics, send_alerts]
     default: run
   operation:
     description:
@@ -88,7 +112,10 @@ options:
       - The role's C(retry_manager) dictionary. Its keys replace the task's parameters of the same names (the retry
         settings, I(operation_configs), I(error_rules), I(debug_mode), I(log_individual_attempts), I(state_dir),
         I(monitoring), I(retention)); I(operation_configs) still wins for its operation.
-      - C(external_integration), C(external_systems) and C(integration) are accepted and not used by the module.
+      - Also I(circuit_breaker), I(bulkhead), I(retry_budget), I(adaptive), I(circuit_key) and I(external_systems).
+      - C(external_integration) and C(integration) are accepted and not used by the module (the role's handlers use
+        C(external_integration)).
+      - The values of C(url), C(auth_header) and C(headers) of C(external_systems) are masked and never returned.
     type: dict
   state_dir:
     description: The directory of the session files; created with mode 0700 when missing.
@@ -156,7 +183,9 @@ options:
     description:
       - Settings per operation name, each a dictionary of any of max_attempts, retry_policy, base_delay,
         max_delay, backoff_multiplier, jitter_enabled, jitter_mode, max_total_time, attempt_timeout,
-        retry_conditions and retry_unknown. The entry for I(operation) wins over the task's settings.
+        retry_conditions, retry_unknown, circuit_breaker, bulkhead, retry_budget, adaptive and circuit_key. The entry
+        for I(operation) wins over the task's settings; inside circuit_breaker, bulkhead, retry_budget and adaptive,
+        key by key.
     type: dict
   error_rules:
     description:
@@ -299,6 +328,144 @@ options:
     description: Retry failures that no rule recognises (unknown_error), as C(until) would.
     type: bool
     default: true
+  circuit_key:
+    description:
+      - The key the guardrails' state is kept under; operations with the same key share one circuit breaker,
+        bulkhead, retry budget and history. Give the service, such as C(vcenter01.example.com), for every operation
+        that calls it. Any text without control characters, at most 512 bytes.
+      - Defaults to I(operation).
+    type: str
+  circuit_breaker:
+    description:
+      - Stops calling a service that keeps failing. Closed, it counts the failures of a type that is retried; after
+        I(failure_threshold) in a row, or when at least I(failure_rate_threshold) of the calls of the last I(window)
+        seconds failed (once there are I(minimum_calls)), it opens. Open, every attempt fails at once with error type
+        C(circuit_open) without running, and the result's C(retry_in) says when the next trial call is allowed.
+        After I(open_duration) seconds up to I(half_open_max_calls) trial calls run; a success closes it, a failure
+        opens it again.
+      - The state lives in C(<state_dir>/circuit/) and is shared by the processes of the host, so 20 forks calling
+        one vCenter share one breaker. Delegate the tasks to one host to share it between hosts.
+    type: dict
+    suboptions:
+      enabled:
+        description: Turn the circuit breaker on.
+        type: bool
+        default: false
+      failure_threshold:
+        description: Consecutive counted failures that open the breaker, 1 to 1000.
+        type: int
+        default: 5
+      failure_rate_threshold:
+        description: The share of failed calls in I(window) that opens the breaker, 0 (off) to 1.
+        type: float
+        default: 0.5
+      minimum_calls:
+        description: Calls in I(window) before the failure rate is judged.
+        type: int
+        default: 10
+      window:
+        description: Seconds of the failure rate's sliding window.
+        type: float
+        default: 60.0
+      open_duration:
+        description: Seconds an open breaker refuses calls before trial calls run.
+        type: float
+        default: 30.0
+      half_open_max_calls:
+        description: Trial calls that may run at once while half-open (not a number of successes to collect).
+        type: int
+        default: 1
+  bulkhead:
+    description:
+      - Bounds the operations on I(circuit_key) that run at the same time on this host, across processes. An
+        attempt waits up to I(max_wait) seconds for a slot, then fails with C(bulkhead_full). The wait does not count
+        against I(max_total_time). A slot is held by the process that runs the attempt, so it applies to C(run) only.
+    type: dict
+    suboptions:
+      enabled:
+        description: Turn the bulkhead on.
+        type: bool
+        default: false
+      max_concurrent:
+        description: Operations that may run at once, 1 to 256.
+        type: int
+        default: 10
+      max_wait:
+        description: Seconds to wait for a slot; 0 does not wait.
+        type: float
+        default: 60.0
+  retry_budget:
+    description:
+      - Bounds the retries of all the operations on I(circuit_key) to a share of their calls, so that retries do not
+        multiply the load on a struggling service. A retry is allowed while the retries of the last I(window) seconds
+        are fewer than max(I(min_retries), I(ratio) * calls); otherwise retrying stops with
+        C(retry_budget_exhausted), and the result's C(retry_budget) says why.
+    type: dict
+    suboptions:
+      enabled:
+        description: Turn the retry budget on.
+        type: bool
+        default: false
+      ratio:
+        description: The share of the calls that retries may make up, 0 to 1.
+        type: float
+        default: 0.1
+      min_retries:
+        description: Retries per window that are always allowed.
+        type: int
+        default: 10
+      window:
+        description: Seconds of the budget's sliding window.
+        type: float
+        default: 60.0
+  adaptive:
+    description:
+      - Adapts the retry settings to the recent success rate of the operations on I(circuit_key). Below
+        I(target_success_rate) (over at least I(minimum_calls) calls of the last I(window) seconds), base_delay and
+        max_delay grow up to I(max_delay_factor) times and max_attempts shrinks down to I(min_attempts), in proportion
+        to the shortfall; at or above it the configured settings apply. The result's C(adaptation) says what changed.
+    type: dict
+    aliases: [adaptive_retry]
+    suboptions:
+      enabled:
+        description: Turn adaptive retry on.
+        type: bool
+        default: false
+      window:
+        description: Seconds of the success rate's sliding window.
+        type: float
+        default: 600.0
+      minimum_calls:
+        description: Calls in I(window) before anything is adapted.
+        type: int
+        default: 10
+      target_success_rate:
+        description: The success rate (above 0, at most 1) at which the configured settings apply.
+        type: float
+        default: 0.9
+      max_delay_factor:
+        description: The largest factor on base_delay and max_delay, at a success rate of 0.
+        type: float
+        default: 4.0
+      min_attempts:
+        description: The fewest attempts max_attempts is lowered to (it is never raised).
+        type: int
+        default: 2
+  external_systems:
+    description:
+      - Where C(send_metrics) and C(send_alerts) deliver, usually given in I(settings) as the role's
+        C(retry_manager.external_systems). Each entry has C(name) and C(url) (the base URL of a Pushgateway, the
+        endpoint of the others), and optionally C(type) (prometheus_remote_write, pushgateway, textfile, slack,
+        datadog or webhook; inferred from the name or URL when clear, as for C(hooks.slack.com) or port 9091),
+        C(method), C(auth_header) (the Authorization header's value), C(headers), C(timeout) (seconds per attempt,
+        default 10), C(retry_count) (retries, default 2), C(retry_delay) (seconds, default 5), C(enabled) (default
+        true), C(required) (default false; a failed delivery then fails the task), C(events) (metrics, alerts; by
+        default metrics for metric systems, alerts for Slack, both for webhooks), and per type C(job), C(labels),
+        C(grouping), C(remote_write_version), C(path), C(directory), C(validate_certs), C(ca_file).
+      - The values of C(url) (the path of a Slack or webhook URL is its credential), C(auth_header) and C(headers) are
+        masked in the invocation and never appear in results, warnings or logs; deliveries show the host only.
+    type: list
+    elements: dict
 attributes:
   check_mode:
     support: full
@@ -306,6 +473,8 @@ attributes:
       - C(run) runs nothing and returns the planned schedule in C(schedule).
       - The session actions read the session files and return what they would do; no file is written, created or
         removed, and C(wait) does not wait.
+      - The guardrails' state is read, never changed; an open circuit breaker says the operation would fail at once.
+      - C(send_metrics) and C(send_alerts) send nothing; each delivery's C(would_send) shows what would be sent.
   diff_mode:
     support: none
   platform:
@@ -369,6 +538,25 @@ EXAMPLES = r"""
   delegate_to: localhost
   run_once: true
 
+- name: Stop calling a vCenter that keeps failing; other operations on it share the breaker
+  resilience.ops.retry_manager:
+    operation: vmware_vm_create
+    argv: [govc, vm.create, -on=false, "{{ vm_name }}"]
+    circuit_key: vcenter01.example.com
+    circuit_breaker: {enabled: true, failure_threshold: 5, open_duration: 60}
+    bulkhead: {enabled: true, max_concurrent: 4, max_wait: 120}
+    retry_budget: {enabled: true, ratio: 0.2}
+
+- name: Send the session's metrics to a Pushgateway and a webhook
+  resilience.ops.retry_manager:
+    action: send_metrics
+    session_id: "{{ retry_active_session_id }}"
+    external_systems:
+      - {name: pushgateway, url: "http://pushgateway.example.com:9091"}
+      - {name: audit, type: webhook, url: "{{ audit_webhook_url }}", auth_header: "Bearer {{ audit_token }}", required: true}
+  delegate_to: localhost
+  run_once: true
+
 - name: See the schedule before a change window
   resilience.ops.retry_manager:
     operation: network_configuration
@@ -427,18 +615,22 @@ attempts:
   type: list
   elements: dict
 stop_reason:
-  description: Why retrying stopped.
+  description:
+    - Why retrying stopped. C(rejected) means a guardrail refused an attempt or a retry; C(error_type) says which
+      (circuit_open, bulkhead_full, retry_budget_exhausted).
   returned: by run and record
   type: str
   sample: succeeded
-  choices: [succeeded, already_done, non_retryable_error, attempts_exhausted, deadline_exceeded, cancelled]
+  choices: [succeeded, already_done, non_retryable_error, attempts_exhausted, deadline_exceeded, cancelled, rejected]
 context:
   description: The I(context) given.
   returned: when given
   type: dict
 error_type:
-  description: The error type of the last failed attempt; empty when the last attempt succeeded.
-  returned: by run and record
+  description:
+    - The error type of the last failed attempt; empty when the last attempt succeeded. When a guardrail stopped the
+      operation, its reserved type (circuit_open, bulkhead_full, retry_budget_exhausted); the attempts keep their own.
+  returned: by run, record and admit
   type: str
   sample: connection_error
 policy_sources:
@@ -541,7 +733,7 @@ final_statistics:
     retry_rate: 40.0, operations_per_minute: 0.91}
 alerts:
   description: Each breached threshold with alert, metric, value, threshold and message.
-  returned: by finalize
+  returned: by finalize, send_metrics and send_alerts
   type: list
   elements: dict
 performance_file:
@@ -562,6 +754,72 @@ waited:
   description: Seconds waited.
   returned: by wait
   type: float
+circuit_key:
+  description: The key of the guardrails' state.
+  returned: by run, record and admit when a guardrail is enabled, by start when one is enabled for operation
+  type: str
+  sample: vcenter01.example.com
+circuit_breaker:
+  description:
+    - "The circuit breaker: enabled, state (closed, open, half_open) after the operation, admitted_state (the state
+      the last attempt was admitted in), trial, consecutive_failures, window_calls, window_failures, failure_rate,
+      open_until and next_trial_in (seconds) while open, opens, and the transitions the operation made (from, to,
+      at, reason). Only C({enabled: false}) when it is off."
+  returned: by run, record and admit when a guardrail is enabled
+  type: dict
+  sample: {enabled: true, state: open, admitted_state: closed, consecutive_failures: 0, opens: 1, next_trial_in: 29.8,
+    transitions: [{from: closed, to: open, at: "2026-01-02T03:04:05Z",
+      reason: "5 consecutive failures (failure_threshold 5), the last connection_error"}]}
+bulkhead:
+  description:
+    - "The bulkhead: enabled, max_concurrent, max_wait, acquired, slot, waited (seconds, the last attempt),
+      total_waited (all attempts), available (free slots, in check mode) and not_applied (why it did not apply, for
+      admit). Only C({enabled: false}) when it is off."
+  returned: by run, record and admit when a guardrail is enabled
+  type: dict
+retry_budget:
+  description:
+    - "The retry budget's last decision: enabled, allowed, retries and calls of the window, budget, denied, window
+      (seconds) and reason. Only C({enabled: false}) when it is off."
+  returned: by run, record and admit when a guardrail is enabled
+  type: dict
+adaptation:
+  description:
+    - "What adaptive retry did: enabled, adapted, success_rate, calls, window, delay_factor, reason and changes
+      (param, from, to). Only C({enabled: false}) when it is off."
+  returned: by run, record and admit when a guardrail is enabled
+  type: dict
+retry_in:
+  description: Seconds until the open circuit breaker lets the next trial call through.
+  returned: when the circuit breaker refused an attempt
+  type: float
+admission:
+  description: Whether the operation's circuit breaker is enabled, so that the role asks C(admit) before each attempt.
+  returned: by start
+  type: bool
+admitted:
+  description: Whether the attempt may run. When false the operation ended with circuit_open and the result is its record.
+  returned: by admit
+  type: bool
+event:
+  description: What was delivered, C(metrics) or C(alerts).
+  returned: by send_metrics and send_alerts
+  type: str
+alert_key:
+  description: The breach group of the alert; the same for every host of the session and set of breached thresholds.
+  returned: by send_alerts when a threshold is breached
+  type: str
+deliveries:
+  description:
+    - One entry per external system with name, type, host (never the URL), event, sent, skipped (disabled,
+      not_subscribed, no_breach, already_sent, check_mode), required, attempts, stop_reason, error and error_type
+      when it failed, status_code, protocol, series, note, and would_send (method, host, groups, series, text or
+      body) in check mode.
+  returned: by send_metrics and send_alerts
+  type: list
+  elements: dict
+  sample: [{name: pushgateway, type: pushgateway, host: "pushgateway.example.com:9091", event: metrics, sent: true,
+    required: false, attempts: 1, stop_reason: succeeded, status_code: 200, series: 14}]
 schedule:
   description:
     - The plan, in check mode. attempts lists attempt_number, delay and worst_case_delay (jitter at its upper
