@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -144,5 +145,54 @@ func TestReadOnlyKeepsOldState(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(path); !bytes.Equal(got, old) {
 		t.Errorf("the old state was not kept: %q", got)
+	}
+}
+
+const lockHolderEnv = "RESILIENCE_OPS_STATE_LOCK_HOLDER"
+
+// TestLockHolder is not a test: it is the process TestDeadHolderNeverBlocks kills while it holds a
+// lock.
+func TestLockHolder(t *testing.T) {
+	path := os.Getenv(lockHolderEnv)
+	if path == "" {
+		t.Skip("the lock holder of TestDeadHolderNeverBlocks")
+	}
+	if _, err := Lock(path); err != nil {
+		os.Exit(3)
+	}
+	fmt.Println("locked")
+	select {} // hold it until killed
+}
+
+// TestDeadHolderNeverBlocks: a process killed while it holds a state file's lock does not block the
+// next writer.
+func TestDeadHolderNeverBlocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "guard")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockHolder$")
+	cmd.Env = append(os.Environ(), lockHolderEnv+"="+path+".lock")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "locked" {
+		t.Fatalf("the holder did not take the lock: %q %v", buf, err)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	done := make(chan error, 1)
+	go func() {
+		done <- FileStore{}.Update(path, func([]byte) ([]byte, error) { return []byte("{}"), nil })
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the lock of a killed process still blocks")
 	}
 }
