@@ -100,7 +100,7 @@ type Preview struct {
 func Deliver(ctx context.Context, systems []System, snap Snapshot, opts Options) []Result {
 	clk := opts.clock
 	if clk == nil {
-		clk = realClock{}
+		clk = retry.RealClock{}
 	}
 	if snap.Time.IsZero() {
 		snap.Time = clk.Now()
@@ -304,23 +304,4 @@ func Err(results []Result) error {
 		return nil
 	}
 	return &DeliveryError{Failed: failed}
-}
-
-// realClock is the clock of package time.
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

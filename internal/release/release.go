@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"resilience.ops/internal/guard"
+	"resilience.ops/internal/retry"
 	"resilience.ops/internal/slo"
 )
 
@@ -60,18 +61,7 @@ type clock struct {
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
-func realClock() clock { return clock{now: time.Now, sleep: sleepCtx} }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func realClock() clock { return clock{now: time.Now, sleep: retry.RealClock{}.Sleep} }
 
 // request is one release decision's settings.
 type request struct {

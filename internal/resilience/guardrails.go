@@ -84,7 +84,7 @@ func New(s Settings, opts ...Option) (*Guardrails, error) {
 	if s.Dir == "" {
 		s.Dir = DefaultDir
 	}
-	g := &Guardrails{s: s, dir: filepath.Join(s.Dir, Subdir), store: localStore{}, slots: localSlots{}, clock: realClock{}, rnd: rand.Float64}
+	g := &Guardrails{s: s, dir: filepath.Join(s.Dir, Subdir), store: localStore{}, slots: localSlots{}, clock: retry.RealClock{}, rnd: rand.Float64}
 	for _, opt := range opts {
 		opt(g)
 	}
@@ -632,23 +632,4 @@ func corruptWarning(path, problem string, replaced bool) string {
 		return fmt.Sprintf("state file %s is corrupt (%s): replaced by a fresh closed state", path, problem)
 	}
 	return fmt.Sprintf("state file %s is corrupt (%s): a fresh closed state is assumed", path, problem)
-}
-
-// realClock is the clock of package time.
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -16,12 +16,16 @@ type clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
-// realClock is the clock of package time.
-type realClock struct{}
+// RealClock is the clock of package time: Sleep waits for d or until ctx is done. It is the
+// default clock of the engine and of every package that waits (deliveries, the bulkhead, the
+// release's wait loop). Safe for concurrent use.
+type RealClock struct{}
 
-func (realClock) Now() time.Time { return time.Now() }
+// Now returns time.Now().
+func (RealClock) Now() time.Time { return time.Now() }
 
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits for d, or until ctx is done and then returns ctx.Err().
+func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -132,7 +136,7 @@ func NewEngine(p Policy, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	p.RetryConditions = slices.Clone(p.RetryConditions)
-	e := &Engine{policy: p, clock: realClock{}, rnd: rand.Float64}
+	e := &Engine{policy: p, clock: RealClock{}, rnd: rand.Float64}
 	for _, opt := range opts {
 		opt(e)
 	}

@@ -475,15 +475,15 @@ func TestRealClockSleep(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		if err := (realClock{}).Sleep(context.Background(), 0); err != nil || time.Since(start) != 0 {
+		if err := (RealClock{}).Sleep(context.Background(), 0); err != nil || time.Since(start) != 0 {
 			t.Errorf("Sleep(0) = %v after %v", err, time.Since(start))
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if err := (realClock{}).Sleep(ctx, 0); !errors.Is(err, context.Canceled) {
+		if err := (RealClock{}).Sleep(ctx, 0); !errors.Is(err, context.Canceled) {
 			t.Errorf("Sleep(0) on a cancelled context = %v", err)
 		}
-		if err := (realClock{}).Sleep(context.Background(), time.Minute); err != nil || time.Since(start) != time.Minute {
+		if err := (RealClock{}).Sleep(context.Background(), time.Minute); err != nil || time.Since(start) != time.Minute {
 			t.Errorf("Sleep(1m) = %v after %v", err, time.Since(start))
 		}
 	})
