@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"resilience.ops/internal/module"
 	"slices"
 	"sort"
 	"strconv"
@@ -790,22 +791,5 @@ func describe(key string, v any) string {
 	if secretKeys[key] {
 		return "a value that is not shown"
 	}
-	switch t := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		if len(t) > 40 {
-			return fmt.Sprintf("a string of %d characters", len(t))
-		}
-		return strconv.Quote(t)
-	case bool:
-		return strconv.FormatBool(t)
-	case float64:
-		return fmtNum(t)
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a dictionary"
-	}
-	return fmt.Sprintf("a %T", v)
+	return module.Describe(v)
 }

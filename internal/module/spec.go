@@ -309,9 +309,15 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-// describe names a JSON value for an error message without echoing long or secret content.
+// Describe names a JSON value for an error message without echoing long content: a short string
+// quoted, a long one by its length, a list or dictionary by its kind. Code that validates values
+// outside a Spec (nested settings) uses it for the same wording.
+func Describe(v any) string { return describe(v) }
+
 func describe(v any) string {
 	switch t := v.(type) {
+	case nil:
+		return "null"
 	case string:
 		if len(t) > 40 {
 			return fmt.Sprintf("a string of %d characters", len(t))
