@@ -475,6 +475,8 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 	}
 	if ctx.CheckMode {
 		msg = "check mode: " + msg + " (nothing written)"
+	} else {
+		ctx.Log("retry %s", msg) // the attempt's error type and the delay before the next one
 	}
 	return module.Result{Changed: true, Msg: msg, Data: ret}, nil
 }

@@ -145,9 +145,14 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 		return checkRun(ctx, p, gr, op, pol, sources, name, sessionID)
 	}
 
-	opts := []retry.Option{retry.WithClassifier(cls)}
+	opts := []retry.Option{retry.WithClassifier(cls), retry.WithOnAttempt(func(a retry.Attempt) {
+		if gr != nil {
+			gr.after(a)
+		}
+		logAttempt(ctx, name, pol.MaxAttempts, a)
+	})}
 	if gr != nil {
-		opts = append(opts, retry.WithGate(gr.gate), retry.WithOnAttempt(gr.after))
+		opts = append(opts, retry.WithGate(gr.gate))
 	}
 	if d.clock != nil {
 		opts = append(opts, retry.WithClock(d.clock))
@@ -197,6 +202,20 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 		msg = fmt.Sprintf("%s: the idempotency check found the effect already present after %d attempts", name, len(out.Attempts))
 	}
 	return module.Result{Changed: op.changes, Msg: msg, Data: ret}, nil
+}
+
+// logAttempt writes one attempt to the host's syslog: its outcome, error type and the delay before
+// the next attempt, as the role's record action does.
+func logAttempt(ctx *module.Ctx, name string, max int, a retry.Attempt) {
+	switch {
+	case a.Succeeded:
+		ctx.Log("retry %s: attempt %d of %d succeeded", name, a.Number, max)
+	case a.ShouldRetry:
+		ctx.Log("retry %s: attempt %d of %d failed with %s; attempt %d follows in %s: %s", name, a.Number, max,
+			a.ErrorType, a.Number+1, a.DelayBeforeRetry.Round(time.Millisecond), a.ErrorMessage)
+	default:
+		ctx.Log("retry %s: attempt %d of %d failed with %s; no retry: %s", name, a.Number, max, a.ErrorType, a.ErrorMessage)
+	}
 }
 
 func failureMessage(name string, out retry.Outcome) string {
