@@ -184,6 +184,11 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 		for _, w := range gr.warnings {
 			ctx.Warn("%s", w)
 		}
+		if dir := p.Str("textfile_dir"); dir != "" && gc.settings.CircuitBreaker.Enabled {
+			if err := writeBreakerMetrics(dir, gr.g, gr.key); err != nil {
+				ctx.Warn("could not write the circuit breaker metrics of %s: %v", gr.key, err)
+			}
+		}
 	}
 	if track {
 		// The operation ran: a bookkeeping problem must not turn its result into a failure that

@@ -140,6 +140,8 @@ var Spec = append(module.Spec{
 	{Name: "idempotency_check", Type: module.TypeDict},
 	// Delivery to external systems (send_metrics, send_alerts).
 	{Name: "external_systems", Type: module.TypeList, Elements: module.TypeDict, SecretKeys: externalSecretKeys},
+	// node_exporter's textfile collector (action run with a circuit breaker).
+	{Name: "textfile_dir", Type: module.TypePath},
 }, append(policyParams(true), guardParams()...)...)
 
 // maxWait bounds the seconds of action wait: one day.

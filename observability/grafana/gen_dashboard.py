@@ -35,6 +35,10 @@ PANELS = [
     ("Average retries per operation", "timeseries",
      [('retry_session_average_retries', "{{job}}")], "none",
      "The average retry count of the latest retry session (alert above 2.5)."),
+    ("Circuit breaker states", "state-timeline",
+     [('max by (key, state) (resilience_circuit_breaker_state)', "{{key}} {{state}}")], "none",
+     "1 for the current state (closed, open, half_open) of each circuit breaker, per circuit key, as retry_manager"
+     " writes it with textfile_dir (alert when open for more than a minute)."),
 ]
 
 

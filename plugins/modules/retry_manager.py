@@ -466,6 +466,16 @@ options:
         masked in the invocation and never appear in results, warnings or logs; deliveries show the host only.
     type: list
     elements: dict
+  textfile_dir:
+    description:
+      - A directory read by node_exporter's textfile collector (C(--collector.textfile.directory)). When given and
+        I(circuit_breaker) is enabled, action C(run) (not in check mode) writes the breaker state of I(circuit_key)
+        there after the operation, atomically, as C(resilience_circuit_breaker_<key>.prom) with mode 0644, in the gauges
+        C(resilience_circuit_breaker_state) (labelled C(state=closed|open|half_open), 1 for the current state and 0
+        for the others) and C(resilience_circuit_breaker_open_until_timestamp_seconds) (0 when not open), and the
+        counter C(resilience_circuit_breaker_opens_total), each labelled C(key=<circuit key>).
+      - A failed write is a warning, never a failure of the task.
+    type: path
 attributes:
   check_mode:
     support: full
