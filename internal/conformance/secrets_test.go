@@ -4,15 +4,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
 )
 
@@ -62,7 +61,7 @@ func forms(secret string) []string {
 // that echo what they receive, in normal, check and most verbose runs, on success and failure: no
 // secret appears in the output, in any file the run leaves, or in the host's log.
 func TestSecretsNeverLeave(t *testing.T) {
-	logs := listenSyslog(t)
+	logs := modtest.ListenSyslog(t)
 	for _, m := range modules {
 		for _, status := range []int{200, 500} {
 			for _, mode := range []string{"normal", "check", "verbose"} {
@@ -114,7 +113,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 							}
 						}
 					}
-					for _, l := range drain(logs) {
+					for _, l := range logs.Read(50 * time.Millisecond) {
 						for param, s := range secrets {
 							if strings.Contains(l, s) {
 								leaks = append(leaks, fmt.Sprintf("%s in syslog", param))
@@ -127,35 +126,5 @@ func TestSecretsNeverLeave(t *testing.T) {
 				})
 			}
 		}
-	}
-}
-
-func listenSyslog(t *testing.T) *net.UnixConn {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "sl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "log")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	t.Setenv("RESILIENCE_OPS_SYSLOG_ADDR", "unixgram:"+sock)
-	return conn
-}
-
-func drain(conn *net.UnixConn) []string {
-	var out []string
-	buf := make([]byte, 8192)
-	for {
-		_ = conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-		n, err := conn.Read(buf)
-		if err != nil {
-			return out
-		}
-		out = append(out, string(buf[:n]))
 	}
 }

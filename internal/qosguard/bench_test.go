@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"resilience.ops/internal/modtest"
 )
 
 // BenchmarkModuleInvocation measures one run of the built module on an argument file, as
@@ -14,7 +16,7 @@ import (
 // GNU time: a child's rusage on Linux starts from the size of the process that started it.
 // Goals: under 5 ms and under 10 MiB. A report, never a test.
 func BenchmarkModuleInvocation(b *testing.B) {
-	bin := buildBinaryB(b)
+	bin := modtest.BuildBinary(b, "resilience.ops/internal/cmd/qos_guard")
 	dir := b.TempDir()
 	args := filepath.Join(dir, "args")
 	if err := os.WriteFile(args, []byte(`{"path": "`+filepath.Join(dir, "guard")+`", "state": "status", "_ansible_check_mode": false}`), 0o600); err != nil {
@@ -27,15 +29,4 @@ func BenchmarkModuleInvocation(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-func buildBinaryB(b *testing.B) string {
-	b.Helper()
-	bin := filepath.Join(b.TempDir(), "qos_guard")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "resilience.ops/internal/cmd/qos_guard")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }

@@ -10,19 +10,8 @@ import (
 	"testing"
 
 	"resilience.ops/internal/guard"
+	"resilience.ops/internal/modtest"
 )
-
-// buildBinary compiles qos_guard once for tests that need real processes.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "qos_guard")
-	cmd := exec.Command("go", "build", "-o", bin, "resilience.ops/internal/cmd/qos_guard")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // TestConcurrentProcesses runs 50 processes that lock, check and unlock one guard at once. The
 // guard file must always be valid and the audit trail must hold exactly the changes that the
@@ -31,7 +20,7 @@ func TestConcurrentProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs 150 processes")
 	}
-	bin := buildBinary(t)
+	bin := modtest.BuildBinary(t, "resilience.ops/internal/cmd/qos_guard")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state", "guard")
 	const procs = 50

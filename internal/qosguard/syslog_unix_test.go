@@ -3,29 +3,19 @@
 package qosguard
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"resilience.ops/internal/modtest"
 )
 
 // TestGuardChangesReachSyslog runs the module as ansible does and reads its log lines back from a
 // local syslog socket.
 func TestGuardChangesReachSyslog(t *testing.T) {
-	dir, err := os.MkdirTemp("", "sl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	sock := filepath.Join(dir, "log")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	t.Setenv("RESILIENCE_OPS_SYSLOG_ADDR", "unixgram:"+sock)
+	sink := modtest.ListenSyslog(t)
 
 	guardPath := filepath.Join(t.TempDir(), "g")
 	for _, args := range []string{
@@ -42,16 +32,7 @@ func TestGuardChangesReachSyslog(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, out.String())
 		}
 	}
-	var got []string
-	buf := make([]byte, 4096)
-	for {
-		_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-		n, err := conn.Read(buf)
-		if err != nil {
-			break
-		}
-		got = append(got, string(buf[:n]))
-	}
+	got := sink.Read(300 * time.Millisecond)
 	if len(got) != 2 {
 		t.Fatalf("want 2 messages (lock, unlock; none for the unchanged check-mode run), got %q", got)
 	}

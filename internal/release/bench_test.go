@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"resilience.ops/internal/modtest"
 )
 
 // BenchmarkModuleInvocation measures one run of the built module on an argument file, as
@@ -14,7 +16,7 @@ import (
 // with all three built-in checks answered by local fake servers and an unlocked guard. The binary
 // size (goal: at most 12 MiB) is reported by tests/bench/run.sh. A report, never a test.
 func BenchmarkModuleInvocation(b *testing.B) {
-	bin := buildBinaryB(b)
+	bin := modtest.BuildBinary(b, "resilience.ops/internal/cmd/qos_guard_release")
 	srv := startBackend()
 	defer srv.close()
 	dir := b.TempDir()
@@ -33,15 +35,4 @@ func BenchmarkModuleInvocation(b *testing.B) {
 	if fi, err := os.Stat(bin); err == nil {
 		b.ReportMetric(float64(fi.Size())/(1<<20), "binary-MiB")
 	}
-}
-
-func buildBinaryB(b *testing.B) string {
-	b.Helper()
-	bin := filepath.Join(b.TempDir(), "qos_guard_release")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "resilience.ops/internal/cmd/qos_guard_release")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
