@@ -12,12 +12,12 @@ It binds 127.0.0.1 on a free port and writes the port to --port-file once it lis
 usage: webhook_sink.py --port-file FILE
 """
 
-import argparse
 import json
-import os
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from serve_port_file import serve
 
 LOCK = threading.Lock()
 RECEIVED = []
@@ -62,19 +62,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--port-file", required=True)
-    args = ap.parse_args()
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(srv.server_address[1]))
-    os.replace(tmp, args.port_file)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return serve(Handler, __doc__.split("\n")[0])
 
 
 if __name__ == "__main__":
