@@ -5,6 +5,7 @@ package modtest
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -28,14 +29,53 @@ type docOption struct {
 	NoLog    bool     `yaml:"no_log"`
 }
 
-// DocBlock returns the YAML text of `NAME = r"""..."""` in a doc-only module file.
+// DocBlock returns the YAML text of `NAME = r"""..."""` in a doc-only module file or a doc
+// fragment (where the block is indented in its class; the YAML is not).
 func DocBlock(src, name string) (string, error) {
-	re := regexp.MustCompile(`(?s)\n` + name + ` = r?"""\n(.*?)\n"""`)
+	re := regexp.MustCompile(`(?s)\n[ \t]*` + name + ` = r?"""\n(.*?)\n"""`)
 	m := re.FindStringSubmatch(src)
 	if m == nil {
 		return "", fmt.Errorf("no %s block", name)
 	}
 	return m[1], nil
+}
+
+// fragmentPrefix is the namespace of the collection's own doc fragments.
+const fragmentPrefix = "resilience.ops."
+
+// fragmentOptions returns the options of the collection's doc fragments that a module's
+// DOCUMENTATION extends, read from plugins/doc_fragments beside the module's directory. A
+// fragment of another collection, or an option documented twice, is an error.
+func fragmentOptions(pyPath string, names []string) (map[string]docOption, error) {
+	out := map[string]docOption{}
+	for _, name := range names {
+		short, ok := strings.CutPrefix(name, fragmentPrefix)
+		if !ok || strings.ContainsAny(short, "./") {
+			return nil, fmt.Errorf("extends_documentation_fragment %s: only the collection's own fragments (%s<name>) are checked", name, fragmentPrefix)
+		}
+		path := filepath.Join(filepath.Dir(pyPath), "..", "doc_fragments", short+".py")
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("extends_documentation_fragment %s: %w", name, err)
+		}
+		text, err := DocBlock(string(src), "DOCUMENTATION")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		var frag struct {
+			Options map[string]docOption `yaml:"options"`
+		}
+		if err := yaml.Unmarshal([]byte(text), &frag); err != nil {
+			return nil, fmt.Errorf("%s: DOCUMENTATION is not YAML: %w", path, err)
+		}
+		for k, o := range frag.Options {
+			if _, dup := out[k]; dup {
+				return nil, fmt.Errorf("%s: option %s is documented by two fragments", path, k)
+			}
+			out[k] = o
+		}
+	}
+	return out, nil
 }
 
 // CheckDocs fails t when the sidecar documentation at pyPath drifts from spec (names, types,
@@ -52,10 +92,24 @@ func CheckDocs(t *testing.T, pyPath string, spec module.Spec, ret any) {
 		t.Fatalf("%s: %v", pyPath, err)
 	}
 	var doc struct {
-		Options map[string]docOption `yaml:"options"`
+		Options   map[string]docOption `yaml:"options"`
+		Fragments []string             `yaml:"extends_documentation_fragment"`
 	}
 	if err := yaml.Unmarshal([]byte(docText), &doc); err != nil {
 		t.Fatalf("%s: DOCUMENTATION is not YAML: %v", pyPath, err)
+	}
+	frags, err := fragmentOptions(pyPath, doc.Fragments)
+	if err != nil {
+		t.Fatalf("%s: %v", pyPath, err)
+	}
+	for k, o := range frags {
+		if _, dup := doc.Options[k]; dup {
+			t.Errorf("%s: option %s is documented both in the module and in a fragment", pyPath, k)
+		}
+		if doc.Options == nil {
+			doc.Options = map[string]docOption{}
+		}
+		doc.Options[k] = o
 	}
 	seen := map[string]bool{}
 	for _, p := range spec {

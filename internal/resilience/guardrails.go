@@ -60,7 +60,7 @@ func WithRandom(rnd func() float64) Option { return func(g *Guardrails) { g.rnd 
 // and atomic replacement without fsync (see localStore); state.FileStore{} makes every update
 // durable at the price of two fsyncs; an etcdstore.Store shares them with a fleet of hosts (its
 // keys are the documents' paths under its prefix, so hosts share a key when they use the same
-// state_dir). The store's Update may call its function more than once (etcd retries a
+// state_dir, or the same WithDir). The store's Update may call its function more than once (etcd retries a
 // conflicting write): the guardrails' functions have no side effects beyond their results. The
 // slots are given by WithSlots.
 func WithStore(s state.Store) Option { return func(g *Guardrails) { g.store = s } }
@@ -70,6 +70,12 @@ func WithStore(s state.Store) Option { return func(g *Guardrails) { g.store = s 
 // etcdstore.Store bounds a fleet: a slot is a key held under a lease that its process keeps
 // alive, freed when the process releases it or, if it dies, when the lease runs out.
 func WithSlots(p state.SlotProvider) Option { return func(g *Guardrails) { g.slots = p } }
+
+// WithDir replaces <Settings.Dir>/circuit as the folder that names the state documents and slots.
+// With a store that a fleet shares, a folder that does not depend on a host's state_dir lets every
+// host that uses a key share its state: retry_manager gives "/circuit" with etcd, so that a
+// document is <etcd prefix>state/circuit/<name>.json. The local slots are lock files in it.
+func WithDir(dir string) Option { return func(g *Guardrails) { g.dir = dir } }
 
 // WithCheckMode makes every method read-only: state is read, never written, and no slot is
 // taken (see the methods).

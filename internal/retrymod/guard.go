@@ -7,9 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"resilience.ops/internal/etcdstore"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/resilience"
 	"resilience.ops/internal/retry"
+	"resilience.ops/internal/storeconf"
 )
 
 // The guardrails of package resilience, as module parameters: circuit_breaker, bulkhead,
@@ -17,6 +19,11 @@ import (
 // default), and circuit_key, the key their state is kept under (default: the operation's name).
 // They are accepted as task parameters, in settings (the role's retry_manager dictionary) and in
 // each operation_configs entry; the keys of each layer override the layer below, key by key.
+//
+// Their state is kept where store says (the parameters of package storeconf, also accepted in
+// settings): local files under state_dir by default, or an etcd cluster that a fleet shares, where
+// a key's document is <etcd_prefix>state/circuit/<name>.json whatever the host's state_dir, and the
+// bulkhead's and half-open trials' slots are leased keys.
 
 // guardParamNames are the guardrail parameters, in the order of the documentation.
 var guardParamNames = []string{"circuit_breaker", "bulkhead", "retry_budget", "adaptive", "circuit_key"}
@@ -78,10 +85,15 @@ func guardParams() module.Spec {
 	}
 }
 
+// etcdDir is the folder of the guardrails' documents and slots in etcd, under etcd_prefix.
+const etcdDir = "/" + resilience.Subdir
+
 // guardConfig is the resolved guardrail configuration of one operation.
 type guardConfig struct {
 	settings resilience.Settings
 	key      string
+	// etcd is the store of the state when store is etcd; nil keeps it in local files.
+	etcd *etcdstore.Store
 }
 
 // enabled reports whether any guardrail is on.
@@ -95,6 +107,10 @@ func (c *guardConfig) enabled() bool {
 // inside each dictionary. The state lives in state_dir. It returns nil when no guardrail is
 // enabled. Problems name the parameter, as circuit_breaker.failure_threshold.
 func resolveGuardrails(p module.Params) (*guardConfig, error) {
+	st, err := storeconf.Open(p)
+	if err != nil {
+		return nil, err
+	}
 	s := resilience.DefaultSettings()
 	s.Dir = p.Str("state_dir")
 	key := p.Str("operation")
@@ -138,6 +154,7 @@ func resolveGuardrails(p module.Params) (*guardConfig, error) {
 		return nil, fmt.Errorf("invalid guardrail settings: %s", msg)
 	}
 	c := &guardConfig{settings: s, key: key}
+	c.etcd, _ = st.(*etcdstore.Store)
 	if !c.enabled() {
 		return nil, nil
 	}
@@ -209,6 +226,10 @@ func newGuardrails(c *guardConfig, check bool, d deps) (*resilience.Guardrails, 
 	}
 	if d.rnd != nil {
 		opts = append(opts, resilience.WithRandom(d.rnd))
+	}
+	if c.etcd != nil {
+		// The fleet shares a key whatever each host's state_dir: <etcd_prefix>state/circuit/<name>.json.
+		opts = append(opts, resilience.WithStore(c.etcd), resilience.WithSlots(c.etcd), resilience.WithDir(etcdDir))
 	}
 	return resilience.New(c.settings, opts...)
 }

@@ -109,6 +109,10 @@ func TestRoleDefaultsAreTheModules(t *testing.T) {
 			want = false
 		case "circuit_key":
 			want = "" // the operation's name
+		case "etcd_endpoints":
+			want = []any{} // not set: required with store etcd
+		case "etcd_username", "etcd_password", "etcd_ca_file", "etcd_cert_file", "etcd_key_file":
+			want = "" // not set
 		case "circuit_breaker", "bulkhead", "retry_budget", "adaptive":
 			want = specDefaults(guardSpecs(true)[k])
 		default:

@@ -13,6 +13,7 @@ import (
 	"resilience.ops/internal/operation"
 	"resilience.ops/internal/retry"
 	"resilience.ops/internal/session"
+	"resilience.ops/internal/storeconf"
 )
 
 func ptr(f float64) *float64 { return &f }
@@ -142,7 +143,7 @@ var Spec = append(module.Spec{
 	{Name: "external_systems", Type: module.TypeList, Elements: module.TypeDict, SecretKeys: externalSecretKeys},
 	// node_exporter's textfile collector (action run with a circuit breaker).
 	{Name: "textfile_dir", Type: module.TypePath},
-}, append(policyParams(true), guardParams()...)...)
+}, append(append(policyParams(true), guardParams()...), storeconf.Spec...)...)
 
 // maxWait bounds the seconds of action wait: one day.
 const maxWait = 86400
@@ -193,7 +194,7 @@ var roleOnlySettings = []string{"external_integration", "integration"}
 // settingsSpec declares the keys of settings: the role's retry_manager dictionary. No defaults:
 // only the keys given override the task's parameters.
 func settingsSpec() module.Spec {
-	return append(append(policyParams(false), guardParams()...),
+	return append(append(append(policyParams(false), guardParams()...),
 		module.Param{Name: "operation_configs", Type: module.TypeDict},
 		module.Param{Name: "error_rules", Type: module.TypeList, Elements: module.TypeDict},
 		module.Param{Name: "debug_mode", Type: module.TypeBool},
@@ -204,7 +205,36 @@ func settingsSpec() module.Spec {
 		module.Param{Name: "external_integration", Type: module.TypeBool},
 		module.Param{Name: "external_systems", Type: module.TypeList, Elements: module.TypeDict},
 		module.Param{Name: "integration", Type: module.TypeDict},
-	)
+	), storeSettings()...)
+}
+
+// storeSettings are the store parameters (package storeconf) as keys of settings: without
+// defaults, and an empty value means "not set here" (the role's defaults leave them empty).
+func storeSettings() module.Spec {
+	out := make(module.Spec, len(storeconf.Spec))
+	for i, p := range storeconf.Spec {
+		p.Default = nil
+		out[i] = p
+	}
+	return out
+}
+
+// isStoreParam reports whether name is one of the store parameters.
+func isStoreParam(name string) bool {
+	return slices.ContainsFunc(storeconf.Spec, func(p module.Param) bool { return p.Name == name })
+}
+
+// isEmpty reports whether a decoded value is an empty string or list.
+func isEmpty(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return t == ""
+	case []any:
+		return len(t) == 0
+	case []string:
+		return len(t) == 0
+	}
+	return false
 }
 
 func anyList(l []string) []any {
@@ -236,7 +266,7 @@ func applySettings(p module.Params) (module.Params, bool, error) {
 		policyNames[pp.Name] = true
 	}
 	for k, v := range dec {
-		if v == nil || slices.Contains(roleOnlySettings, k) {
+		if v == nil || slices.Contains(roleOnlySettings, k) || isStoreParam(k) && isEmpty(v) {
 			continue
 		}
 		out[k] = v

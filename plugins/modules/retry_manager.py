@@ -47,10 +47,11 @@ description:
     written atomically with mode 0600 in a directory created 0700, each update under an exclusive lock, so many
     hosts and forks can record into one session at once without losing an update."
   - "Guardrails, all off unless enabled, shared by every process that uses the same I(circuit_key) (default: the
-    operation's name) and I(state_dir), in C(<state_dir>/circuit/): a I(circuit_breaker) that opens after
+    operation's name) and I(state_dir), in C(<state_dir>/circuit/) on this host, or by a whole fleet with
+    I(store=etcd): a I(circuit_breaker) that opens after
     consecutive failures (or a failure rate) and then fails operations at once with error type C(circuit_open),
     without running them, until I(circuit_breaker.open_duration) has passed and a trial call succeeds; a
-    I(bulkhead) that bounds the operations running at once on this host (C(bulkhead_full) after
+    I(bulkhead) that bounds the operations running at once on this host or fleet (C(bulkhead_full) after
     I(bulkhead.max_wait)); a I(retry_budget) that refuses retries beyond a share of the calls
     (C(retry_budget_exhausted)); and I(adaptive) retry, which lowers max_attempts and lengthens the delays while
     the recent success rate is below a target. Only failures of a type that is retried count against the breaker:
@@ -62,6 +63,8 @@ description:
     collector, Slack, Datadog and webhooks. Systems are sent to concurrently, each with its own timeout and
     retries. A failed delivery is a warning and an entry of C(deliveries), never a failure, unless the system is
     C(required). An alert is sent once per breach group: the first host of the session to claim it sends it."
+extends_documentation_fragment:
+  - resilience.ops.etcd
 author:
   - resilience.ops contributors
 options:
@@ -112,10 +115,12 @@ options:
       - The role's C(retry_manager) dictionary. Its keys replace the task's parameters of the same names (the retry
         settings, I(operation_configs), I(error_rules), I(debug_mode), I(log_individual_attempts), I(state_dir),
         I(monitoring), I(retention)); I(operation_configs) still wins for its operation.
-      - Also I(circuit_breaker), I(bulkhead), I(retry_budget), I(adaptive), I(circuit_key) and I(external_systems).
+      - Also I(circuit_breaker), I(bulkhead), I(retry_budget), I(adaptive), I(circuit_key), I(external_systems),
+        I(store) and the etcd options. An empty C(store) or etcd option (the role's default) leaves the task's.
       - C(external_integration) and C(integration) are accepted and not used by the module (the role's handlers use
         C(external_integration)).
-      - The values of C(url), C(auth_header) and C(headers) of C(external_systems) are masked and never returned.
+      - The values of C(url), C(auth_header) and C(headers) of C(external_systems), and C(etcd_password), are masked
+        and never returned.
     type: dict
   state_dir:
     description: The directory of the session files; created with mode 0700 when missing.
@@ -377,7 +382,8 @@ options:
         default: 1
   bulkhead:
     description:
-      - Bounds the operations on I(circuit_key) that run at the same time on this host, across processes. An
+      - Bounds the operations on I(circuit_key) that run at the same time on this host, across processes (across
+        hosts with I(store=etcd)). An
         attempt waits up to I(max_wait) seconds for a slot, then fails with C(bulkhead_full). The wait does not count
         against I(max_total_time). A slot is held by the process that runs the attempt, so it applies to C(run) only.
     type: dict
@@ -476,6 +482,26 @@ options:
         counter C(resilience_circuit_breaker_opens_total), each labelled C(key=<circuit key>).
       - A failed write is a warning, never a failure of the task.
     type: path
+  store:
+    description:
+      - Where the state of the guardrails (I(circuit_breaker), I(bulkhead), I(retry_budget), I(adaptive)) is kept.
+        Sessions are always files in I(state_dir).
+      - C(file) (the default) keeps it in C(<state_dir>/circuit/) on the host that runs the module, nothing to set
+        up; it protects only the jobs that run there (one AAP execution environment container, one runner).
+      - C(etcd) keeps it in an etcd v3 cluster that every execution node, runner and host shares, so a breaker
+        opened by one job stops the calls of all, and a bulkhead of 2 admits 2 operations across the fleet. A key's
+        state is C(<etcd_prefix>state/circuit/<circuit_key>.json), whatever each host's I(state_dir); the jobs that
+        use the same I(etcd_prefix) and I(circuit_key) share it. Every update is a compare-and-swap transaction. A
+        bulkhead or half-open trial slot is a key held under a lease that the running attempt keeps alive; the slot
+        of a process that dies is free again when its lease runs out (10 seconds).
+      - When etcd cannot be reached within I(etcd_timeout), the guardrails say so in the warnings (state store
+        unavailable) and let the operation through, as they do with a state file that cannot be read; nothing waits
+        longer than I(etcd_timeout) for etcd.
+      - The etcd options are the same for every module of the collection. Set them once for all tasks with
+        C(module_defaults) and the C(group/resilience.ops.ops) action group.
+    type: str
+    choices: [file, etcd]
+    default: file
 attributes:
   check_mode:
     support: full
@@ -556,6 +582,22 @@ EXAMPLES = r"""
     circuit_breaker: {enabled: true, failure_threshold: 5, open_duration: 60}
     bulkhead: {enabled: true, max_concurrent: 4, max_wait: 120}
     retry_budget: {enabled: true, ratio: 0.2}
+
+- name: One breaker and one bulkhead for every AAP execution node, kept in etcd
+  module_defaults:
+    group/resilience.ops.ops:
+      store: etcd
+      etcd_endpoints: [https://etcd1.example.com:2379, https://etcd2.example.com:2379, https://etcd3.example.com:2379]
+      etcd_prefix: /team-payments/
+      etcd_username: provisioner
+      etcd_password: "{{ vault_etcd_password }}"
+      etcd_ca_file: /etc/pki/etcd/ca.pem
+  resilience.ops.retry_manager:
+    operation: vmware_vm_create
+    argv: [govc, vm.create, -on=false, "{{ vm_name }}"]
+    circuit_key: vcenter01.example.com
+    circuit_breaker: {enabled: true, failure_threshold: 5, open_duration: 60}
+    bulkhead: {enabled: true, max_concurrent: 8, max_wait: 300}
 
 - name: Send the session's metrics to a Pushgateway and a webhook
   resilience.ops.retry_manager:
