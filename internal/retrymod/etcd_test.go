@@ -219,17 +219,9 @@ func TestAdmitAndRecordOnEtcd(t *testing.T) {
 func roleStoreDefaults() map[string]any {
 	defaults := map[string]any{}
 	for _, p := range storeSettings() {
-		switch p.Name {
-		case "store":
-			defaults[p.Name] = "file"
-		case "etcd_endpoints":
+		defaults[p.Name] = ""
+		if p.Name == "etcd_endpoints" {
 			defaults[p.Name] = []any{}
-		case "etcd_prefix":
-			defaults[p.Name] = etcdstore.DefaultPrefix
-		case "etcd_timeout":
-			defaults[p.Name] = "5s"
-		default:
-			defaults[p.Name] = ""
 		}
 	}
 	return defaults
@@ -250,14 +242,29 @@ func TestStoreSettingsLayering(t *testing.T) {
 		t.Errorf("the file store kept no state: %v", err)
 	}
 
-	raw := map[string]any{"etcd_password": "from-the-task", "etcd_username": "ops",
-		"settings": with(roleStoreDefaults(), map[string]any{"store": "etcd", "etcd_endpoints": []any{"http://127.0.0.1:1"}})}
+	// module_defaults set the store on the task; the role's empty defaults leave it.
+	raw := map[string]any{"store": "etcd", "etcd_endpoints": []any{"http://127.0.0.1:1"}, "etcd_prefix": "/team-a/", "etcd_timeout": "2s",
+		"settings": roleStoreDefaults()}
 	p, err := Spec.Decode(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _, err := applySettings(p)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Str("store") != "etcd" || got.Str("etcd_prefix") != "/team-a/" || got.Str("etcd_timeout") != "2s" || len(got.Strings("etcd_endpoints")) != 1 {
+		t.Errorf("the role's defaults replaced the task's store parameters: store %q, prefix %q, timeout %q, endpoints %v",
+			got.Str("store"), got.Str("etcd_prefix"), got.Str("etcd_timeout"), got.Strings("etcd_endpoints"))
+	}
+
+	// The store given in settings, with the password on the task.
+	raw = map[string]any{"etcd_password": "from-the-task", "etcd_username": "ops",
+		"settings": with(roleStoreDefaults(), map[string]any{"store": "etcd", "etcd_endpoints": []any{"http://127.0.0.1:1"}})}
+	if p, err = Spec.Decode(raw); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err = applySettings(p); err != nil {
 		t.Fatal(err)
 	}
 	if got.Str("store") != "etcd" || got.Str("etcd_password") != "from-the-task" || got.Str("etcd_username") != "ops" ||

@@ -110,9 +110,9 @@ func TestRoleDefaultsAreTheModules(t *testing.T) {
 		case "circuit_key":
 			want = "" // the operation's name
 		case "etcd_endpoints":
-			want = []any{} // not set: required with store etcd
-		case "etcd_username", "etcd_password", "etcd_ca_file", "etcd_cert_file", "etcd_key_file":
-			want = "" // not set
+			want = []any{} // not set by the role: the module's parameter applies
+		case "store", "etcd_prefix", "etcd_username", "etcd_password", "etcd_ca_file", "etcd_cert_file", "etcd_key_file", "etcd_timeout":
+			want = "" // not set by the role: the module's parameter applies
 		case "circuit_breaker", "bulkhead", "retry_budget", "adaptive":
 			want = specDefaults(guardSpecs(true)[k])
 		default:

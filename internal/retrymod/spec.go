@@ -209,11 +209,15 @@ func settingsSpec() module.Spec {
 }
 
 // storeSettings are the store parameters (package storeconf) as keys of settings: without
-// defaults, and an empty value means "not set here" (the role's defaults leave them empty).
+// defaults, and an empty value means "not set here", so that the role's defaults (all empty) leave
+// the task's, set by module_defaults for instance.
 func storeSettings() module.Spec {
 	out := make(module.Spec, len(storeconf.Spec))
 	for i, p := range storeconf.Spec {
 		p.Default = nil
+		if len(p.Choices) > 0 {
+			p.Choices = append([]string{""}, p.Choices...)
+		}
 		out[i] = p
 	}
 	return out
