@@ -520,7 +520,11 @@ func ingest(ctx *module.Ctx, p module.Params, id string, d deps) (module.Result,
 		return module.Result{}, err
 	}
 	ret := recordReturn{Operation: op, SessionFile: st.Files().Session(id), PolicySources: []string{}}
-	if n := len(op.Attempts); n > 0 && op.Attempts[n-1].ErrorType != nil {
+	// The type of the failure that ended the run: a guardrail's refusal (circuit_open, ...) when
+	// one stopped it, else the last attempt's.
+	if op.ErrorType != "" {
+		ret.ErrorType = op.ErrorType
+	} else if n := len(op.Attempts); n > 0 && op.Attempts[n-1].ErrorType != nil {
 		ret.ErrorType = *op.Attempts[n-1].ErrorType
 	}
 	msg := fmt.Sprintf("recorded %s (%s after %d attempts) in retry session %s", op.OperationID, op.Status, op.AttemptCount, id)

@@ -91,6 +91,12 @@ func TestRunCircuitBreaker(t *testing.T) {
 		}
 	}
 
+	// Recorded from its registered result (the role's way), the run keeps the refusal's type.
+	rec := mustRun(t, d, map[string]any{"action": "record", "state_dir": dir, "session_id": "retry_1_000002", "operation_result": res})
+	if rec["error_type"] != "circuit_open" || rec["stop_reason"] != "rejected" {
+		t.Errorf("recorded run: error_type %v, stop_reason %v", rec["error_type"], rec["stop_reason"])
+	}
+
 	// Open: fails at once, without a request; recorded in its session with the refusal's type.
 	res, code = runWith(t, d, with(args, map[string]any{"track_session": true, "session_id": "retry_1_000001"}))
 	if code != 1 || res["error_type"] != "circuit_open" || res["attempt_count"] != 0.0 || srv.requests.Load() != 2 {
