@@ -220,18 +220,6 @@ func TestSlots(t *testing.T) {
 	h2.Close()
 }
 
-// unreachable returns an endpoint where nothing listens.
-func unreachable(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
-}
-
 func TestUnreachableFailsWithinTimeout(t *testing.T) {
 	t.Parallel()
 	// One member that refuses connections, one that accepts and never answers.
@@ -240,7 +228,7 @@ func TestUnreachableFailsWithinTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hang.Close()
-	s, err := New(Config{Endpoints: []string{unreachable(t), "http://" + hang.Addr().String()}, Timeout: 700 * time.Millisecond,
+	s, err := New(Config{Endpoints: []string{etcdtest.Unreachable(t), "http://" + hang.Addr().String()}, Timeout: 700 * time.Millisecond,
 		Username: "u", Password: "s3cret-pass"})
 	if err != nil {
 		t.Fatal(err)

@@ -336,3 +336,16 @@ func postJSON(url string, out any) error {
 	defer resp.Body.Close()
 	return json.NewDecoder(resp.Body).Decode(out)
 }
+
+// Unreachable returns an etcd endpoint where nothing listens: a loopback port that was free a
+// moment ago, for the tests of an etcd that cannot be reached.
+func Unreachable(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}

@@ -3,7 +3,6 @@ package qosguard
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,12 +90,7 @@ func TestModuleOnEtcd(t *testing.T) {
 // unknown, nothing is locked or unlocked, and the password shows nowhere.
 func TestModuleEtcdUnreachable(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + l.Addr().String()
-	l.Close()
+	dead := etcdtest.Unreachable(t)
 	const secret = "hunter2-etcd-secret"
 	args := map[string]any{"store": "etcd", "etcd_endpoints": []any{dead}, "etcd_timeout": "500ms",
 		"etcd_username": "deployer", "etcd_password": secret, "path": "/fleet/qos.guard"}

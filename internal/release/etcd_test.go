@@ -1,7 +1,6 @@
 package release
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -45,12 +44,7 @@ func TestModuleOnEtcd(t *testing.T) {
 	})
 
 	t.Run("etcd unreachable: nothing released, fails closed", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dead := "http://" + l.Addr().String()
-		l.Close()
+		dead := etcdtest.Unreachable(t)
 		args := with(onEtcd, "etcd_endpoints", []any{dead}, "etcd_timeout", "500ms", "etcd_username", "deployer",
 			"etcd_password", "hunter2-etcd-secret")
 		start := time.Now()

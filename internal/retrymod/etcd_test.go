@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -310,12 +309,7 @@ func TestStoreBadInput(t *testing.T) {
 // through, bounded by etcd_timeout; the password never shows.
 func TestRunEtcdUnreachable(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + l.Addr().String()
-	l.Close()
+	dead := etcdtest.Unreachable(t)
 	srv := newFlakyServer(t)
 	srv.healthy.Store(true)
 	const secret = "hunter2-etcd-unreachable"
