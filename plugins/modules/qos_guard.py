@@ -31,6 +31,7 @@ description:
   - The same program is a command-line tool, C(qos_guard lock [minutes] | unlock | status), whose
     C(status) exits 1 while the guard is locked.
 extends_documentation_fragment:
+  - resilience.ops.guard_store
   - resilience.ops.etcd
 author:
   - resilience.ops contributors
@@ -99,23 +100,6 @@ options:
         C(resilience_qos_guard_last_update_timestamp_seconds), each labelled C(guard=<path>).
       - A failed write is a warning, never a failure of the task.
     type: path
-  store:
-    description:
-      - Where the guard is kept. C(file) (the default) is a local file at I(path), nothing to set up; it
-        protects only the jobs that run on this host (or container).
-      - C(etcd) keeps the guard in an etcd v3 cluster that every execution node, runner and host shares,
-        so a guard locked by one job holds for all. I(path) then names the guard's key under
-        I(etcd_prefix), and the audit trail is kept in etcd beside it. The lock is written with a
-        lease that ends one second after its expiry, so etcd lifts the guard on time even when nobody
-        looks at it (no C(expire) event is recorded then).
-      - When etcd cannot be reached within I(etcd_timeout), the guard fails closed, it counts as
-        locked with C(unknown=true) and nothing is changed or released.
-      - The etcd options are the same for every module of the collection. Set them once for all
-        tasks with C(module_defaults) and the C(group/resilience.ops.ops) action group (all three
-        modules) or C(group/resilience.ops.guard) (the guard's two).
-    type: str
-    choices: [file, etcd]
-    default: file
 attributes:
   check_mode:
     support: full

@@ -42,6 +42,7 @@ description:
     exits 0 when stable, 1 when unstable, 3 when unknown or not yet evaluable, and 2 on usage,
     configuration or guard-file errors.
 extends_documentation_fragment:
+  - resilience.ops.guard_store
   - resilience.ops.etcd
 author:
   - resilience.ops contributors
@@ -238,23 +239,6 @@ options:
         C(resilience_qos_release_check_outcome) (1 for the outcome it had), labelled C(guard) and C(check).
       - A failed write is a warning, never a failure of the task.
     type: path
-  store:
-    description:
-      - Where the guard is kept. C(file) (the default) is a local file at I(path), nothing to set up; it
-        protects only the jobs that run on this host (or container).
-      - C(etcd) keeps the guard in an etcd v3 cluster that every execution node, runner and host shares,
-        so a guard locked by one job holds for all. I(path) then names the guard's key under
-        I(etcd_prefix), and the audit trail is kept in etcd beside it. The lock is written with a
-        lease that ends one second after its expiry, so etcd lifts the guard on time even when nobody
-        looks at it (no C(expire) event is recorded then).
-      - When etcd cannot be reached within I(etcd_timeout), the guard fails closed, it counts as
-        locked with C(unknown=true) and nothing is changed or released.
-      - The etcd options are the same for every module of the collection. Set them once for all
-        tasks with C(module_defaults) and the C(group/resilience.ops.ops) action group (all three
-        modules) or C(group/resilience.ops.guard) (the guard's two).
-    type: str
-    choices: [file, etcd]
-    default: file
 attributes:
   check_mode:
     support: full
