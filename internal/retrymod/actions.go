@@ -339,18 +339,9 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 	if err != nil {
 		return module.Result{}, err
 	}
-	gc, err := resolveGuardrails(p)
+	gr, pol, err := startGuardRun(p, pol, ctx.CheckMode, d)
 	if err != nil {
 		return module.Result{}, err
-	}
-	var gr *guardRun
-	if gc != nil {
-		g, err := newGuardrails(gc, ctx.CheckMode, d)
-		if err != nil {
-			return module.Result{}, err
-		}
-		gr = newGuardRun(g, gc.key)
-		pol = gr.adapt(pol)
 	}
 	start := now
 	if p.Has("attempt_start") {

@@ -286,6 +286,22 @@ type guardRun struct {
 
 func newGuardRun(g *resilience.Guardrails, key string) *guardRun { return &guardRun{g: g, key: key} }
 
+// startGuardRun resolves the guardrails of the operation of p and, when any is enabled, starts
+// applying them: it returns the run and pol adapted (adaptive retry). Without guardrails it
+// returns nil and pol.
+func startGuardRun(p module.Params, pol retry.Policy, check bool, d deps) (*guardRun, retry.Policy, error) {
+	gc, err := resolveGuardrails(p)
+	if err != nil || gc == nil {
+		return nil, pol, err
+	}
+	g, err := newGuardrails(gc, check, d)
+	if err != nil {
+		return nil, pol, err
+	}
+	r := newGuardRun(g, gc.key)
+	return r, r.adapt(pol), nil
+}
+
 // adapt adapts pol (adaptive retry) and keeps the policy for the retryable test of results.
 func (r *guardRun) adapt(pol retry.Policy) retry.Policy {
 	q, a, err := r.g.Adapt(r.key, pol)

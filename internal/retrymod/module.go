@@ -127,18 +127,11 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 	if sessionID == "" {
 		sessionID = NewSessionID(d.now())
 	}
-	gc, err := resolveGuardrails(p)
+	gr, pol, err := startGuardRun(p, pol, ctx.CheckMode, d)
 	if err != nil {
 		return module.Result{}, err
 	}
-	var gr *guardRun
-	if gc != nil {
-		g, err := newGuardrails(gc, ctx.CheckMode, d)
-		if err != nil {
-			return module.Result{}, err
-		}
-		gr = newGuardRun(g, gc.key)
-		pol = gr.adapt(pol)
+	if gr != nil {
 		defer gr.release()
 	}
 	if ctx.CheckMode {
@@ -184,7 +177,7 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 		for _, w := range gr.warnings {
 			ctx.Warn("%s", w)
 		}
-		if dir := p.Str("textfile_dir"); dir != "" && gc.settings.CircuitBreaker.Enabled {
+		if dir := p.Str("textfile_dir"); dir != "" && gr.g.Settings().CircuitBreaker.Enabled {
 			if err := writeBreakerMetrics(dir, gr.g, gr.key); err != nil {
 				ctx.Warn("could not write the circuit breaker metrics of %s: %v", gr.key, err)
 			}
