@@ -104,7 +104,8 @@ func (c *guardConfig) enabled() bool {
 
 // resolveGuardrails layers the guardrail settings of the operation: the defaults, the task's
 // parameters (with the keys of settings over them), then operation_configs[operation], key by key
-// inside each dictionary. The state lives in state_dir. It returns nil when no guardrail is
+// inside each dictionary. The state lives in state_dir, or in etcd with store etcd (the store
+// parameters are checked even when no guardrail is enabled). It returns nil when no guardrail is
 // enabled. Problems name the parameter, as circuit_breaker.failure_threshold.
 func resolveGuardrails(p module.Params) (*guardConfig, error) {
 	st, err := storeconf.Open(p)

@@ -1,8 +1,9 @@
-// Package storeconf is the choice of the store that keeps the QoS guard's state, shared by the
-// qos_guard and qos_guard_release modules and command-line tools: the module parameters, the
-// command-line flags and environment variables, and the store they open.
+// Package storeconf is the choice of the store that keeps cross-run state, shared by the three
+// modules (the QoS guard of qos_guard and qos_guard_release, the guardrails of retry_manager) and by
+// the guard's command-line tools: the module parameters, the command-line flags and environment
+// variables, and the store they open.
 //
-// store: file (the default) keeps the guard in a local file, nothing to set up. store: etcd keeps
+// store: file (the default) keeps the state in local files, nothing to set up. store: etcd keeps
 // it in an etcd v3 cluster that a whole fleet shares (AAP execution nodes, CI runners), reached
 // through etcd's JSON gateway (see internal/etcdstore).
 package storeconf
@@ -110,7 +111,7 @@ func Open(p module.Params) (state.Store, error) {
 	if p.Str("store") != Etcd {
 		for _, name := range []string{"etcd_endpoints", "etcd_username", "etcd_password", "etcd_ca_file", "etcd_cert_file", "etcd_key_file"} {
 			if p.Has(name) && (p.Str(name) != "" || len(p.List(name)) > 0) {
-				return nil, &module.ParamError{Param: name, Msg: "is given but store is file: set store to etcd to keep the guard in etcd"}
+				return nil, &module.ParamError{Param: name, Msg: "is given but store is file: set store to etcd to keep the state in etcd"}
 			}
 		}
 		return state.FileStore{}, nil
