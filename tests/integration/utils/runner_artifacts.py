@@ -4,6 +4,7 @@ that AAP would store (artifact_data of the final stats event), with the messages
 tasks that were not ignored, as one JSON object.
 
 usage: runner_artifacts.py <playbook path or resilience.ops.name> <inventory> [key=value ...]
+A value that starts with { or [ is JSON.
 Runs under Debian's /usr/bin/python3, which sees python3-ansible-runner.
 """
 
@@ -20,6 +21,9 @@ def main():
     if os.path.exists(playbook):  # a path; otherwise a collection playbook such as resilience.ops.x
         playbook = os.path.abspath(playbook)
     extravars = dict(arg.split("=", 1) for arg in sys.argv[3:])
+    for k, v in extravars.items():  # a dictionary or a list, as a job template's extra vars give it
+        if v.startswith(("{", "[")):
+            extravars[k] = json.loads(v)
     with tempfile.TemporaryDirectory() as pdd:
         env = {k: v for k, v in os.environ.items() if k.startswith("ANSIBLE_")}
         r = ansible_runner.run(

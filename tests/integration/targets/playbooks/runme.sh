@@ -87,4 +87,22 @@ r=$(run auto_rollback_on_failure "qos_guard_path=$g" "rollback_tasks_file=$here/
   "rollback_counter=$out/rollback.count" 'rollback_retry={"base_delay": 0.1, "max_attempts": 3}')
 check "$r" 'r["status"] == "successful" and a["rollback_status"] == "SUCCESS" and a["retry_attempt_count"] == 2 and a["retry_operation_success"] is True' "rollback tasks file retried by the role, guard locked"
 expect "the guard is locked after the retried rollback" guard_locked "$g"
+# --- the fleet's guard in etcd (resilience_store): a rollback job on one execution node locks it,
+# a promotion job on another is refused; no local guard file is written.
+/usr/bin/python3 "$utils/etcd_member.py" serve --data-dir "$out/etcd" --url-file "$out/etcd_url" &
+etcd=$!
+trap 'kill "$etcd" 2>/dev/null; wait "$etcd" 2>/dev/null; /usr/bin/python3 "$utils/slo_backends.py" stop "$backends" >/dev/null' EXIT
+for _ in $(seq 300); do [ -s "$out/etcd_url" ] && break; sleep 0.1; done
+etcd_url=$(cat "$out/etcd_url")
+store="{\"store\": \"etcd\", \"etcd_endpoints\": [\"$etcd_url\"], \"etcd_prefix\": \"/it-playbooks/\"}"
+g="$out/fleet/rollback.guard"; marker="$out/promoted-fleet"
+r=$(run auto_rollback_on_failure "qos_guard_path=$g" "rollback_command=true" "resilience_store=$store")
+check "$r" 'r["status"] == "successful" and a["rollback_status"] == "SUCCESS" and a["qos_guard_locked"] is True' "rollback on etcd: guard locked, artifacts published"
+expect "no local guard file with the etcd store" test ! -e "$g"
+expect "the guard is a key in etcd" test -n "$(/usr/bin/python3 "$utils/etcd_member.py" get "$etcd_url" "/it-playbooks/state$g")"
+r=$(run promo_with_guards "qos_guard_path=$g" "prometheus_url=$prom" "loki_url=$loki" "promotion_command=touch $marker" "resilience_store=$store")
+check "$r" 'r["status"] == "failed" and any("locked" in m for m in r["failures"])' "promotion on etcd refused while the fleet's guard is locked"
+expect "the promotion did not run" test ! -e "$marker"
+r=$(run promo_with_guards "qos_guard_path=$g" "prometheus_url=$prom" "loki_url=$loki" "promotion_command=touch $marker")
+check "$r" 'r["status"] == "successful"' "the same path in a local file is another guard"
 echo "playbooks: all cases passed"
