@@ -4,7 +4,8 @@
 # 12, each with a state_dir of its own so that nothing is shared through local files:
 #   - a circuit breaker opened by some nodes' failures refuses the others' calls (circuit_open);
 #   - a bulkhead of 2 never lets a third job run at once across the nodes;
-#   - a guard locked by one node refuses every node's deployment, and unlocks by its id;
+#   - a guard locked by one node refuses every node's deployment (the qos_guard role sees it too),
+#     and unlocks by its id;
 #   - the retry_manager role, under the same module_defaults, keeps its breaker in etcd too.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -84,7 +85,7 @@ echo "--- a guard in etcd, locked by one node, refuses all of them"
 play guard "$out/guard.json" >"$out/guard.log"
 key=$("$utils/etcd_member.py" keys "$etcd_url" "$prefix" | grep -c 'payments.guard' || true)
 [ "$key" -ge 1 ] || { echo "the guard left no key (audit trail) in etcd"; exit 1; }
-echo "guard: 12 nodes refused while locked; unlocked by id"
+echo "guard: 12 nodes refused while locked, the qos_guard role saw the same lock; unlocked by id"
 
 echo "--- the role under the same module_defaults"
 before=$(count)
