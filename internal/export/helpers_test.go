@@ -2,7 +2,6 @@ package export
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -13,38 +12,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"resilience.ops/internal/fakeclock"
 )
 
-// fakeClock is a retry.Clock that never sleeps: Sleep records the wait and moves the time.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
+// fakeClock is the test clock (package fakeclock): nothing sleeps for real.
+type fakeClock = fakeclock.Clock
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2023, 12, 1, 10, 5, 30, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.sleeps = append(c.sleeps, d)
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-	return ctx.Err()
-}
-
-func (c *fakeClock) slept() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.sleeps...)
-}
+func newFakeClock() *fakeClock { return fakeclock.New(time.Date(2023, 12, 1, 10, 5, 30, 0, time.UTC)) }
 
 // testOptions are options with a fake clock.
 func testOptions(clk *fakeClock, alerts, check bool) Options {

@@ -204,7 +204,7 @@ func TestRetriesThenAccepts(t *testing.T) {
 	if !res.Sent || res.Attempts != 3 || res.StopReason != "succeeded" || res.Error != "" || res.StatusCode != 200 {
 		t.Errorf("result %+v", res)
 	}
-	if got, want := clk.slept(), []time.Duration{7 * time.Second, 7 * time.Second}; !cmp.Equal(got, want) {
+	if got, want := clk.Sleeps(), []time.Duration{7 * time.Second, 7 * time.Second}; !cmp.Equal(got, want) {
 		t.Errorf("waits %v, want %v", got, want)
 	}
 	if n := len(rec.requests()); n != 3 {
@@ -230,7 +230,7 @@ func TestRetryGivesUpAndWarns(t *testing.T) {
 		res.Error != "HTTP 429 Too Many Requests: slow down" || res.StatusCode != 429 {
 		t.Errorf("result %+v", res)
 	}
-	if got := clk.slept(); !cmp.Equal(got, []time.Duration{20 * time.Second}) {
+	if got := clk.Sleeps(); !cmp.Equal(got, []time.Duration{20 * time.Second}) {
 		t.Errorf("Retry-After not honoured: waits %v", got)
 	}
 	host := strings.TrimPrefix(rec.URL, "http://")
@@ -300,7 +300,7 @@ func TestTimeoutHolds(t *testing.T) {
 	if elapsed > 10*time.Second {
 		t.Errorf("took %v: the 0.2s timeout did not hold", elapsed)
 	}
-	if got := clk.slept(); !cmp.Equal(got, []time.Duration{30 * time.Second}) {
+	if got := clk.Sleeps(); !cmp.Equal(got, []time.Duration{30 * time.Second}) {
 		t.Errorf("waits %v", got)
 	}
 }

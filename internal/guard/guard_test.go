@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"resilience.ops/internal/fakeclock"
 	"resilience.ops/internal/state"
 )
 
@@ -21,23 +22,8 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const actor = "tester@host"
 
-// fakeClock is a settable clock, safe for concurrent use.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// fakeClock is the test clock (package fakeclock), safe for concurrent use.
+type fakeClock = fakeclock.Clock
 
 // seqIDs hands out id-1, id-2, ...
 type seqIDs struct {
@@ -61,7 +47,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, b backend) *fixture {
 	t.Helper()
-	c := &fakeClock{now: t0}
+	c := fakeclock.New(t0)
 	ids := &seqIDs{}
 	st := b.new(t)
 	g := &Guard{
@@ -993,7 +979,7 @@ func testTimeFormats(t *testing.T, b backend) {
 	f := newFixture(t, b)
 	// A clock in another zone, with sub-second precision.
 	zone := time.FixedZone("UTC+5", 5*3600)
-	f.clock.now = time.Date(2025, 3, 1, 17, 0, 0, 250_000_000, zone)
+	f.clock.Set(time.Date(2025, 3, 1, 17, 0, 0, 250_000_000, zone))
 	res := f.lock(t, LockRequest{Minutes: 15, Owner: "a"})
 
 	for name, s := range map[string]string{"locked_at": res.After.LockedAt, "expires_at": res.After.ExpiresAt} {

@@ -24,7 +24,7 @@ type cliRun struct {
 func runCLI(t *testing.T, env map[string]string, args ...string) cliRun {
 	t.Helper()
 	fc := newFakeClock(t0)
-	d := deps{clock: fc.clock(), newEvaluator: func(cfg slo.Config) (evaluator, error) { return slo.New(cfg) }}
+	d := deps{clock: clockOf(fc), newEvaluator: func(cfg slo.Config) (evaluator, error) { return slo.New(cfg) }}
 	var out, errb bytes.Buffer
 	code := cli(context.Background(), args, &out, &errb, func(k string) string { return env[k] }, d)
 	return cliRun{code, out.String(), errb.String(), fc}
@@ -84,7 +84,7 @@ func TestCLIExitCodes(t *testing.T) {
 			if r.stderr != "" {
 				t.Errorf("stderr: %q", r.stderr)
 			}
-			if st := statusAt(t, path, r.clock.now()); st.Locked != tt.locked {
+			if st := statusAt(t, path, r.clock.Now()); st.Locked != tt.locked {
 				t.Errorf("guard locked = %v, want %v", st.Locked, tt.locked)
 			}
 		})

@@ -11,50 +11,18 @@ import (
 	"testing"
 	"time"
 
+	"resilience.ops/internal/fakeclock"
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/slo"
 )
 
-// fakeClock is the injected clock: sleep advances time at once and records the pause.
-type fakeClock struct {
-	mu     sync.Mutex
-	t      time.Time
-	sleeps []time.Duration
-	cancel context.CancelFunc // when set, called by the first sleep (a signal arriving mid-wait)
-}
+// fakeClock is the test clock (package fakeclock): nothing sleeps for real.
+type fakeClock = fakeclock.Clock
 
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
+func newFakeClock(t time.Time) *fakeClock { return fakeclock.New(t) }
 
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func (c *fakeClock) sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	cancel := c.cancel
-	c.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.sleeps = append(c.sleeps, d)
-	c.mu.Unlock()
-	c.advance(d)
-	return nil
-}
-
-func (c *fakeClock) clock() clock { return clock{now: c.now, sleep: c.sleep} }
+// clockOf is the releaser's clock on c.
+func clockOf(c *fakeClock) clock { return clock{now: c.Now, sleep: c.Sleep} }
 
 // fakeEval returns the next report of a script on each call (the last one once the script is
 // used up) and records the times of the calls. hook, when set, runs inside each call.
@@ -69,7 +37,7 @@ type fakeEval struct {
 func (f *fakeEval) Evaluate(context.Context) slo.Report {
 	f.mu.Lock()
 	n := len(f.calls)
-	at := f.clock.now()
+	at := f.clock.Now()
 	f.calls = append(f.calls, at)
 	r := f.reports[min(n, len(f.reports)-1)]
 	hook := f.hook

@@ -21,8 +21,8 @@ import (
 func decide(t *testing.T, path string, fc *fakeClock, ev *fakeEval, req request) (outcome, error) {
 	t.Helper()
 	g := guard.New(path)
-	g.Now = fc.now
-	r := &releaser{guard: g, eval: ev, clock: fc.clock()}
+	g.Now = fc.Now
+	r := &releaser{guard: g, eval: ev, clock: clockOf(fc)}
 	return r.run(context.Background(), req)
 }
 
@@ -100,7 +100,7 @@ func TestDecisionTable(t *testing.T) {
 				t.Errorf("status %s, %d evaluations, unlocked %v, would_unlock %v; want %s, %d, %v, %v",
 					out.status, len(ev.calls), out.unlocked, out.wouldUnlock, tt.wantStatus, tt.wantEvals, tt.unlocked, tt.would)
 			}
-			if st := statusAt(t, path, fc.now()); st.Locked != tt.locked {
+			if st := statusAt(t, path, fc.Now()); st.Locked != tt.locked {
 				t.Errorf("guard on disk locked = %v, want %v", st.Locked, tt.locked)
 			}
 			if got := events(audit(t, path)); !slices.Equal(got, tt.wantEvents) {
@@ -167,8 +167,8 @@ func TestNotYetEvaluable(t *testing.T) {
 		!out.evaluableAt.Equal(t0.Add(10*time.Minute)) || !out.lockedSince.Equal(t0.Add(-5*time.Minute)) {
 		t.Errorf("got %s, evaluable %v, wait %v, at %v, since %v", out.status, out.evaluable, out.wait, out.evaluableAt, out.lockedSince)
 	}
-	if len(ev.calls) != 0 || out.evaluated || len(fc.sleeps) != 0 {
-		t.Errorf("evaluated %d times, slept %v: want neither", len(ev.calls), fc.sleeps)
+	if len(ev.calls) != 0 || out.evaluated || len(fc.Sleeps()) != 0 {
+		t.Errorf("evaluated %d times, slept %v: want neither", len(ev.calls), fc.Sleeps())
 	}
 	if len(out.warnings) != 0 {
 		t.Errorf("unexpected warnings %q", out.warnings)
@@ -292,11 +292,11 @@ func TestWaitLoop(t *testing.T) {
 				t.Errorf("status %s, %d evaluations (attempts %d), unlocked %v; want %s, %d, %v",
 					out.status, len(ev.calls), out.attempts, out.unlocked, tt.wantStatus, tt.wantEvals, tt.unlocked)
 			}
-			if diff := cmp.Diff(tt.wantSleeps, fc.sleeps); diff != "" {
+			if diff := cmp.Diff(tt.wantSleeps, fc.Sleeps()); diff != "" {
 				t.Errorf("sleeps (-want +got):\n%s", diff)
 			}
 			var total time.Duration
-			for _, s := range fc.sleeps {
+			for _, s := range fc.Sleeps() {
 				total += s
 			}
 			if total > tt.timeout || out.waited != total {
@@ -326,7 +326,7 @@ func TestWaitKeepsTheGuardLocked(t *testing.T) {
 	var lockedDuring []bool
 	ev := &fakeEval{reports: []slo.Report{unstable, unknown, unstable, stable}, clock: fc}
 	ev.hook = func(int) {
-		lockedDuring = append(lockedDuring, statusAt(t, path, fc.now()).Locked)
+		lockedDuring = append(lockedDuring, statusAt(t, path, fc.Now()).Locked)
 	}
 	req := defaultReq
 	req.wait = true
@@ -350,7 +350,7 @@ func TestRelockDuringEvaluation(t *testing.T) {
 	ev.hook = func(call int) {
 		if call == 0 {
 			g := guard.New(path)
-			g.Now = fc.now
+			g.Now = fc.Now
 			res, err := g.Lock(guard.LockRequest{Minutes: 30, Force: true, Reason: "new rollback"}, false)
 			if err != nil {
 				t.Error(err)
@@ -377,13 +377,13 @@ func TestWaitInterrupted(t *testing.T) {
 	fc := newFakeClock(t0)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	fc.cancel = cancel
+	fc.OnSleep(func(context.Context, int, time.Duration) error { cancel(); return nil }) // a signal arriving mid-wait
 	g := guard.New(path)
-	g.Now = fc.now
+	g.Now = fc.Now
 	ev := &fakeEval{reports: []slo.Report{unstable, stable}, clock: fc}
 	req := defaultReq
 	req.wait = true
-	out, err := (&releaser{guard: g, eval: ev, clock: fc.clock()}).run(ctx, req)
+	out, err := (&releaser{guard: g, eval: ev, clock: clockOf(fc)}).run(ctx, req)
 	if err != nil || !out.interrupted || out.status != StatusUnstable || len(ev.calls) != 1 || !out.guard.Locked {
 		t.Errorf("err %v, interrupted %v, status %s, %d evaluations, guard locked %v", err, out.interrupted, out.status, len(ev.calls), out.guard.Locked)
 	}

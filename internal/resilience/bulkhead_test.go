@@ -56,11 +56,12 @@ func testBulkheadSlotFreedWhileWaiting(t *testing.T, b backend) {
 	g, clk := b.newTest(t, bulkheadOnly(t.TempDir()))
 	a1, a2 := before(t, g, key), before(t, g, key)
 	defer a2.Release()
-	clk.onSleep = func(n int) {
+	clk.OnSleep(func(_ context.Context, n int, _ time.Duration) error {
 		if n == 3 {
 			g.AfterAttempt(a1, "", false)
 		}
-	}
+		return nil
+	})
 	a3 := before(t, g, key)
 	defer a3.Release()
 	if !a3.Admitted || !a3.Bulkhead.Acquired || *a3.Bulkhead.Slot != *a1.Bulkhead.Slot || a3.Bulkhead.Waited != 0.15 {
@@ -97,11 +98,12 @@ func testBulkheadCancelled(t *testing.T, b backend) {
 	defer a1.Release()
 	defer a2.Release()
 	ctx, cancel := context.WithCancel(t.Context())
-	clk.onSleep = func(n int) {
+	clk.OnSleep(func(_ context.Context, n int, _ time.Duration) error {
 		if n == 2 {
 			cancel()
 		}
-	}
+		return nil
+	})
 	a3, err := g.Before(ctx, key)
 	if !errors.Is(err, context.Canceled) || a3 == nil || a3.Admitted {
 		t.Fatalf("Before = %v, %v", a3, err)

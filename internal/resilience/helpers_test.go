@@ -3,61 +3,22 @@ package resilience
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
+	"resilience.ops/internal/fakeclock"
 	"resilience.ops/internal/retry"
 )
 
 // t0 is the fake clock's start.
 var t0 = time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC)
 
-// fakeClock is the test clock: Sleep advances the time at once, so nothing sleeps for real.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-	// onSleep, if set, runs before each wait with the number of waits so far (from 1).
-	onSleep func(n int)
-}
+// fakeClock is the test clock (package fakeclock): nothing sleeps for real.
+type fakeClock = fakeclock.Clock
 
 var _ retry.Clock = (*fakeClock)(nil)
 
-func newFakeClock() *fakeClock { return &fakeClock{now: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.sleeps = append(c.sleeps, d)
-	n, hook := len(c.sleeps), c.onSleep
-	c.mu.Unlock()
-	if hook != nil {
-		hook(n)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.Advance(d)
-	return nil
-}
-
-func (c *fakeClock) Sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.sleeps...)
-}
+func newFakeClock() *fakeClock { return fakeclock.New(t0) }
 
 // enabled returns the default settings in dir with every feature on.
 func enabled(dir string) Settings {

@@ -217,10 +217,10 @@ func TestEngineCancelledDuringSleep(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	clk := newFakeClock()
-	clk.onSleep = func(ctx context.Context, _ time.Duration) error {
+	clk.OnSleep(func(ctx context.Context, _ int, _ time.Duration) error {
 		cancel()
 		return ctx.Err()
-	}
+	})
 	e := newTestEngine(t, noJitter(), clk)
 	out := e.Do(ctx, scripted(t, clk, nil, refused(), ok()))
 	if out.Reason != StopCancelled || len(out.Attempts) != 1 {

@@ -189,7 +189,7 @@ func TestRecordDecidesLikeTheEngine(t *testing.T) {
 			clk := newFakeClock()
 			args := map[string]any{"operation": "op", "argv": []any{"false"}, "settings": settings}
 			_, _ = runWith(t, deps{rnd: stepper(draws...), clock: clk, now: clk.Now}, args)
-			engine := clk.sleeps
+			engine := slept(clk)
 
 			// The same through record, one attempt at a time, one process each.
 			dir := t.TempDir()
@@ -255,7 +255,7 @@ func TestSettingsAndOperationConfigs(t *testing.T) {
 	if code != 1 || res["attempt_count"] != 3.0 {
 		t.Fatalf("exit %d, %v", code, res)
 	}
-	if diff := cmp.Diff([]float64{2, 4}, clk.sleeps); diff != "" {
+	if diff := cmp.Diff([]float64{2, 4}, slept(clk)); diff != "" {
 		t.Errorf("waits (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]any{"defaults", "task", "settings", "operation_configs.network_configuration"}, res["policy_sources"]); diff != "" {
@@ -318,8 +318,8 @@ func TestCheckModeWritesNothing(t *testing.T) {
 	if r := check(map[string]any{"action": "compress", "session_id": id}); len(r["compressed"].([]any)) == 0 {
 		t.Errorf("compress: %v", r)
 	}
-	sleeps := len(clk.sleeps)
-	if r := check(map[string]any{"action": "wait", "seconds": 3}); r["waited"] != 0.0 || len(clk.sleeps) != sleeps {
+	sleeps := len(slept(clk))
+	if r := check(map[string]any{"action": "wait", "seconds": 3}); r["waited"] != 0.0 || len(slept(clk)) != sleeps {
 		t.Errorf("wait: %v", r)
 	}
 	check(map[string]any{"operation": "c", "argv": []any{"touch", marker}, "track_session": true, "session_id": id})
@@ -435,8 +435,8 @@ func TestWaitUsesTheClock(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
 	res := mustRun(t, deps{clock: clk}, map[string]any{"action": "wait", "seconds": "0.25"})
-	if diff := cmp.Diff([]float64{0.25}, clk.sleeps); diff != "" || res["waited"] != 0.25 || res["changed"] != false {
-		t.Errorf("waits %v, result %v", clk.sleeps, res)
+	if diff := cmp.Diff([]float64{0.25}, slept(clk)); diff != "" || res["waited"] != 0.25 || res["changed"] != false {
+		t.Errorf("waits %v, result %v", slept(clk), res)
 	}
 	if r, code := runWith(t, deps{clock: clk}, map[string]any{"action": "wait"}); code != 1 || !strings.Contains(r["msg"].(string), "seconds") {
 		t.Errorf("wait without seconds: %v", r["msg"])

@@ -24,7 +24,7 @@ func TestBackoffDoublesTheDelay(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if diff := cmp.Diff([]float64{5, 10}, clk.sleeps); diff != "" {
+	if diff := cmp.Diff([]float64{5, 10}, slept(clk)); diff != "" {
 		t.Errorf("waits: base * 2^(attempt-1) (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(stdout, "done at 3") {
@@ -58,7 +58,7 @@ func TestBackoffDefaultsFromEnvironment(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "attempts_exhausted after 4 attempt(s)") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if diff := cmp.Diff([]float64{2, 4, 8}, clk.sleeps); diff != "" {
+	if diff := cmp.Diff([]float64{2, 4, 8}, slept(clk)); diff != "" {
 		t.Errorf("waits (-want +got):\n%s", diff)
 	}
 }
@@ -67,7 +67,7 @@ func TestBackoffOptions(t *testing.T) {
 	t.Parallel()
 	t.Run("max delay caps", func(t *testing.T) {
 		_, _, _, clk := runBackoff(t, context.Background(), nil, "--max-delay", "15", "5", "10", "--", "false")
-		if diff := cmp.Diff([]float64{10, 15, 15, 15}, clk.sleeps); diff != "" {
+		if diff := cmp.Diff([]float64{10, 15, 15, 15}, slept(clk)); diff != "" {
 			t.Errorf("waits (-want +got):\n%s", diff)
 		}
 	})

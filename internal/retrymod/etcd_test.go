@@ -105,7 +105,7 @@ func TestRunBreakerOnEtcd(t *testing.T) {
 	}
 
 	// After open_duration a trial call on etcd closes the fleet's breaker.
-	clk.advance(61 * time.Second)
+	clk.Advance(61 * time.Second)
 	res = mustRun(t, d, with(args, map[string]any{"state_dir": host2}))
 	if cb := sub(t, res, "circuit_breaker"); res["status"] != "completed" || cb["state"] != "closed" || cb["admitted_state"] != "half_open" {
 		t.Fatalf("trial: %v, %v", res["status"], cb)

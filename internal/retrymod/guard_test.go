@@ -14,13 +14,6 @@ import (
 	"resilience.ops/internal/retry"
 )
 
-// advance moves the fake clock on, as time passing between two tasks.
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // flakyServer answers 503 until healthy is set, and counts the requests.
 type flakyServer struct {
 	*httptest.Server
@@ -115,7 +108,7 @@ func TestRunCircuitBreaker(t *testing.T) {
 	if res["status"] != "planned" || res["error_type"] != "circuit_open" || !strings.Contains(res["msg"].(string), "would fail at once with circuit_open") {
 		t.Errorf("check mode: %v / %v", res["error_type"], res["msg"])
 	}
-	clk.advance(31 * time.Second)
+	clk.Advance(31 * time.Second)
 	res = mustRun(t, d, with(args, map[string]any{"_ansible_check_mode": true}))
 	if cb := sub(t, res, "circuit_breaker"); cb["state"] != "half_open" || res["error_type"] != "" {
 		t.Errorf("check mode after open_duration: %v, %v", cb, res["error_type"])
@@ -242,7 +235,7 @@ func TestRunAdaptive(t *testing.T) {
 		}
 	}
 	clk := newFakeClock()
-	clk.now = time.Now() // the history was recorded on the real clock
+	clk.Set(time.Now()) // the history was recorded on the real clock
 	args := map[string]any{"operation": "api_call", "url": srv.URL, "state_dir": dir, "max_attempts": 5, "base_delay": 1,
 		"jitter_enabled": false, "settings": map[string]any{"adaptive": map[string]any{"enabled": true}}}
 	res, _ := runWith(t, deps{rnd: zero, clock: clk, now: clk.Now}, args)
@@ -250,8 +243,8 @@ func TestRunAdaptive(t *testing.T) {
 	if ad["adapted"] != true || res["max_attempts"] != 2.0 || res["attempt_count"] != 2.0 {
 		t.Fatalf("adaptation = %v, max_attempts %v, attempts %v", ad, res["max_attempts"], res["attempt_count"])
 	}
-	if diff := clk.sleeps; len(diff) != 1 || diff[0] != 4 {
-		t.Errorf("sleeps = %v, want [4] (base_delay 1 times max_delay_factor 4)", clk.sleeps)
+	if diff := slept(clk); len(diff) != 1 || diff[0] != 4 {
+		t.Errorf("sleeps = %v, want [4] (base_delay 1 times max_delay_factor 4)", slept(clk))
 	}
 }
 

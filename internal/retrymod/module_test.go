@@ -2,7 +2,6 @@ package retrymod
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,38 +9,34 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"resilience.ops/internal/fakeclock"
 	"resilience.ops/internal/module"
 )
 
-// fakeClock records the waits instead of sleeping.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []float64
+// fakeClock is the test clock (package fakeclock): nothing sleeps for real.
+type fakeClock = fakeclock.Clock
+
+// newFakeClock returns a clock on which every reading is a millisecond after the one before:
+// attempts take a little time.
+func newFakeClock() *fakeClock {
+	c := fakeclock.New(time.Date(2026, 1, 2, 3, 4, 5, int(time.Millisecond), time.UTC))
+	c.SetTick(time.Millisecond)
+	return c
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Millisecond) // attempts take a little time
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sleeps = append(c.sleeps, d.Seconds())
-	c.now = c.now.Add(d)
-	return ctx.Err()
+// slept returns the waits of clk in seconds.
+func slept(clk *fakeClock) []float64 {
+	var out []float64
+	for _, d := range clk.Sleeps() {
+		out = append(out, d.Seconds())
+	}
+	return out
 }
 
 func zero() float64 { return 0 }
@@ -98,7 +93,7 @@ func TestCommandRetriedUntilSuccess(t *testing.T) {
 	if code != 0 || res["failed"] == true {
 		t.Fatalf("exit %d: %v", code, res["msg"])
 	}
-	if diff := cmp.Diff([]float64{5, 10}, clk.sleeps); diff != "" {
+	if diff := cmp.Diff([]float64{5, 10}, slept(clk)); diff != "" {
 		t.Errorf("waits (-want +got):\n%s", diff)
 	}
 	att := attemptsOf(t, res)
@@ -137,8 +132,8 @@ func TestNonRetryableFailsFast(t *testing.T) {
 	if code != 1 || res["failed"] != true {
 		t.Fatalf("exit %d, result %v; want failure", code, res)
 	}
-	if len(attemptsOf(t, res)) != 1 || len(clk.sleeps) != 0 {
-		t.Errorf("attempts %d, waits %v; want one attempt and no wait", len(attemptsOf(t, res)), clk.sleeps)
+	if len(attemptsOf(t, res)) != 1 || len(slept(clk)) != 0 {
+		t.Errorf("attempts %d, waits %v; want one attempt and no wait", len(attemptsOf(t, res)), slept(clk))
 	}
 	msg := res["msg"].(string)
 	for _, want := range []string{"authentication_error", "not retried", "attempt 1 of 3"} {
@@ -224,7 +219,7 @@ func TestHTTPRetries(t *testing.T) {
 		if code != 0 || attemptsOf(t, res)[0]["error_type"] != "rate_limit_exceeded" {
 			t.Fatalf("exit %d, result %v", code, res)
 		}
-		if diff := cmp.Diff([]float64{7}, clk.sleeps); diff != "" {
+		if diff := cmp.Diff([]float64{7}, slept(clk)); diff != "" {
 			t.Errorf("Retry-After not honoured (-want +got):\n%s", diff)
 		}
 	})
@@ -281,7 +276,7 @@ func TestOperationConfigsOverride(t *testing.T) {
 	if code != 1 || len(attemptsOf(t, res)) != 2 || res["max_attempts"] != 2.0 {
 		t.Fatalf("exit %d, result %v", code, res)
 	}
-	if diff := cmp.Diff([]float64{8}, clk.sleeps); diff != "" {
+	if diff := cmp.Diff([]float64{8}, slept(clk)); diff != "" {
 		t.Errorf("waits (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]any{"defaults", "task", "operation_configs.network_configuration"}, res["policy_sources"]); diff != "" {
