@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,9 +18,11 @@ import (
 
 // echoServer answers every request with everything it received, headers and body included, with
 // the given status: the worst a server can do with secrets.
-func echoServer(t *testing.T, status int) *httptest.Server {
+func echoServer(t *testing.T, status int) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
+	var requests atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(status)
@@ -30,21 +33,23 @@ func echoServer(t *testing.T, status int) *httptest.Server {
 		w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, &requests
 }
 
-// secretArgs fills every secret parameter of m with its own secret value.
-func secretArgs(m mod, args map[string]any) map[string]string {
+// secretArgs fills every secret parameter of m that skip does not name with its own secret
+// value. A dictionary (headers) gets the secret under a header of its own, X-Api-Key, which no
+// other parameter sets.
+func secretArgs(m mod, args map[string]any, skip func(name string) bool) map[string]string {
 	secrets := map[string]string{}
 	for _, p := range m.spec {
-		if !p.Secret {
+		if !p.Secret || skip(p.Name) {
 			continue
 		}
 		v := "S3cr3t-" + p.Name + "-x9"
 		secrets[p.Name] = v
 		switch p.Type {
 		case module.TypeDict:
-			args[p.Name] = map[string]any{"Authorization": v}
+			args[p.Name] = map[string]any{"X-Api-Key": v}
 		default:
 			args[p.Name] = v
 		}
@@ -58,73 +63,129 @@ func forms(secret string) []string {
 }
 
 // TestSecretsNeverLeave runs every module with a secret in every secret parameter, against servers
-// that echo what they receive, in normal, check and most verbose runs, on success and failure: no
-// secret appears in the output, in any file the run leaves, or in the host's log.
+// that echo what they receive, in normal, check and most verbose runs, on success and failure, and
+// with its state in "etcd" at the echoing server (which authenticates with the password): no
+// secret appears in the output, in any file the run leaves, or in the host's log. Secrets that
+// exclude each other (basic authentication and a bearer token of qos_guard_release) are tried in
+// runs of their own, and every run but check mode must reach the server, or it tested nothing.
 func TestSecretsNeverLeave(t *testing.T) {
 	logs := modtest.ListenSyslog(t)
 	for _, m := range modules {
-		for _, status := range []int{200, 500} {
-			for _, mode := range []string{"normal", "check", "verbose"} {
-				name := fmt.Sprintf("%s/%d/%s", m.name, status, mode)
-				t.Run(name, func(t *testing.T) {
-					srv := echoServer(t, status)
-					dir := t.TempDir()
-					args := m.valid(dir)
-					switch m.name {
-					case "retry_manager":
-						delete(args, "argv")
-						args["url"] = srv.URL + "/api"
-						args["method"] = "POST"
-						args["body"] = "payload"
-						args["url_username"] = "user"
-						args["max_attempts"] = 2
-						args["base_delay"] = 0
-						args["track_session"] = true
-						args["headers"] = map[string]any{"X-Api-Key": "S3cr3t-header-x9"}
-					case "qos_guard_release":
-						args["prom_url"], args["loki_url"] = srv.URL, srv.URL
-						args["prom_username"], args["loki_username"] = "user", "user"
+		auths := []string{"basic"}
+		if m.name == "qos_guard_release" {
+			auths = append(auths, "bearer")
+		}
+		for _, auth := range auths {
+			for _, status := range []int{200, 500} {
+				for _, mode := range []string{"normal", "check", "verbose", "etcd"} {
+					if mode == "etcd" && !hasParam(m, "etcd_password") || mode != "etcd" && !hasSecretBesidesEtcd(m) {
+						continue // qos_guard's only secret is the etcd password
 					}
-					secrets := secretArgs(m, args)
-					if m.name == "retry_manager" {
-						secrets["headers"] = "S3cr3t-header-x9"
-					}
-					if len(secrets) == 0 {
-						t.Skipf("%s has no secret parameter", m.name)
-					}
-					switch mode {
-					case "check":
-						args["_ansible_check_mode"] = true
-					case "verbose":
-						args["_ansible_verbosity"] = 4
-						args["_ansible_diff"] = true
-					}
-					_, _, raw := run(t, m, dir, args)
-					var leaks []string
-					for param, s := range secrets {
-						for _, f := range forms(s) {
-							if strings.Contains(raw, f) {
-								leaks = append(leaks, fmt.Sprintf("%s in the output", param))
-							}
-							for _, file := range tree(t, dir) {
-								if b, _ := os.ReadFile(file); strings.Contains(string(b), f) {
-									leaks = append(leaks, fmt.Sprintf("%s in %s", param, file))
-								}
-							}
-						}
-					}
-					for _, l := range logs.Read(50 * time.Millisecond) {
-						for param, s := range secrets {
-							if strings.Contains(l, s) {
-								leaks = append(leaks, fmt.Sprintf("%s in syslog", param))
-							}
-						}
-					}
-					if len(leaks) > 0 {
-						t.Errorf("secrets leaked: %v\noutput: %s", leaks, raw)
-					}
-				})
+					name := fmt.Sprintf("%s/%s/%d/%s", m.name, auth, status, mode)
+					t.Run(name, func(t *testing.T) {
+						secretsNeverLeave(t, logs, m, auth, status, mode)
+					})
+				}
 			}
 		}
 	}
+}
+
+func secretsNeverLeave(t *testing.T, logs *modtest.SyslogSink, m mod, auth string, status int, mode string) {
+	srv, requests := echoServer(t, status)
+	dir := t.TempDir()
+	args := m.valid(dir)
+	switch m.name {
+	case "retry_manager":
+		delete(args, "argv")
+		args["url"] = srv.URL + "/api"
+		args["method"] = "POST"
+		args["body"] = "payload"
+		args["url_username"] = "user"
+		args["max_attempts"] = 2
+		args["base_delay"] = 0
+		args["track_session"] = true
+		args["headers"] = map[string]any{"X-Api-Key": "S3cr3t-header-x9"} // secret by its name
+	case "qos_guard_release":
+		args["prom_url"], args["loki_url"] = srv.URL, srv.URL
+		if auth == "basic" {
+			args["prom_username"], args["loki_username"] = "user", "user"
+		}
+	}
+	etcd := mode == "etcd"
+	if etcd {
+		args["store"], args["etcd_endpoints"], args["etcd_username"], args["etcd_timeout"] = "etcd", []any{srv.URL}, "user", "2s"
+		if m.name == "retry_manager" { // the store holds the guardrails' state
+			args["circuit_breaker"] = map[string]any{"enabled": true}
+		}
+	}
+	secrets := secretArgs(m, args, func(name string) bool {
+		switch {
+		case name == "etcd_password": // only with store etcd: else the arguments are invalid
+			return !etcd
+		case auth == "basic":
+			return strings.HasSuffix(name, "_bearer_token") && m.name == "qos_guard_release"
+		default:
+			return strings.HasSuffix(name, "_password")
+		}
+	})
+	if m.name == "retry_manager" {
+		secrets["headers"] = "S3cr3t-header-x9"
+	}
+	if len(secrets) == 0 {
+		t.Fatalf("%s: no secret to look for", m.name)
+	}
+	switch mode {
+	case "check":
+		args["_ansible_check_mode"] = true
+	case "verbose":
+		args["_ansible_verbosity"] = 4
+		args["_ansible_diff"] = true
+	}
+	_, _, raw := run(t, m, dir, args)
+	if mode != "check" && requests.Load() == 0 {
+		t.Fatalf("the run never reached the server, so it tested nothing: %s", raw)
+	}
+	var leaks []string
+	for param, s := range secrets {
+		for _, f := range forms(s) {
+			if strings.Contains(raw, f) {
+				leaks = append(leaks, fmt.Sprintf("%s in the output", param))
+			}
+			for _, file := range tree(t, dir) {
+				if b, _ := os.ReadFile(file); strings.Contains(string(b), f) {
+					leaks = append(leaks, fmt.Sprintf("%s in %s", param, file))
+				}
+			}
+		}
+	}
+	for _, l := range logs.Read(50 * time.Millisecond) {
+		for param, s := range secrets {
+			if strings.Contains(l, s) {
+				leaks = append(leaks, fmt.Sprintf("%s in syslog", param))
+			}
+		}
+	}
+	if len(leaks) > 0 {
+		t.Errorf("secrets leaked: %v\noutput: %s", leaks, raw)
+	}
+}
+
+// hasSecretBesidesEtcd reports whether m has a secret parameter other than etcd_password.
+func hasSecretBesidesEtcd(m mod) bool {
+	for _, p := range m.spec {
+		if p.Secret && p.Name != "etcd_password" {
+			return true
+		}
+	}
+	return false
+}
+
+func hasParam(m mod, name string) bool {
+	for _, p := range m.spec {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
 }
