@@ -85,7 +85,7 @@ func misbehavingServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
 
 // TestMisbehavingServers: against servers that hang, reset, answer 500, garbage, an endless body or
 // slowly, every call ends within its timeout with a clear message and bounded output, and the guard
-// is never unlocked on such an answer.
+// is never unlocked on such an answer, nor taken when such a server stands in for etcd.
 func TestMisbehavingServers(t *testing.T) {
 	for name, h := range misbehaviours {
 		t.Run(name, func(t *testing.T) {
@@ -132,6 +132,23 @@ func TestMisbehavingServers(t *testing.T) {
 				}
 				if b, err := os.ReadFile(guardPath); err != nil || !strings.Contains(string(b), "0123456789abcdef") {
 					t.Errorf("the guard file changed: %q, %v", b, err)
+				}
+				if len(raw) > 1<<20 {
+					t.Errorf("output of %d bytes: the answer was not bounded", len(raw))
+				}
+			})
+
+			t.Run("qos_guard on etcd", func(t *testing.T) {
+				m := modules[0]
+				dir := t.TempDir()
+				args := m.valid(dir)
+				args["store"], args["etcd_endpoints"], args["etcd_timeout"] = "etcd", []any{srv.URL}, "1s"
+				args["state"], args["minutes"] = "locked", 5
+				var res map[string]any
+				var raw string
+				bounded(t, 20*time.Second, func() { _, res, raw = run(t, m, dir, args) })
+				if res["failed"] != true || res["changed"] == true || res["locked"] != true || res["unknown"] != true {
+					t.Errorf("want a guard that fails closed, unknown and unchanged: %s", raw)
 				}
 				if len(raw) > 1<<20 {
 					t.Errorf("output of %d bytes: the answer was not bounded", len(raw))
