@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"resilience.ops/internal/modtest"
 )
 
 // This file writes to a real Prometheus (Debian's 2.42, /usr/bin/prometheus) started on loopback
@@ -30,14 +32,14 @@ func liveSnapshot() Snapshot {
 
 func startPrometheus(t *testing.T) string {
 	t.Helper()
-	bin := binary(t, "prometheus", "prometheus")
+	bin := modtest.DebianBinary(t, "prometheus", "prometheus")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	startServer(t, bin, []string{
+	addr := modtest.FreeAddr(t)
+	modtest.StartServer(t, bin, []string{
 		"--config.file=" + cfg, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
 		"--web.listen-address=" + addr, "--web.enable-remote-write-receiver",
 	}, "http://"+addr+"/-/ready")

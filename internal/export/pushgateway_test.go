@@ -10,6 +10,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"resilience.ops/internal/modtest"
 )
 
 // This file pushes to a real Pushgateway (Debian's prometheus-pushgateway 1.5) started on
@@ -17,10 +19,10 @@ import (
 
 func startPushgateway(t *testing.T) string {
 	t.Helper()
-	bin := binary(t, "prometheus-pushgateway", "prometheus-pushgateway")
-	addr := freeAddr(t)
+	bin := modtest.DebianBinary(t, "prometheus-pushgateway", "prometheus-pushgateway")
+	addr := modtest.FreeAddr(t)
 	// Debian defaults --persistence.file to /var/lib/prometheus/pushgateway.data: keep tests in memory.
-	startServer(t, bin, []string{"--web.listen-address=" + addr, "--persistence.file="}, "http://"+addr+"/-/ready")
+	modtest.StartServer(t, bin, []string{"--web.listen-address=" + addr, "--persistence.file="}, "http://"+addr+"/-/ready")
 	return "http://" + addr
 }
 

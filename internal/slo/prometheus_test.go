@@ -5,15 +5,14 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"resilience.ops/internal/modtest"
 )
 
 // This file tests against a real Prometheus (Debian's 2.42, /usr/bin/prometheus
@@ -37,7 +36,7 @@ var integrationSeries = []series{
 }
 
 func TestPrometheusIntegration(t *testing.T) {
-	promBin, promtool := binary(t, "prometheus"), binary(t, "promtool")
+	promBin, promtool := modtest.DebianBinary(t, "prometheus", "prometheus"), modtest.DebianBinary(t, "promtool", "prometheus")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 
@@ -144,25 +143,6 @@ func TestPrometheusIntegration(t *testing.T) {
 	})
 }
 
-// binary returns /usr/bin/<name> (or <name> on the PATH). A missing binary
-// skips the test locally but fails it in CI (CI=true), where apt installs it.
-func binary(t *testing.T, name string) string {
-	t.Helper()
-	path := "/usr/bin/" + name
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	msg := fmt.Sprintf("%s not found: install Debian's prometheus package (apt-get install prometheus)", name)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg + "; this test is required when CI=true")
-	return ""
-}
-
 // openMetrics writes both recording-rule series of every entry from start
 // to end (inclusive) every step.
 func openMetrics(all []series, start, end time.Time, step time.Duration) []byte {
@@ -199,82 +179,12 @@ func startPrometheus(t *testing.T, bin, dir, data string) (url string, stop func
 	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	var logs syncBuffer
-	cmd := exec.Command(bin,
-		"--config.file="+cfg,
-		"--storage.tsdb.path="+data,
+	addr := modtest.FreeAddr(t)
+	stop = modtest.StartServer(t, bin, []string{
+		"--config.file=" + cfg,
+		"--storage.tsdb.path=" + data,
 		"--storage.tsdb.retention.time=1d",
-		"--web.listen-address="+addr,
-	)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	began := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start prometheus: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			_ = cmd.Process.Kill()
-			<-exited
-		})
-	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			t.Logf("prometheus output:\n%s", logs.String())
-		}
-	})
-
-	url = "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("prometheus exited before it was ready:\n%s", logs.String())
-		default:
-		}
-		if resp, err := http.Get(url + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready after 30s:\n%s", logs.String())
-		}
-		time.Sleep(100 * time.Millisecond) // polling readiness
-	}
-	t.Logf("prometheus ready after %v on %s", time.Since(began).Round(time.Millisecond), addr)
-	return url, stop
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// syncBuffer collects process output written from exec's copying goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+		"--web.listen-address=" + addr,
+	}, "http://"+addr+"/-/ready")
+	return "http://" + addr, stop
 }
