@@ -15,9 +15,8 @@ usage: flaky_http.py --port-file FILE
 import json
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler
 
-from serve_port_file import serve
+from serve_port_file import QuietHandler, serve
 
 
 class State:
@@ -26,17 +25,7 @@ class State:
     healthy = False
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002
-        pass
-
-    def answer(self, status, body, ctype="text/plain"):
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+class Handler(QuietHandler):
 
     def handle_any(self):
         length = int(self.headers.get("Content-Length") or 0)

@@ -2,7 +2,22 @@
 
 import argparse
 import os
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing, with answer() for a whole response."""
+
+    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+        pass
+
+    def answer(self, status, body, ctype="text/plain"):
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 def serve(handler, description):

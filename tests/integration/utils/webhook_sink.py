@@ -15,25 +15,14 @@ usage: webhook_sink.py --port-file FILE
 import json
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler
 
-from serve_port_file import serve
+from serve_port_file import QuietHandler, serve
 
 LOCK = threading.Lock()
 RECEIVED = []
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002
-        pass
-
-    def answer(self, status, body, ctype="text/plain"):
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+class Handler(QuietHandler):
 
     def do_GET(self):
         if self.path == "/__received":
