@@ -19,8 +19,8 @@ type Evaluator struct {
 	window   string        // normalised, as written in the queries
 	duration time.Duration // the window; a sample stamped before it is stale
 	timeout  time.Duration
-	now     func() time.Time
-	redact  *redactor
+	now      func() time.Time
+	redact   *redactor
 }
 
 // Option changes how New builds an Evaluator.

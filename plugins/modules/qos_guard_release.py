@@ -53,7 +53,7 @@ options:
       - Base URL of the Prometheus HTTP API (without C(/api/v1)). Credentials in the URL
         (C(https://user:pass@host)) are used as basic auth and never shown.
       - Redirects are followed only within this URL's origin (scheme, host and port). A redirect to
-        another host or port, or from https to http on the same host, is not followed: the credentials
+        another host or port, or from https to http on the same host, is not followed; the credentials
         never go there and the checks are C(unknown) (reason C(redirect)).
     type: str
     default: http://prometheus.local:9090
