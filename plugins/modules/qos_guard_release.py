@@ -25,9 +25,13 @@ description:
     stable only when every check passes. No data never passes, except for the error log rate, where
     no matching line counts as zero once the job's log stream is known to have lines.
   - The stability window must not reach back before the event that locked the guard. While the guard
-    was locked (or extended, as recorded in its audit trail) less than one I(window) ago, the result
-    is C(not_yet_evaluable) with the time left (I(wait_seconds)), nothing is queried, nothing is
-    unlocked, and the task fails unless I(report_only) is set (with I(wait), it waits instead).
+    was locked or extended less than one I(window) ago (its C(window_start), kept in the guard itself;
+    the audit trail is never needed), the result is C(not_yet_evaluable) with the time left
+    (I(wait_seconds)), nothing is queried, nothing is unlocked, and the task fails unless I(report_only)
+    is set (with I(wait), it waits instead).
+  - Only the exact lock that was evaluated is released, with the expiry it had; a new lock or an
+    extension made while the checks ran (an extension keeps the lock id) wins, and the decision is
+    made again on the lock there now. With I(store=etcd) the comparison is part of the compare-and-swap.
   - When stable and the guard is locked, it is unlocked and a C(release) event is appended to its
     audit trail C(<path>.audit.jsonl) with the whole evaluation (every check's query, value,
     threshold and outcome); the task reports a change. When stable and the guard is not locked,
@@ -460,6 +464,9 @@ guard:
     window_minutes:
       description: The window the lock was taken for.
       type: int
+    window_start:
+      description: When the latest lock or extension was made; the stability window must lie after it.
+      type: str
     corrupt:
       description: Whether the lock file could not be read.
       type: bool
