@@ -479,7 +479,9 @@ options:
         default metrics for metric systems, alerts for Slack, both for webhooks), and per type C(job), C(labels),
         C(grouping), C(remote_write_version), C(path), C(directory), C(validate_certs), C(ca_file).
       - The values of C(url) (the path of a Slack or webhook URL is its credential), C(auth_header) and C(headers) are
-        masked in the invocation and never appear in results, warnings or logs; deliveries show the host only.
+        masked in the invocation and never appear in results, warnings or logs, in any form a receiver can echo
+        them (also base64, JSON-escaped or URL-encoded, and never cut to a prefix); deliveries show the host only.
+      - Redirects are never followed (the credentials would go along); a redirect fails the delivery.
     type: list
     elements: dict
   textfile_dir:
