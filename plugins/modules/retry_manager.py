@@ -30,6 +30,15 @@ description:
     exit codes and common messages, for example "Connection timeout to vCenter" is a connection_error),
     after the user's I(error_rules), which win. Only the types in I(retry_conditions) are retried; a
     failure that no rule recognises is an unknown_error, retried when I(retry_unknown) is set.
+  - 'The exact wording of the tools such jobs run is recognised before the general words, in any of msg,
+    stderr and stdout: vSphere faults as govc, pyvmomi and community.vmware report them (a wrong password,
+    C(ServerFaultCode: Cannot complete login due to an incorrect user name or password.), is an
+    authentication_error and fails at once; ResourceInUse and TaskInProgress are resource_busy;
+    InvalidArgument and DuplicateName are invalid_parameter); the exit code curl prints after C(curl:),
+    and the status of C(curl -f); the refusals of OpenSSH (C(Permission denied) followed by the list of
+    methods is an authentication_error, also after the C(Failed to connect to the host via ssh) of Ansible);
+    resolver and socket errors as glibc and Go word them; certificate failures (configuration_error);
+    HTTP status lines. C(curl -s) prints no message: use C(-sS), or a rule with I(exit_code).'
   - Per-operation settings in I(operation_configs) override the task's settings, which override the
     defaults.
   - In check mode nothing runs; the result gives the planned schedule, each attempt's delay and the
