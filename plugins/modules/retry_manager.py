@@ -212,6 +212,13 @@ options:
     description: Add to each attempt the evidence of its classification (which rule matched which text).
     type: bool
     default: false
+  publish_artifacts:
+    description:
+      - With I(action=run), publish the operation's AAP job artifacts (see the notes). The role
+        resilience.ops.retry_manager turns this off and publishes the same names itself, with the session's
+        statistics.
+    type: bool
+    default: true
   argv:
     description: The command to run, as a list; no shell is involved. Exclusive with I(cmd) and I(url).
     type: list
@@ -530,6 +537,16 @@ notes:
     use C(changed_when) to say otherwise.
   - "The statistics count finished operations only: C(running_operations) counts those still retrying. Rates are
     percentages, derived values are rounded to 2 decimals, times to the millisecond."
+  - "With I(action=run), the operation is published as AAP job artifacts (C(ansible_stats) with C(per_host=false),
+    which AAP keeps and passes to the next workflow nodes): C(retry_current_operation), C(retry_operation_id),
+    C(retry_operation_status) (completed, failed, or planned in check mode), C(retry_attempt_count),
+    C(retry_execution_time) (seconds), C(retry_operation_success), C(retry_timestamp) (RFC 3339 UTC) and, when
+    the run belongs to a session (I(track_session) or I(session_id)), C(retry_session_id). Each is a number, a
+    boolean or a string of at most 256 bytes: never the attempts or the output. With several hosts, the last
+    host to finish sets them. Turn them off with I(publish_artifacts=false)."
+  - "ansible-core drops the artifacts of a task that ends failed, also with C(ignore_errors). To publish a
+    failed operation, keep the task from failing with C(failed_when: false) (or a condition on C(status)), then
+    fail in a later task, as the role does; see the examples."
 seealso:
   - module: ansible.builtin.command
   - module: ansible.builtin.uri
@@ -626,6 +643,19 @@ EXAMPLES = r"""
       network_configuration: {max_attempts: 3, base_delay: 8, max_delay: 240}
   check_mode: true
   register: plan
+
+# The artifacts of a failed task are dropped by ansible-core: keep the task from failing, then fail.
+- name: Promote, and publish the operation as AAP artifacts whether it succeeds or not
+  resilience.ops.retry_manager:
+    operation: promote
+    argv: [./promote.sh, "{{ release }}"]
+  register: promotion
+  failed_when: promotion.status | default('') not in ['completed', 'failed', 'planned']
+
+- name: Fail the job when the promotion failed
+  ansible.builtin.fail:
+    msg: "{{ promotion.msg }}"
+  when: promotion.status == 'failed'
 """
 
 RETURN = r"""
