@@ -9,6 +9,9 @@ SBINDIR      ?= $(PREFIX)/sbin
 MODULES      := qos_guard retry_manager qos_guard_release
 # Command-line tools that `make install` puts in $(SBINDIR).
 TOOLS        := qos_guard retry_backoff qos_guard_release
+# The names of the shell scripts these tools replace, which existing CI jobs call: installed as
+# symlinks to the tools (<script name>:<tool>), so the same binary runs, with the same exit codes.
+SCRIPT_NAMES := retry_backoff.sh:retry_backoff qos_guard.sh:qos_guard
 PLATFORMS    := linux/amd64 linux/arm64 windows/amd64
 BIN_DIR      := plugins/modules/__bin
 HOST_BIN_DIR := build/bin
@@ -48,9 +51,13 @@ dist: build ## Build the collection tarball (dist/) with ansible-galaxy
 	ansible-galaxy collection build --force --output-path dist .
 
 .PHONY: install
-install: $(addprefix $(HOST_BIN_DIR)/,$(TOOLS)) ## Install the command-line tools in $(SBINDIR)
+install: $(addprefix $(HOST_BIN_DIR)/,$(TOOLS)) ## Install the command-line tools in $(SBINDIR), also as retry_backoff.sh and qos_guard.sh
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(addprefix $(HOST_BIN_DIR)/,$(TOOLS)) $(DESTDIR)$(SBINDIR)/
+	@for pair in $(SCRIPT_NAMES); do \
+	  echo "ln -sf $${pair#*:} $(DESTDIR)$(SBINDIR)/$${pair%%:*}"; \
+	  ln -sf "$${pair#*:}" "$(DESTDIR)$(SBINDIR)/$${pair%%:*}" || exit 1; \
+	done
 
 .PHONY: deps
 deps: ## Install the Debian packages the demo and tests use, when missing

@@ -115,9 +115,134 @@ var exitCodeTypes = map[int]ErrorType{
 	137: Timeout,            // 128+SIGKILL, as after timeout -s KILL (the OOM killer looks the same)
 }
 
-// messagePatterns are tried in order on each text field. They are lower
-// case and matched against the ASCII-lowercased text (see lowerASCII), which
-// makes them case-insensitive and several times faster than (?i).
+// A messageRule matches the ASCII-lowercased text of a field (see
+// lowerASCII), which makes it case-insensitive and several times faster
+// than (?i). Its type is typ, or, when resolve is set, what resolve makes of
+// the submatches of a match (a status or an exit code found in the text);
+// resolve returning false means that match says nothing.
+type messageRule struct {
+	typ     ErrorType
+	re      *regexp.Regexp
+	resolve func(sub []string) (ErrorType, bool)
+}
+
+// find returns the type and the byte range of the rule's match in lower.
+// With resolve, the last resolvable match wins: the final status line after
+// redirects, the last error a tool printed.
+func (r *messageRule) find(lower string) (ErrorType, []int, bool) {
+	if r.resolve == nil {
+		loc := r.re.FindStringIndex(lower)
+		if loc == nil {
+			return "", nil, false
+		}
+		return r.typ, loc, true
+	}
+	all := r.re.FindAllStringSubmatchIndex(lower, -1)
+	for i := len(all) - 1; i >= 0; i-- {
+		m := all[i]
+		sub := make([]string, len(m)/2)
+		for j := range sub {
+			if m[2*j] >= 0 {
+				sub[j] = lower[m[2*j]:m[2*j+1]]
+			}
+		}
+		if t, ok := r.resolve(sub); ok {
+			return t, m[:2], true
+		}
+	}
+	return "", nil, false
+}
+
+// wordingRules hold the exact wording of the tools that retried jobs run:
+// curl, ssh, govc and govmomi, pyvmomi and community.vmware, Go's and
+// Python's TLS stacks, HTTP status lines. Each is backed by a fixture in
+// testdata/classify that names the source of the wording. They are tried on
+// every field before any of messagePatterns, so that a tool's own words win
+// over a vague word elsewhere: "Failed to connect to the host via ssh:
+// u@h: Permission denied (publickey)." is an authentication failure, not a
+// connection problem, and a TLS certificate that fails verification is
+// configuration_error even inside "Unable to connect to vCenter".
+//
+// vSphere faults appear by their wording from vCenter ("Cannot complete
+// login due to an incorrect user name or password."), or, when the fault
+// carries no message (vcsim, pyvmomi's str() of a fault, a task's fault in
+// vcsim), by their type name: "ServerFaultCode: DuplicateName",
+// "*types.ResourceInUse", "(vim.fault.InvalidLogin) {". Decisions:
+// NotAuthenticated (a session that is not logged in) is authentication_error
+// like InvalidLogin: each govc or Ansible task logs in again, so a
+// NotAuthenticated that reaches us is not a session that expired in between;
+// DuplicateName is invalid_parameter: the same request names an object that
+// exists and cannot succeed on retry (use an idempotency check for a create
+// that may have happened).
+var wordingRules = []messageRule{
+	// curl: "curl: (<exit code>) <message>" (src/tool_operate.c). Exit code
+	// 22 (-f) carries the HTTP status: the status rule below decides.
+	{re: regexp.MustCompile(`curl: \((\d{1,3})\) `), resolve: func(sub []string) (ErrorType, bool) {
+		code, _ := strconv.Atoi(sub[1])
+		t, ok := curlExitTypes[code]
+		return t, ok
+	}},
+	// An HTTP status: a status line (HTTP/1.1 503 Service Unavailable),
+	// ansible's uri ("Status code was 503 and not [200]"), Python's urllib
+	// ("HTTP Error 503: ..."), curl and git ("The requested URL returned
+	// error: 503").
+	{re: regexp.MustCompile(`(?:\bhttp/\d(?:\.\d)? |\bstatus code was |\bhttp error |returned error: )([1-5]\d\d)\b`),
+		resolve: func(sub []string) (ErrorType, bool) {
+			code, _ := strconv.Atoi(sub[1])
+			return statusType(code)
+		}},
+	// A certificate that fails verification: Go (x509: ..., tls: failed to
+	// verify certificate), Python and OpenSSL (certificate verify failed),
+	// curl (SSL certificate problem).
+	{ConfigurationError, regexp.MustCompile(`\bx509: |tls: failed to verify certificate|certificate verify failed|ssl certificate problem`), nil},
+	// OpenSSH: the server refused every authentication method, or the host
+	// key is unknown or changed, or the client's files have unsafe modes.
+	{AuthenticationError, regexp.MustCompile(`permission denied \((?:publickey|password|keyboard-interactive|gssapi|hostbased)|too many authentication failures`), nil},
+	{ConfigurationError, regexp.MustCompile(`host key verification failed|remote host identification has changed|bad owner or permissions on`), nil},
+	// vSphere: InvalidLogin and NotAuthenticated; community.vmware's message
+	// for InvalidLogin.
+	{AuthenticationError, regexp.MustCompile(`incorrect user name or password|\blogin failure\b|\binvalidlogin\b|\bnotauthenticated\b|\bunable to log on to vcenter`), nil},
+	// vSphere NoPermission; community.vmware's message for it.
+	{AuthorizationError, regexp.MustCompile(`\bnopermission\b|does not have required permission`), nil},
+	// vSphere InvalidArgument and DuplicateName; govc asking for a choice.
+	{InvalidParameter, regexp.MustCompile(`\binvalidargument\b|a specified parameter was not correct|\bduplicatename\b|resolves to multiple instances`), nil},
+	// vSphere ResourceInUse and TaskInProgress: another operation holds it.
+	{ResourceBusy, regexp.MustCompile(`\bresourceinuse\b|\btaskinprogress\b`), nil},
+	// vSphere Timedout.
+	{Timeout, regexp.MustCompile(`\btimedout\b`), nil},
+	// community.vmware: connection settings missing, or a request vCenter
+	// could not parse (InvalidRequest: a wrong endpoint or API version).
+	{ConfigurationError, regexp.MustCompile(`parameter is missing|request is malformed`), nil},
+}
+
+// curlExitTypes classifies curl's exit codes (CURLE_* in include/curl/curl.h)
+// when curl printed "curl: (<code>) ..."; codes not listed leave the text to
+// the other rules. Alone, an exit code says nothing: other tools use the
+// same numbers, and `curl -s` prints no message (use -sS, or a rule with
+// exit_code).
+var curlExitTypes = map[int]ErrorType{
+	1:  InvalidParameter,    // CURLE_UNSUPPORTED_PROTOCOL: the URL's scheme
+	3:  InvalidParameter,    // CURLE_URL_MALFORMAT
+	5:  NetworkError,        // CURLE_COULDNT_RESOLVE_PROXY
+	6:  NetworkError,        // CURLE_COULDNT_RESOLVE_HOST
+	7:  ConnectionError,     // CURLE_COULDNT_CONNECT
+	9:  AuthorizationError,  // CURLE_REMOTE_ACCESS_DENIED
+	18: ConnectionError,     // CURLE_PARTIAL_FILE: the transfer was cut short
+	28: Timeout,             // CURLE_OPERATION_TIMEDOUT
+	47: ConfigurationError,  // CURLE_TOO_MANY_REDIRECTS
+	52: ConnectionError,     // CURLE_GOT_NOTHING: empty reply from server
+	55: ConnectionError,     // CURLE_SEND_ERROR
+	56: ConnectionError,     // CURLE_RECV_ERROR
+	58: ConfigurationError,  // CURLE_SSL_CERTPROBLEM: the local client certificate
+	60: ConfigurationError,  // CURLE_PEER_FAILED_VERIFICATION
+	67: AuthenticationError, // CURLE_LOGIN_DENIED
+	77: ConfigurationError,  // CURLE_SSL_CACERT_BADFILE
+	78: ResourceNotFound,    // CURLE_REMOTE_FILE_NOT_FOUND
+	83: ConfigurationError,  // CURLE_SSL_ISSUER_ERROR
+}
+
+// messagePatterns are the general words, tried in order on each field after
+// every wordingRule has failed on every field.
 // The order matters:
 //   - connection problems come first, so that "Connection timeout to
 //     vCenter" is connection_error (the connection could not be made), not
@@ -132,24 +257,21 @@ var exitCodeTypes = map[int]ErrorType{
 //     (locked, in use, conflict) are the broadest, so that "account locked:
 //     authentication failed" fails fast;
 //   - configuration, the vaguest word, is last.
-var messagePatterns = []struct {
-	typ ErrorType
-	re  *regexp.Regexp
-}{
-	{ConnectionError, regexp.MustCompile(`connection (?:timed? ?out|timeout|refused|reset|aborted|closed|failed|lost)|reset by peer|unreachable|no route to host|(?:failed|unable|could not) to connect|broken pipe`)},
-	{NetworkError, regexp.MustCompile(`no such host|unknown host|could not resolve|name resolution|name or service not known|network (?:error|is down)`)},
-	{Timeout, regexp.MustCompile(`timed? ?out|deadline exceeded`)},
-	{RateLimitExceeded, regexp.MustCompile(`rate.?limit|too many requests|throttl|\b429\b`)},
-	{ServiceUnavailable, regexp.MustCompile(`\b503\b|service (?:temporarily )?unavailable`)},
-	{TemporaryFailure, regexp.MustCompile(`temporar(?:il)?y unavailable|temporary failure|try again|\b50[02]\b|internal server error|bad gateway`)},
-	{AuthenticationError, regexp.MustCompile(`authenticat|invalid credentials|login failed|unauthori[sz]ed|\b401\b`)},
-	{AuthorizationError, regexp.MustCompile(`forbidden|not authori[sz]ed|\b403\b`)},
-	{PermissionError, regexp.MustCompile(`permission denied|access denied|operation not permitted`)},
-	{QuotaExceeded, regexp.MustCompile(`quota|insufficient capacity`)},
-	{ResourceNotFound, regexp.MustCompile(`not found|does not exist|no such (?:file|directory|resource)|\b404\b`)},
-	{ResourceBusy, regexp.MustCompile(`\bbusy\b|\blocked\b|\bin use\b|conflict|\b(?:409|423)\b`)},
-	{InvalidParameter, regexp.MustCompile(`invalid (?:parameter|argument|value)|\b(?:400|422)\b`)},
-	{ConfigurationError, regexp.MustCompile(`configuration|misconfigur`)},
+var messagePatterns = []messageRule{
+	{ConnectionError, regexp.MustCompile(`connection (?:was )?(?:timed? ?out|timeout|refused|reset|aborted|closed|failed|lost)|reset by peer|unreachable|no route to host|(?:failed|unable|could not) to connect|broken pipe`), nil},
+	{NetworkError, regexp.MustCompile(`no such host|unknown host|could not resolve|name resolution|name or service not known|no address associated with hostname|server misbehaving|network (?:error|is down)`), nil},
+	{Timeout, regexp.MustCompile(`timed? ?out|deadline exceeded`), nil},
+	{RateLimitExceeded, regexp.MustCompile(`rate.?limit|too many requests|throttl|\b429\b`), nil},
+	{ServiceUnavailable, regexp.MustCompile(`\b503\b|service (?:temporarily )?unavailable`), nil},
+	{TemporaryFailure, regexp.MustCompile(`temporar(?:il)?y unavailable|temporary failure|try again|\b50[02]\b|internal server error|bad gateway`), nil},
+	{AuthenticationError, regexp.MustCompile(`authenticat|invalid credentials|login failed|unauthori[sz]ed|\b401\b`), nil},
+	{AuthorizationError, regexp.MustCompile(`forbidden|not authori[sz]ed|\b403\b`), nil},
+	{PermissionError, regexp.MustCompile(`permission denied|access denied|operation not permitted`), nil},
+	{QuotaExceeded, regexp.MustCompile(`quota|insufficient capacity`), nil},
+	{ResourceNotFound, regexp.MustCompile(`not found|does not exist|no such (?:file|directory|resource)|(?:unable to|failed to|could not|cannot) find\b|\b404\b`), nil},
+	{ResourceBusy, regexp.MustCompile(`\bbusy\b|\blocked\b|\bin use\b|conflict|\b(?:409|423)\b`), nil},
+	{InvalidParameter, regexp.MustCompile(`invalid (?:parameter|argument|value)|is mandatory|\b(?:400|422)\b`), nil},
+	{ConfigurationError, regexp.MustCompile(`configuration|misconfigur`), nil},
 }
 
 // classifyBuiltin applies the built-in rules in the order documented on Classify.
@@ -172,11 +294,19 @@ func classifyBuiltin(f *Failure, texts *[4]string) (ErrorType, Evidence) {
 			return t, Evidence{Rule: "builtin.exit_code", Field: "exit_code", Match: strconv.Itoa(*f.ExitCode)}
 		}
 	}
+	var lower [4]string
 	for i, text := range texts {
-		lower := lowerASCII(text)
-		for _, p := range messagePatterns {
-			if loc := p.re.FindStringIndex(lower); loc != nil {
-				return p.typ, Evidence{Rule: "builtin.message", Field: string(textFields[i]), Match: clip(text[loc[0]:loc[1]], MaxEvidenceBytes)}
+		lower[i] = lowerASCII(text)
+	}
+	for _, rules := range [2][]messageRule{wordingRules, messagePatterns} {
+		for i := range lower {
+			if lower[i] == "" {
+				continue
+			}
+			for r := range rules {
+				if t, loc, ok := rules[r].find(lower[i]); ok {
+					return t, Evidence{Rule: "builtin.message", Field: string(textFields[i]), Match: clip(texts[i][loc[0]:loc[1]], MaxEvidenceBytes)}
+				}
 			}
 		}
 	}

@@ -226,9 +226,11 @@ func (r *compiledRule) match(f *Failure, texts *[4]string) (Evidence, bool) {
 // Type is set has that type (evidence rule "preset"). Otherwise the first
 // match wins, in this order: the user rules; the attempt timed out (timeout); the
 // Go error (errors.Is/As, see builtin.go); the HTTP status; the exit code;
-// the message patterns on message, error, stderr, stdout in turn (the last
-// MaxScanBytes of each). With no
-// match the type is unknown_error. Classify does not decide whether to
+// the exact wordings of known tools (curl, ssh, govc, pyvmomi,
+// community.vmware, TLS stacks, HTTP status lines; wordingRules in
+// builtin.go) on message, error, stderr, stdout in turn; then the general
+// message patterns on the same fields in turn. Only the last MaxScanBytes of
+// each field are scanned. With no match the type is unknown_error. Classify does not decide whether to
 // retry: see [Policy.ShouldRetry].
 func (c *Classifier) Classify(f Failure) (ErrorType, Evidence) {
 	if f.Type != "" {

@@ -456,7 +456,7 @@ func TestFailureFromResult(t *testing.T) {
 		{"command rc 127", map[string]any{"failed": true, "rc": 127.0, "msg": "non-zero return code", "stderr": "govc: not found"}, retry.ConfigurationError},
 		{"loop", map[string]any{"failed": true, "msg": "One or more items failed", "results": []any{
 			map[string]any{"failed": false, "msg": "ok"},
-			map[string]any{"failed": true, "msg": "Cannot complete login due to an incorrect user name or password", "rc": 1.0}}}, retry.UnknownError},
+			map[string]any{"failed": true, "msg": "Cannot complete login due to an incorrect user name or password", "rc": 1.0}}}, retry.AuthenticationError},
 		{"loop with a known error", map[string]any{"failed": true, "msg": "One or more items failed", "results": []any{
 			map[string]any{"failed": true, "msg": "resource is locked by another task"}}}, retry.ResourceBusy},
 		{"list message", map[string]any{"failed": true, "msg": []any{"first", "Authentication failed"}}, retry.AuthenticationError},

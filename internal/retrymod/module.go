@@ -146,7 +146,7 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 		defer gr.release()
 	}
 	if ctx.CheckMode {
-		return checkRun(ctx, p, gr, op, pol, sources, name, sessionID)
+		return checkRun(ctx, p, gr, op, pol, sources, name, sessionID, d)
 	}
 
 	opts := []retry.Option{retry.WithClassifier(cls), retry.WithOnAttempt(func(a retry.Attempt) {
@@ -203,14 +203,26 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 			ret.SessionFile = path
 		}
 	}
+	stats := runArtifacts(p, rec, track, d)
 	if !out.Succeeded() {
-		return module.Result{}, &module.Failure{Msg: failureMessage(name, out), Data: ret, Changed: op.changes}
+		// ansible-core drops the stats of a task that ends failed; they count when failed_when
+		// keeps the task from failing (the role does so, then fails the host itself).
+		return module.Result{}, &module.Failure{Msg: failureMessage(name, out), Data: ret, Changed: op.changes, Stats: stats}
 	}
 	msg := fmt.Sprintf("%s succeeded after %d of %d attempts", name, len(out.Attempts), out.MaxAttempts)
 	if out.Reason == retry.StopAlreadyDone {
 		msg = fmt.Sprintf("%s: the idempotency check found the effect already present after %d attempts", name, len(out.Attempts))
 	}
-	return module.Result{Changed: op.changes, Msg: msg, Data: ret}, nil
+	return module.Result{Changed: op.changes, Msg: msg, Data: ret, Stats: stats}, nil
+}
+
+// runArtifacts are the AAP artifacts of action run, or nil when publish_artifacts is off (the
+// role turns it off: it publishes the same names itself, with the session's statistics).
+func runArtifacts(p module.Params, rec retry.OperationRecord, track bool, d deps) map[string]any {
+	if !p.Bool("publish_artifacts") {
+		return nil
+	}
+	return operationArtifacts(rec, track || p.Str("session_id") != "", d.now())
 }
 
 // logAttempt writes one attempt to the host's syslog: its outcome, error type and the delay before
@@ -244,7 +256,7 @@ func failureMessage(name string, out retry.Outcome) string {
 
 // checkRun is action run in check mode: nothing runs, the schedule is planned, and the
 // guardrails are read (an open circuit breaker says the operation would fail at once).
-func checkRun(ctx *module.Ctx, p module.Params, gr *guardRun, op *op, pol retry.Policy, sources []string, name, sessionID string) (module.Result, error) {
+func checkRun(ctx *module.Ctx, p module.Params, gr *guardRun, op *op, pol retry.Policy, sources []string, name, sessionID string, d deps) (module.Result, error) {
 	plan := planOf(pol)
 	rec := retry.OperationRecord{OperationName: name, SessionID: sessionID, Status: "planned",
 		MaxAttempts: pol.MaxAttempts, Attempts: []retry.Attempt{}, Context: p.Dict("context")}
@@ -267,7 +279,7 @@ func checkRun(ctx *module.Ctx, p module.Params, gr *guardRun, op *op, pol retry.
 			ctx.Warn("%s", w)
 		}
 	}
-	return module.Result{Msg: msg, Data: ret}, nil
+	return module.Result{Msg: msg, Data: ret, Stats: runArtifacts(p, rec, p.Bool("track_session"), d)}, nil
 }
 
 // stopMessage says why retrying name stopped without success after attempts of maxAttempts.

@@ -116,6 +116,8 @@ var Spec = append(module.Spec{
 	{Name: "operation_configs", Type: module.TypeDict},
 	{Name: "error_rules", Type: module.TypeList, Elements: module.TypeDict},
 	{Name: "debug_mode", Type: module.TypeBool, Default: false},
+	// AAP artifacts of action run (see artifacts.go).
+	{Name: "publish_artifacts", Type: module.TypeBool, Default: true},
 	// A command.
 	{Name: "argv", Type: module.TypeList, Elements: module.TypeStr},
 	{Name: "cmd", Type: module.TypeStr},

@@ -30,6 +30,15 @@ description:
     exit codes and common messages, for example "Connection timeout to vCenter" is a connection_error),
     after the user's I(error_rules), which win. Only the types in I(retry_conditions) are retried; a
     failure that no rule recognises is an unknown_error, retried when I(retry_unknown) is set.
+  - 'The exact wording of the tools such jobs run is recognised before the general words, in any of msg,
+    stderr and stdout: vSphere faults as govc, pyvmomi and community.vmware report them (a wrong password,
+    C(ServerFaultCode: Cannot complete login due to an incorrect user name or password.), is an
+    authentication_error and fails at once; ResourceInUse and TaskInProgress are resource_busy;
+    InvalidArgument and DuplicateName are invalid_parameter); the exit code curl prints after C(curl:),
+    and the status of C(curl -f); the refusals of OpenSSH (C(Permission denied) followed by the list of
+    methods is an authentication_error, also after the C(Failed to connect to the host via ssh) of Ansible);
+    resolver and socket errors as glibc and Go word them; certificate failures (configuration_error);
+    HTTP status lines. C(curl -s) prints no message: use C(-sS), or a rule with I(exit_code).'
   - Per-operation settings in I(operation_configs) override the task's settings, which override the
     defaults.
   - In check mode nothing runs; the result gives the planned schedule, each attempt's delay and the
@@ -203,6 +212,13 @@ options:
     description: Add to each attempt the evidence of its classification (which rule matched which text).
     type: bool
     default: false
+  publish_artifacts:
+    description:
+      - With I(action=run), publish the operation's AAP job artifacts (see the notes). The role
+        resilience.ops.retry_manager turns this off and publishes the same names itself, with the session's
+        statistics.
+    type: bool
+    default: true
   argv:
     description: The command to run, as a list; no shell is involved. Exclusive with I(cmd) and I(url).
     type: list
@@ -533,6 +549,16 @@ notes:
     use C(changed_when) to say otherwise.
   - "The statistics count finished operations only: C(running_operations) counts those still retrying. Rates are
     percentages, derived values are rounded to 2 decimals, times to the millisecond."
+  - "With I(action=run), the operation is published as AAP job artifacts (C(ansible_stats) with C(per_host=false),
+    which AAP keeps and passes to the next workflow nodes): C(retry_current_operation), C(retry_operation_id),
+    C(retry_operation_status) (completed, failed, or planned in check mode), C(retry_attempt_count),
+    C(retry_execution_time) (seconds), C(retry_operation_success), C(retry_timestamp) (RFC 3339 UTC) and, when
+    the run belongs to a session (I(track_session) or I(session_id)), C(retry_session_id). Each is a number, a
+    boolean or a string of at most 256 bytes: never the attempts or the output. With several hosts, the last
+    host to finish sets them. Turn them off with I(publish_artifacts=false)."
+  - "ansible-core drops the artifacts of a task that ends failed, also with C(ignore_errors). To publish a
+    failed operation, keep the task from failing with C(failed_when: false) (or a condition on C(status)), then
+    fail in a later task, as the role does; see the examples."
 seealso:
   - module: ansible.builtin.command
   - module: ansible.builtin.uri
@@ -629,6 +655,19 @@ EXAMPLES = r"""
       network_configuration: {max_attempts: 3, base_delay: 8, max_delay: 240}
   check_mode: true
   register: plan
+
+# The artifacts of a failed task are dropped by ansible-core: keep the task from failing, then fail.
+- name: Promote, and publish the operation as AAP artifacts whether it succeeds or not
+  resilience.ops.retry_manager:
+    operation: promote
+    argv: [./promote.sh, "{{ release }}"]
+  register: promotion
+  failed_when: promotion.status | default('') not in ['completed', 'failed', 'planned']
+
+- name: Fail the job when the promotion failed
+  ansible.builtin.fail:
+    msg: "{{ promotion.msg }}"
+  when: promotion.status == 'failed'
 """
 
 RETURN = r"""

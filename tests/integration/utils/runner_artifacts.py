@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Run a playbook through ansible-runner, the way AAP runs job templates, and print the artifacts
 that AAP would store (artifact_data of the final stats event), with the messages of the failed
-tasks that were not ignored, as one JSON object.
+tasks that were not ignored and the names of the tasks whose results carried ansible_stats
+(stats_tasks, in order, failed ones too), as one JSON object.
 
 usage: runner_artifacts.py <playbook path or resilience.ops.name> <inventory> [key=value ...]
 A value that starts with { or [ is JSON.
@@ -34,14 +35,17 @@ def main():
             envvars=env,
             quiet=True,
         )
-        artifacts, failures = {}, []
+        artifacts, failures, stats_tasks = {}, [], []
         for ev in r.events:
             data = ev.get("event_data", {})
             if ev.get("event") == "playbook_on_stats":
                 artifacts = data.get("artifact_data", {}) or {}
             elif ev.get("event") == "runner_on_failed" and not data.get("ignore_errors"):
                 failures.append((data.get("res") or {}).get("msg", ""))
-        json.dump({"status": r.status, "rc": r.rc, "artifact_data": artifacts, "failures": failures}, sys.stdout)
+            if ev.get("event") in ("runner_on_ok", "runner_on_failed") and "ansible_stats" in (data.get("res") or {}):
+                stats_tasks.append(data.get("task", ""))
+        json.dump({"status": r.status, "rc": r.rc, "artifact_data": artifacts, "failures": failures,
+                   "stats_tasks": stats_tasks}, sys.stdout)
         print()
 
 
