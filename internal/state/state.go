@@ -331,3 +331,28 @@ func SafeName(s string) bool {
 	}
 	return true
 }
+
+// OpenLockFile opens the lock file path in an existing state directory, creating the file (0600)
+// when create is set, after the checks of OpenDir and Dir.OpenLockFile. The caller locks it with
+// its own calls (the bulkhead's slots do, without waiting).
+func OpenLockFile(path string, create bool) (*os.File, error) {
+	dir, name := splitPath(path)
+	d, err := OpenDir(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.OpenLockFile(name, create)
+}
+
+// SameFile reports whether the open file f is still the file at path (no symbolic link is
+// followed): false once path was removed or replaced.
+func SameFile(f *os.File, path string) bool {
+	dir, name := splitPath(path)
+	d, err := OpenDir(dir, false)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	return d.SameFile(f, name)
+}
