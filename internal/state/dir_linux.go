@@ -202,6 +202,9 @@ func (d *Dir) ours(uid uint32) bool { return d.anyOwner || uid == d.euid || uid 
 
 // checkFile is the check of a file opened or found in d.
 func (d *Dir) checkFile(path string, st *syscall.Stat_t) error {
+	if st.Mode&syscall.S_IFMT == syscall.S_IFLNK {
+		return symlinkRefusal("", path)
+	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return refusal(unsafeKinds, "refusing to use %s: it is %s, not a regular file", path, kindOf(st.Mode))
 	}
@@ -236,6 +239,15 @@ func (d *Dir) openFile(name string, flag int, perm uint32) (*os.File, *syscall.S
 				kind = kindOf(st.Mode) + ", not a regular file"
 			}
 			return nil, nil, refusal(unsafeKinds, "refusing to use %s: it is %s", path, kind)
+		}
+		if !errors.Is(err, syscall.ENOENT) {
+			// Say what is there rather than a bare "permission denied" (fs.protected_regular
+			// and fs.protected_fifos refuse root's O_CREAT on a file another user left in /tmp).
+			if st, serr := lstatAt(d.fd, name); serr == nil {
+				if cerr := d.checkFile(path, st); cerr != nil {
+					return nil, nil, cerr
+				}
+			}
 		}
 		return nil, nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
