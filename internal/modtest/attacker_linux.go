@@ -4,6 +4,7 @@ package modtest
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -96,42 +97,79 @@ func (a Attacker) Sh(t testing.TB, script string) string {
 	return a.Run(t, "sh", "-ec", script)
 }
 
-// HoldLock makes the attacker hold an exclusive flock on path, from a process of its own, until
-// the end of t (or until the returned function is called). It returns once the lock is held, with
-// the pid of the process that holds it. flock(1) opens path read-only, creating it when missing:
-// it must be readable by the attacker.
-func (a Attacker) HoldLock(t testing.TB, path string) (pid int, release func()) {
-	t.Helper()
+// LockHolder is a process of the attacker's that holds an exclusive flock on a file.
+type LockHolder struct {
+	Pid  int
+	once sync.Once
+	done func()
+}
+
+// Release ends the holder and with it the lock; it returns once the lock is free.
+func (h *LockHolder) Release() { h.once.Do(h.done) }
+
+// StartLockHolder makes the attacker hold an exclusive flock on path from a process of its own
+// (flock(1), which opens path read-only, creating it when missing: the attacker must be able to
+// read it), and returns once the lock is held. The caller releases it.
+func (a Attacker) StartLockHolder(path string) (*LockHolder, error) {
 	// --no-fork: the process that takes the lock becomes sh, then cat, under the same pid, and
 	// holds the lock until its standard input is closed.
 	cmd := a.Command("flock", "--exclusive", "--nonblock", "--no-fork", path, "sh", "-c", "echo held; exec cat")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("as %s: flock %s: %v", a.Name, path, err)
+		return nil, fmt.Errorf("as %s: flock %s: %w", a.Name, path, err)
 	}
-	var once sync.Once
-	release = func() {
-		once.Do(func() {
-			stdin.Close() // cat ends, and with it the lock
-			_ = cmd.Wait()
-		})
-	}
-	t.Cleanup(release)
+	h := &LockHolder{Pid: cmd.Process.Pid, done: func() {
+		stdin.Close() // cat ends, and with it the lock
+		_ = cmd.Wait()
+	}}
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || strings.TrimSpace(line) != "held" {
-		release()
-		t.Fatalf("as %s: flock %s did not take the lock: %q, %v", a.Name, path, line, err)
+		h.Release()
+		return nil, fmt.Errorf("as %s: flock %s did not take the lock: %q, %v", a.Name, path, line, err)
 	}
 	go io.Copy(io.Discard, stdout) //nolint:errcheck // drain until the holder exits
-	return cmd.Process.Pid, release
+	return h, nil
+}
+
+// HoldLock is StartLockHolder for a test: the lock is held until the end of t, or until release
+// is called, and the pid of the holding process is returned.
+func (a Attacker) HoldLock(t testing.TB, path string) (pid int, release func()) {
+	t.Helper()
+	h, err := a.StartLockHolder(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Release)
+	return h.Pid, h.Release
+}
+
+// NewSharedDir makes a directory that works like /tmp (see SharedDir) and returns it with the
+// function that removes it.
+func NewSharedDir() (dir string, remove func(), err error) {
+	base, err := os.MkdirTemp("", "rops-attack-")
+	if err != nil {
+		return "", nil, err
+	}
+	remove = func() { os.RemoveAll(base) }
+	shared := filepath.Join(base, "tmp")
+	if err := os.Chmod(base, 0o755); err == nil {
+		if err = os.Mkdir(shared, 0o700); err == nil {
+			err = os.Chmod(shared, 0o777|os.ModeSticky)
+		}
+	}
+	if err != nil {
+		remove()
+		return "", nil, err
+	}
+	return shared, remove, nil
 }
 
 // SharedDir returns a new directory that works like /tmp for the attacker tests: world-writable
@@ -140,22 +178,12 @@ func (a Attacker) HoldLock(t testing.TB, path string) (pid int, release func()) 
 // real /tmp/ansible_retry or /run/threader.qos.guard and can run beside each other.
 func SharedDir(t testing.TB) string {
 	t.Helper()
-	base, err := os.MkdirTemp("", "rops-attack-")
+	dir, remove, err := NewSharedDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	shared := filepath.Join(base, "tmp")
-	if err := os.Mkdir(shared, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(shared, 0o777|os.ModeSticky); err != nil {
-		t.Fatal(err)
-	}
-	return shared
+	t.Cleanup(remove)
+	return dir
 }
 
 // PrivateDir returns a new directory of root's (0755) that the attacker can read and traverse but
