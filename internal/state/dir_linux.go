@@ -46,9 +46,15 @@ type Dir struct {
 func OpenDir(path string, create bool) (*Dir, error) { return openDir(path, create, false) }
 
 func openDir(path string, create, anyOwner bool) (*Dir, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("directory %s: %w", path, err)
+	abs := filepath.Clean(path)
+	if !filepath.IsAbs(path) {
+		// The kernel's name of the working directory, not $PWD, which may name it through a
+		// symbolic link that the walk below would refuse.
+		wd, err := syscall.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("directory %s: %w", path, err)
+		}
+		abs = filepath.Join(wd, path)
 	}
 	euid := uint32(os.Geteuid())
 	fd, err := openat(-1, "/", dirFlags)

@@ -167,3 +167,23 @@ func TestWriteRefusesTooLarge(t *testing.T) {
 		t.Errorf("read back %d bytes, %v; want %d", len(got), err, MaxFileSize)
 	}
 }
+
+// A relative path is taken from the working directory as the kernel names it: a $PWD that reaches
+// it through a symbolic link does not make it refused.
+func TestRelativePathInALinkedWorkingDirectory(t *testing.T) {
+	base := t.TempDir()
+	real := filepath.Join(base, "real")
+	if err := os.Mkdir(real, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, filepath.Join(base, "link")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(filepath.Join(base, "link")) // sets $PWD to the link
+	if err := (FileStore{}).Update(filepath.Join("state", "doc"), func([]byte) ([]byte, error) { return []byte("x"), nil }); err != nil {
+		t.Fatalf("Update of a relative path: %v", err)
+	}
+	if got := readString(t, filepath.Join(real, "state", "doc")); got != "x" {
+		t.Errorf("doc = %q, want x", got)
+	}
+}
