@@ -322,6 +322,10 @@ func (g *Guard) Status(check bool) (Result, error) {
 	}
 	// Expired: remove it under the lock, re-checking what is there now.
 	removed, err := g.removeExpired()
+	if removed && err != nil { // removed, but its audit line was not written
+		res.ExpiredRemoved, res.Warning = true, err.Error()
+		return res, nil
+	}
 	if err != nil {
 		res.Warning = fmt.Sprintf("could not remove the expired guard %s: %v", g.Path, err)
 		return res, nil
