@@ -2,10 +2,12 @@ package conformance
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -17,7 +19,9 @@ import (
 )
 
 // echoServer answers every request with everything it received, headers and body included, with
-// the given status: the worst a server can do with secrets.
+// the given status: the worst a server can do with secrets. The first line already holds the
+// credentials and the body (messages quote first lines), and a JSON copy of the request follows
+// the text (so that a JSON-escaped secret comes back escaped).
 func echoServer(t *testing.T, status int) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
 	var requests atomic.Int64
@@ -25,12 +29,16 @@ func echoServer(t *testing.T, status int) (*httptest.Server, *atomic.Int64) {
 		requests.Add(1)
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("X-Echo-Authorization", r.Header.Get("Authorization"))
 		w.WriteHeader(status)
-		fmt.Fprintf(w, "%s %s\n", r.Method, r.URL)
+		fmt.Fprintf(w, "%s %s auth=%s key=%s body=%s\n", r.Method, r.URL, r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"),
+			strings.ReplaceAll(string(body), "\n", " "))
 		for k, v := range r.Header {
 			fmt.Fprintf(w, "%s: %s\n", k, strings.Join(v, ","))
 		}
 		w.Write(body)
+		j, _ := json.Marshal(map[string]any{"headers": r.Header, "body": string(body), "url": r.URL.String()})
+		fmt.Fprintf(w, "\n%s\n", j)
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &requests
@@ -46,6 +54,9 @@ func secretArgs(m mod, args map[string]any, skip func(name string) bool) map[str
 			continue
 		}
 		v := "S3cr3t-" + p.Name + "-x9"
+		if p.Name == "etcd_password" {
+			v = `S3cr3t-"etcd\password-x9` // travels JSON-escaped in the authenticate request
+		}
 		secrets[p.Name] = v
 		switch p.Type {
 		case module.TypeDict:
@@ -57,9 +68,13 @@ func secretArgs(m mod, args map[string]any, skip func(name string) bool) map[str
 	return secrets
 }
 
-// forms are the ways a secret could leak: as is, and base64 encoded as in basic authentication.
+// forms are the ways a secret could leak: as is, base64 encoded as in basic authentication (the
+// token, less its last characters, which also depend on what follows), JSON-escaped, URL-encoded.
 func forms(secret string) []string {
-	return []string{secret, base64.StdEncoding.EncodeToString([]byte(secret)), base64.StdEncoding.EncodeToString([]byte("user:" + secret))}
+	basic := base64.StdEncoding.EncodeToString([]byte("user:" + secret))
+	escaped, _ := json.Marshal(secret)
+	return []string{secret, base64.StdEncoding.EncodeToString([]byte(secret)), basic, basic[:len(basic)-4],
+		string(escaped[1 : len(escaped)-1]), url.QueryEscape(secret)}
 }
 
 // TestSecretsNeverLeave runs every module with a secret in every secret parameter, against servers
@@ -74,6 +89,9 @@ func TestSecretsNeverLeave(t *testing.T) {
 		auths := []string{"basic"}
 		if m.name == "qos_guard_release" {
 			auths = append(auths, "bearer")
+		}
+		if m.name != "qos_guard" {
+			auths = append(auths, "url") // credentials in the URL: Basic auth that the server echoes
 		}
 		for _, auth := range auths {
 			for _, status := range []int{200, 500} {
@@ -112,6 +130,17 @@ func secretsNeverLeave(t *testing.T, logs *modtest.SyslogSink, m mod, auth strin
 			args["prom_username"], args["loki_username"] = "user", "user"
 		}
 	}
+	urlSecret := "S3cr3t-url-credential-x9"
+	if auth == "url" {
+		withCreds := strings.Replace(srv.URL, "http://", "http://user:"+url.QueryEscape(urlSecret)+"@", 1)
+		switch m.name {
+		case "retry_manager":
+			args["url"] = withCreds + "/api"
+			delete(args, "url_username")
+		case "qos_guard_release":
+			args["prom_url"], args["loki_url"] = withCreds, withCreds
+		}
+	}
 	etcd := mode == "etcd"
 	if etcd {
 		args["store"], args["etcd_endpoints"], args["etcd_username"], args["etcd_timeout"] = "etcd", []any{srv.URL}, "user", "2s"
@@ -125,10 +154,15 @@ func secretsNeverLeave(t *testing.T, logs *modtest.SyslogSink, m mod, auth strin
 			return !etcd
 		case auth == "basic":
 			return strings.HasSuffix(name, "_bearer_token") && m.name == "qos_guard_release"
+		case auth == "url": // the URL's credentials are the basic auth; a bearer token would conflict
+			return strings.HasSuffix(name, "_password") || strings.HasSuffix(name, "bearer_token")
 		default:
 			return strings.HasSuffix(name, "_password")
 		}
 	})
+	if auth == "url" {
+		secrets["url credentials"] = urlSecret
+	}
 	if m.name == "retry_manager" {
 		secrets["headers"] = "S3cr3t-header-x9"
 	}
@@ -142,14 +176,15 @@ func secretsNeverLeave(t *testing.T, logs *modtest.SyslogSink, m mod, auth strin
 		args["_ansible_verbosity"] = 4
 		args["_ansible_diff"] = true
 	}
-	_, _, raw := run(t, m, dir, args)
+	_, res, raw := run(t, m, dir, args)
 	if mode != "check" && requests.Load() == 0 {
 		t.Fatalf("the run never reached the server, so it tested nothing: %s", raw)
 	}
+	decoded := strings.Join(stringsOf(res), "\n") // the output's texts as the user reads them
 	var leaks []string
 	for param, s := range secrets {
 		for _, f := range forms(s) {
-			if strings.Contains(raw, f) {
+			if strings.Contains(raw, f) || strings.Contains(decoded, f) {
 				leaks = append(leaks, fmt.Sprintf("%s in the output", param))
 			}
 			for _, file := range tree(t, dir) {
@@ -161,8 +196,10 @@ func secretsNeverLeave(t *testing.T, logs *modtest.SyslogSink, m mod, auth strin
 	}
 	for _, l := range logs.Read(50 * time.Millisecond) {
 		for param, s := range secrets {
-			if strings.Contains(l, s) {
-				leaks = append(leaks, fmt.Sprintf("%s in syslog", param))
+			for _, f := range forms(s) {
+				if strings.Contains(l, f) {
+					leaks = append(leaks, fmt.Sprintf("%s in syslog", param))
+				}
 			}
 		}
 	}
@@ -188,4 +225,26 @@ func hasParam(m mod, name string) bool {
 		}
 	}
 	return false
+}
+
+// stringsOf returns every string of a decoded JSON value, map keys included.
+func stringsOf(v any) []string {
+	switch t := v.(type) {
+	case string:
+		return []string{t}
+	case []any:
+		var out []string
+		for _, e := range t {
+			out = append(out, stringsOf(e)...)
+		}
+		return out
+	case map[string]any:
+		var out []string
+		for k, e := range t {
+			out = append(out, k)
+			out = append(out, stringsOf(e)...)
+		}
+		return out
+	}
+	return nil
 }

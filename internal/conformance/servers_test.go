@@ -85,8 +85,10 @@ func misbehavingServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
 
 // TestMisbehavingServers: against servers that hang, reset, answer 500, garbage, an endless body or
 // slowly, every call ends within its timeout with a clear message and bounded output, and the guard
-// is never unlocked on such an answer, nor taken when such a server stands in for etcd.
+// is never unlocked on such an answer, nor taken when such a server stands in for etcd. Servers
+// that redirect to another origin are never followed (redirectingServers).
 func TestMisbehavingServers(t *testing.T) {
+	t.Run("redirects", redirectingServers)
 	for name, h := range misbehaviours {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"resilience.ops/internal/secret"
 	"resilience.ops/internal/state"
 )
 
@@ -171,6 +172,7 @@ type client struct {
 	http      *http.Client
 	username  string
 	password  string
+	secrets   secret.Set // the password in every form an answer can echo it
 	// attemptTimeout bounds one request to one member, so that a member that hangs leaves time
 	// for the others.
 	attemptTimeout time.Duration
@@ -185,6 +187,7 @@ type client struct {
 func newClient(cfg Config) (*client, error) {
 	useTLS := cfg.CAFile != "" || cfg.CertFile != "" || cfg.KeyFile != ""
 	c := &client{username: cfg.Username, password: cfg.Password}
+	c.secrets.Add(cfg.Password)
 	for _, e := range cfg.Endpoints {
 		u, err := normalizeEndpoint(e, useTLS)
 		if err != nil {
@@ -230,7 +233,11 @@ func newClient(cfg Config) (*client, error) {
 		MaxIdleConnsPerHost: 8,
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   false,
-	}}
+	},
+		// etcd's gateway never redirects: a redirect is not followed, so that the password and
+		// the token never go anywhere but the configured members (see post).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	return c, nil
 }
 
@@ -377,20 +384,26 @@ func (c *client) post(ctx context.Context, endpoint, path string, body []byte, o
 	if len(data) > maxResponse {
 		return fmt.Errorf("etcd %s: the answer is larger than %d bytes", endpoint, maxResponse)
 	}
+	if resp.StatusCode/100 == 3 {
+		return &Error{Code: codeFailedPrecondition, Endpoint: endpoint, Message: fmt.Sprintf("HTTP %s: a redirect, which is not followed: "+
+			"etcd's gateway does not redirect, and credentials go only to the configured endpoints", resp.Status)}
+	}
 	if resp.StatusCode != http.StatusOK {
+		// Anything quoted from the answer is scrubbed before it is cut: a server may echo the
+		// password (JSON-escaped, as it was sent) or the token.
 		var er errorResponse
 		if json.Unmarshal(data, &er) == nil && (er.Message != "" || er.Error != "") {
 			msg := er.Message
 			if msg == "" {
 				msg = er.Error
 			}
-			return &Error{Code: er.Code, Message: msg, Endpoint: endpoint}
+			return &Error{Code: er.Code, Message: clip(c.scrub(msg), 200), Endpoint: endpoint}
 		}
 		code := codeUnavailable // a proxy or a member shutting down: try another
 		if resp.StatusCode < 500 {
 			code = codeFailedPrecondition
 		}
-		return &Error{Code: code, Message: fmt.Sprintf("HTTP %s: %s", resp.Status, clip(string(data), 200)), Endpoint: endpoint}
+		return &Error{Code: code, Message: fmt.Sprintf("HTTP %s: %s", resp.Status, clip(c.scrub(string(data)), 200)), Endpoint: endpoint}
 	}
 	// A streaming call (lease keep-alive) answers with one JSON object per message: read the first.
 	if err := json.NewDecoder(bytes.NewReader(data)).Decode(out); err != nil {
@@ -462,6 +475,18 @@ func stripURL(err error) error {
 	return err
 }
 
+// scrub removes the password (in every form) and the auth token from text quoted from an answer.
+func (c *client) scrub(s string) string {
+	s = c.secrets.String(s)
+	c.mu.Lock()
+	token := c.token
+	c.mu.Unlock()
+	if len(token) >= secret.MinLen {
+		s = strings.ReplaceAll(s, token, secret.Mask)
+	}
+	return s
+}
+
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -518,7 +543,7 @@ func (c *client) keepAlive(ctx context.Context, id int64) error {
 		return err
 	}
 	if out.Error != nil {
-		return fmt.Errorf("keep the lease alive: %s", clip(string(*out.Error), 200))
+		return fmt.Errorf("keep the lease alive: %s", clip(c.scrub(string(*out.Error)), 200))
 	}
 	if out.Result == nil || out.Result.TTL <= 0 {
 		return errLeaseLost

@@ -56,6 +56,7 @@ type plan struct {
 // httpSender sends requests for one system: its TLS settings, no redirects, its credentials.
 type httpSender struct {
 	sys       System
+	red       *redactor // scrubs an answer before it is cut to a snippet
 	client    *http.Client
 	transport *http.Transport
 	now       func() time.Time
@@ -85,7 +86,7 @@ func newHTTPSender(sys System, now func() time.Time) (*httpSender, error) {
 		// Redirects are not followed: headers such as DD-API-KEY would go along to another host.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &httpSender{sys: sys, client: client, transport: tr, now: now}, nil
+	return &httpSender{sys: sys, red: newRedactor(sys), client: client, transport: tr, now: now}, nil
 }
 
 func (h *httpSender) close() { h.transport.CloseIdleConnections() }
@@ -131,7 +132,13 @@ func (h *httpSender) send(ctx context.Context, method, target, contentType strin
 			Message: fmt.Sprintf("HTTP %d %s: redirects are not followed (credentials would go along); configure the final URL", code, http.StatusText(code))}}
 	}
 	msg := fmt.Sprintf("HTTP %d %s", code, http.StatusText(code))
-	if s := snippet(data); s != "" {
+	// Scrubbed before it is cut, so that no prefix of a secret is left in the snippet; an answer
+	// cut at maxResponseBytes may end inside one.
+	text := h.red.set.String(string(data))
+	if len(data) == maxResponseBytes {
+		text = h.red.set.Tail(string(data))
+	}
+	if s := snippet([]byte(text)); s != "" {
 		msg += ": " + s
 	}
 	var after time.Duration

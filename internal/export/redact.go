@@ -1,45 +1,33 @@
 package export
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
 	"unicode"
+
+	"resilience.ops/internal/secret"
 )
 
 // redacted replaces a secret, as Ansible masks no_log values.
-const redacted = "********"
-
-// minSecretLen: shorter values would scrub ordinary words (the module runtime uses the same).
-const minSecretLen = 4
+const redacted = secret.Mask
 
 // redactor removes a system's secrets from text that leaves the package. It is the last line of
 // defence: messages are built from the name and host only, but error texts of net/http and the
-// bodies of error answers (which may echo a header or the URL) are not under our control.
+// bodies of error answers (which may echo a header or the URL) are not under our control. Which
+// values are secret is decided here; the forms in which a server can echo them (escaped, encoded,
+// base64 as Basic auth sends user:pass) are package secret's.
 type redactor struct {
-	secrets []string // longest first, so that a secret containing another goes first
+	set secret.Set
 }
 
 // newRedactor collects the secrets of sys: the auth header's value and its token, header values,
 // URL credentials, query values, and for Slack and webhook systems the URL itself, its path and
-// its token-like path segments; each also URL-escaped, JSON-escaped and, for user:pass, in
-// base64 as Basic auth sends it.
+// its token-like path segments.
 func newRedactor(sys System) *redactor {
-	seen := map[string]bool{}
-	add := func(s string) {
-		if len(s) < minSecretLen {
-			return
-		}
-		seen[s] = true
-		seen[url.QueryEscape(s)] = true
-		seen[url.PathEscape(s)] = true
-		if j, err := json.Marshal(s); err == nil {
-			seen[strings.Trim(string(j), `"`)] = true
-		}
-	}
+	r := &redactor{}
+	add := r.set.Add
 	if v := sys.authHeader.value; v != "" {
 		add(v)
 		if _, token, ok := strings.Cut(v, " "); ok {
@@ -52,9 +40,7 @@ func newRedactor(sys System) *redactor {
 	if u := sys.url; u != nil {
 		if u.User != nil {
 			pass, _ := u.User.Password()
-			add(pass)
-			add(u.User.String())
-			add(base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + pass)))
+			r.set.AddBasic(u.User.Username(), pass)
 		}
 		for _, vs := range u.Query() {
 			for _, v := range vs {
@@ -76,13 +62,6 @@ func newRedactor(sys System) *redactor {
 			}
 		}
 	}
-	r := &redactor{}
-	for s := range seen {
-		if len(s) >= minSecretLen {
-			r.secrets = append(r.secrets, s)
-		}
-	}
-	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
 	return r
 }
 
@@ -104,9 +83,7 @@ func (r *redactor) text(s string) string {
 	if s == "" {
 		return s
 	}
-	for _, secret := range r.secrets {
-		s = strings.ReplaceAll(s, secret, redacted)
-	}
+	s = r.set.String(s)
 	return urlPattern.ReplaceAllStringFunc(s, func(m string) string {
 		u, err := url.Parse(m)
 		if err != nil || u.Host == "" {

@@ -209,3 +209,25 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		}
 	}
 }
+
+// An error answer is scrubbed before it is cut to a snippet: a long auth_header echoed so that the
+// snippet limit falls inside it leaves no prefix of it, in any position; nor does an answer cut at
+// the read limit.
+func TestSnippetKeepsNoPrefixOfASecret(t *testing.T) {
+	t.Parallel()
+	token := strings.Repeat("Zq9-long-token-", 12)
+	for _, pad := range []int{150, 170, 185, 195, 199, maxResponseBytes - 40} {
+		rec := newRecorder(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+			http.Error(w, strings.Repeat("x", pad)+r.Header.Get("Authorization"), http.StatusBadGateway)
+		})
+		sys := mustSystems(t, map[string]any{"name": "ops_hook", "type": "webhook", "url": rec.URL + "/hook",
+			"auth_header": "Bearer " + token, "retry_count": 0})
+		res := Deliver(context.Background(), sys, smallSnapshot(), testOptions(newFakeClock(), false, false))[0]
+		if res.Error == "" || strings.Contains(res.Error, "Zq9") || strings.Contains(res.Error, "Bearer Z") {
+			t.Errorf("pad %d: %q", pad, res.Error)
+		}
+		if len(rec.requests()) == 0 || rec.requests()[0].Header.Get("Authorization") != "Bearer "+token {
+			t.Fatalf("pad %d: the server never received the token: the test proves nothing", pad)
+		}
+	}
+}

@@ -102,6 +102,30 @@ type Lock struct {
 	Owner         string    `json:"owner"`
 	Reason        string    `json:"reason"`
 	WindowMinutes int       `json:"window_minutes"`
+	// WindowStart is the time of the latest lock or extension: a stability window that decides
+	// a release must lie entirely after it. Documents without it are read with WindowStart.
+	WindowStart time.Time `json:"window_start,omitzero"`
+}
+
+// Start is when a stability window may begin at the earliest: the latest lock or extension,
+// never before locked_at. Every write of this version sets window_start. An older version drops
+// the field when it extends a lock (it does not know it), and wrote every document with
+// expires_at = the time of its latest lock or extension + window_minutes: without window_start
+// the start is therefore expires_at - window_minutes, and without window_minutes expires_at
+// itself, so that an unknown start never makes the guard releasable early.
+func (l *Lock) Start() time.Time {
+	start := l.WindowStart
+	switch {
+	case !start.IsZero():
+	case l.WindowMinutes > 0:
+		start = l.ExpiresAt.Add(-time.Duration(l.WindowMinutes) * time.Minute)
+	default:
+		start = l.ExpiresAt
+	}
+	if l.LockedAt.After(start) {
+		start = l.LockedAt
+	}
+	return start.UTC()
 }
 
 // Status is the guard state as reported to users.
@@ -115,7 +139,9 @@ type Status struct {
 	Owner            string `json:"owner"`
 	Reason           string `json:"reason"`
 	WindowMinutes    int    `json:"window_minutes"`
-	Corrupt          bool   `json:"corrupt"`
+	// WindowStart is when a stability window may begin at the earliest (see Lock.Start).
+	WindowStart string `json:"window_start"`
+	Corrupt     bool   `json:"corrupt"`
 	// Unknown is set when the store could not be read (etcd unreachable): the guard then counts
 	// as locked (fail closed).
 	Unknown bool `json:"unknown"`
@@ -199,7 +225,7 @@ func decode(path string, data []byte) (*Lock, error) {
 		return nil, fmt.Errorf("%s: %w: %s", path, ErrCorrupt, describeCorrupt(data, err))
 	}
 	// A file written with a zone offset must not leak it into the audit trail or an extension.
-	l.LockedAt, l.ExpiresAt = l.LockedAt.UTC(), l.ExpiresAt.UTC()
+	l.LockedAt, l.ExpiresAt, l.WindowStart = l.LockedAt.UTC(), l.ExpiresAt.UTC(), l.WindowStart.UTC()
 	return &l, nil
 }
 
@@ -224,6 +250,7 @@ func (g *Guard) status(l *Lock, now time.Time) Status {
 	s.Owner = l.Owner
 	s.Reason = l.Reason
 	s.WindowMinutes = l.WindowMinutes
+	s.WindowStart = l.Start().Format(time.RFC3339)
 	return s
 }
 
@@ -232,10 +259,10 @@ func corruptStatus(path string) Status { return Status{Path: path, Locked: true,
 func unknownStatus(path string) Status { return Status{Path: path, Locked: true, Unknown: true} }
 
 // failClosed reports a guard whose store failed: it counts as locked, its state unknown, and
-// nothing was changed. Errors of the guard's own decisions (a corrupt document, another lock id,
-// an unsafe audit trail) keep the result they have.
+// nothing was changed. Errors of the guard's own decisions (a corrupt document, another lock id
+// or expiry, an unsafe audit trail) keep the result they have.
 func (g *Guard) failClosed(res Result, err error) (Result, error) {
-	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrLockIDMismatch) || errors.Is(err, ErrAudit) {
+	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrLockIDMismatch) || errors.Is(err, ErrLockChanged) || errors.Is(err, ErrAudit) {
 		return res, err
 	}
 	st := unknownStatus(g.Path)
@@ -397,8 +424,10 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 			res.Before = corruptStatus(g.Path)
 		}
 		expiry := now.Add(time.Duration(req.Minutes) * time.Minute)
+		// A lock, an extension or a forced lock is a new event (typically a rollback): the
+		// stability window starts again from it.
 		next := &Lock{ID: g.newID(), LockedAt: now, ExpiresAt: expiry, Owner: owner,
-			Reason: req.Reason, WindowMinutes: req.Minutes}
+			Reason: req.Reason, WindowMinutes: req.Minutes, WindowStart: now}
 		event := "lock"
 		if res.Before.Locked && !res.Before.Corrupt && !req.Force {
 			if !req.Extend || !expiry.After(old.ExpiresAt.Add(time.Second-1)) {
@@ -458,6 +487,10 @@ type UnlockRequest struct {
 	// LockID, when set, must match the active lock: one pipeline does not release another's
 	// guard by mistake.
 	LockID string
+	// ExpiresAt, when set, must be the active lock's expiry (compared to the second, as Status
+	// reports it): a caller that decided on one state of the lock releases only that state, and an
+	// extension made meanwhile (which always moves the expiry by a second or more) wins.
+	ExpiresAt time.Time
 	// Force unlocks whatever is there, also a corrupt file or another lock id; recorded as forced.
 	Force bool
 	// Event names the audit event: "unlock" (default) or "release" (by qos_guard_release).
@@ -468,6 +501,10 @@ type UnlockRequest struct {
 
 // ErrLockIDMismatch is returned when UnlockRequest.LockID does not name the active lock.
 var ErrLockIDMismatch = errors.New("lock id does not match")
+
+// ErrLockChanged is returned when the active lock no longer has UnlockRequest.ExpiresAt: it was
+// extended after the caller read it.
+var ErrLockChanged = errors.New("the lock changed")
 
 // Unlock removes the guard. With check set nothing is written.
 func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
@@ -504,6 +541,11 @@ func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
 			res.After = res.Before
 			return nil, fmt.Errorf("%w: the guard is held by lock %s (owner %s, reason %q), not %s; unlock with force to override",
 				ErrLockIDMismatch, old.ID, old.Owner, old.Reason, req.LockID)
+		}
+		if !req.ExpiresAt.IsZero() && !req.Force && !old.ExpiresAt.Truncate(time.Second).Equal(req.ExpiresAt.Truncate(time.Second)) {
+			res.After = res.Before
+			return nil, fmt.Errorf("%w: lock %s now expires at %s, not %s: it was extended meanwhile",
+				ErrLockChanged, old.ID, old.ExpiresAt.Format(time.RFC3339), req.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 		if err := g.checkAudit(); err != nil {
 			// No unlock without its audit line: the guard stays locked.

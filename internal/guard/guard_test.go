@@ -169,7 +169,16 @@ func lockedStatus(path, id string, lockedAt, expiresAt, now time.Time, owner, re
 		LockedAt: ts(lockedAt), ExpiresAt: ts(expiresAt),
 		RemainingSeconds: int64((expiresAt.Sub(now) + time.Second - 1) / time.Second), // rounded up
 		Owner:            owner, Reason: reason, WindowMinutes: minutes,
+		// The latest lock or extension: the guard writes expires_at as its time + minutes.
+		WindowStart: ts(maxTime(expiresAt.Add(-time.Duration(minutes)*time.Minute), lockedAt)),
 	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func TestLockCreates(t *testing.T) { eachStore(t, testLockCreates) }
@@ -191,7 +200,7 @@ func testLockCreates(t *testing.T, b backend) {
 	if got, want := res.After.RemainingSeconds, int64(900); got != want {
 		t.Errorf("remaining = %d, want %d", got, want)
 	}
-	wantLock := Lock{ID: "id-1", LockedAt: t0, ExpiresAt: exp, Owner: "ci@runner", Reason: "rollback of v2", WindowMinutes: 15}
+	wantLock := Lock{ID: "id-1", LockedAt: t0, ExpiresAt: exp, Owner: "ci@runner", Reason: "rollback of v2", WindowMinutes: 15, WindowStart: t0}
 	if diff := cmp.Diff(wantLock, f.stored(t)); diff != "" {
 		t.Errorf("stored lock mismatch (-want +got):\n%s", diff)
 	}
@@ -268,7 +277,7 @@ func testExtend(t *testing.T, b backend) {
 			req:         LockRequest{Minutes: 15, Extend: true},
 			wantChanged: true,
 			wantLock: Lock{ID: "id-1", LockedAt: t0, ExpiresAt: t0.Add(20 * time.Minute), Owner: "a",
-				Reason: "first", WindowMinutes: 15},
+				Reason: "first", WindowMinutes: 15, WindowStart: t0.Add(5 * time.Minute)}, // the window starts again
 		},
 		{
 			name:        "takes a new owner and reason when given",
@@ -276,7 +285,7 @@ func testExtend(t *testing.T, b backend) {
 			req:         LockRequest{Minutes: 30, Extend: true, Owner: "b", Reason: "second"},
 			wantChanged: true,
 			wantLock: Lock{ID: "id-1", LockedAt: t0, ExpiresAt: t0.Add(35 * time.Minute), Owner: "b",
-				Reason: "second", WindowMinutes: 30},
+				Reason: "second", WindowMinutes: 30, WindowStart: t0.Add(5 * time.Minute)},
 		},
 		{
 			name:    "never shortens",
@@ -298,7 +307,7 @@ func testExtend(t *testing.T, b backend) {
 			req:         LockRequest{Minutes: 15, Extend: true},
 			wantChanged: true,
 			wantLock: Lock{ID: "id-1", LockedAt: t0, ExpiresAt: t0.Add(15*time.Minute + time.Second), Owner: "a",
-				Reason: "first", WindowMinutes: 15},
+				Reason: "first", WindowMinutes: 15, WindowStart: t0.Add(time.Second)},
 		},
 	}
 	for _, tt := range tests {
@@ -428,7 +437,7 @@ func testForce(t *testing.T, b backend) {
 			if diff := cmp.Diff(want, res); diff != "" {
 				t.Errorf("result mismatch (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(Lock{ID: wantID, LockedAt: now, ExpiresAt: exp, Owner: "b", Reason: "override", WindowMinutes: 5}, f.stored(t)); diff != "" {
+			if diff := cmp.Diff(Lock{ID: wantID, LockedAt: now, ExpiresAt: exp, Owner: "b", Reason: "override", WindowMinutes: 5, WindowStart: now}, f.stored(t)); diff != "" {
 				t.Errorf("stored lock mismatch (-want +got):\n%s", diff)
 			}
 			evs := f.audit(t)

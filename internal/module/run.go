@@ -6,18 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"runtime/debug"
-	"sort"
 	"strings"
+
+	"resilience.ops/internal/secret"
 )
 
 // Masked replaces the value of a secret parameter in invocation.module_args, as ansible-core does.
 const Masked = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
-
-// scrubbed replaces a secret value wherever it would otherwise appear in a result.
-const scrubbed = "********"
 
 // maxArgsSize bounds the argument file that is read: a task's parameters are far smaller.
 const maxArgsSize = 16 << 20
@@ -41,7 +38,17 @@ type Ctx struct {
 	Params       Params
 	warnings     []string
 	deprecations []Deprecation
-	secrets      []string
+	secrets      *secret.Set
+}
+
+// Secrets are the task's secret values in every form a server can echo them (see package
+// secret). Code that cuts text short (a response body, an error answer) scrubs it with them first;
+// the runtime scrubs the whole result again before it is written.
+func (c *Ctx) Secrets() *secret.Set {
+	if c.secrets == nil {
+		return &secret.Set{}
+	}
+	return c.secrets
 }
 
 // Log writes one message about what the module did to the host's syslog, as Ansible's own modules
@@ -52,7 +59,7 @@ func (c *Ctx) Log(format string, a ...any) {
 	if c.NoLog {
 		return
 	}
-	msg, _ := scrub(fmt.Sprintf(format, a...), c.secrets).(string)
+	msg := c.secrets.String(fmt.Sprintf(format, a...))
 	name := c.ModuleName
 	if name == "" {
 		name = "resilience.ops"
@@ -297,7 +304,7 @@ func emit(w io.Writer, ctx *Ctx, spec Spec, args map[string]any, out map[string]
 	}
 	secrets := secretValues(spec, args)
 	out["invocation"] = map[string]any{"module_args": maskArgs(spec, args)}
-	b, err := json.Marshal(scrub(toPlain(out), secrets))
+	b, err := json.Marshal(secrets.Value(toPlain(out)))
 	if err != nil {
 		b = []byte(`{"failed": true, "msg": "cannot encode the module result"}`)
 		out["failed"] = true
@@ -432,17 +439,16 @@ func maskNested(v any, keys []string, plain map[string]bool) any {
 	return v
 }
 
-// secretValues collects the string values of secret parameters (also nested ones), longest first.
-func secretValues(spec Spec, args map[string]any) []string {
-	secret, plain := secretSet(spec), plainNames(spec)
-	var vals []string
+// secretValues collects the string values of secret parameters (also nested ones) and the
+// credentials of URLs in any parameter, each in every form a server can echo it.
+func secretValues(spec Spec, args map[string]any) *secret.Set {
+	secrets, plain := secretSet(spec), plainNames(spec)
+	set := &secret.Set{}
 	var collect func(v any)
 	collect = func(v any) {
 		switch t := v.(type) {
 		case string:
-			if len(t) >= 4 { // shorter values would scrub ordinary words
-				vals = append(vals, t)
-			}
+			set.Add(t) // values shorter than secret.MinLen are left: they would scrub ordinary words
 		case []any:
 			for _, e := range t {
 				collect(e)
@@ -471,73 +477,32 @@ func secretValues(spec Spec, args map[string]any) []string {
 		}
 	}
 	for k, v := range args {
-		if isSecret(secret, spec, k) {
+		if isSecret(secrets, spec, k) {
 			collect(v)
 		} else {
 			nested(v, secretKeysOf(spec, k))
 		}
 	}
-	vals = append(vals, urlPasswords(args)...)
-	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
-	return vals
+	addURLCredentials(set, args)
+	return set
 }
 
-// urlPasswords collects the credentials of URLs with a password (https://user:pass@host) found in
-// any string parameter, also nested ones: "user:pass" as written in the URL, and the password
-// itself when it is long enough not to scrub ordinary words. A URL is not a secret parameter, but
-// the password in it is.
-func urlPasswords(v any) []string {
-	var out []string
+// addURLCredentials adds the credentials of URLs with a password (https://user:pass@host) found
+// in any string parameter, also nested ones. A URL is not a secret parameter, but the password in
+// it is, and so is the Basic authentication token made of it.
+func addURLCredentials(set *secret.Set, v any) {
 	switch t := v.(type) {
 	case string:
-		if !strings.Contains(t, "@") || !strings.Contains(t, "://") {
-			return nil
-		}
-		u, err := url.Parse(strings.TrimSpace(t))
-		if err != nil || u.User == nil {
-			return nil
-		}
-		if pass, ok := u.User.Password(); ok && pass != "" {
-			out = append(out, u.User.String())
-			if len(pass) >= 4 {
-				out = append(out, pass)
-			}
+		if strings.Contains(t, "://") {
+			set.AddURL(t)
 		}
 	case []any:
 		for _, e := range t {
-			out = append(out, urlPasswords(e)...)
+			addURLCredentials(set, e)
 		}
 	case map[string]any:
 		for _, e := range t {
-			out = append(out, urlPasswords(e)...)
+			addURLCredentials(set, e)
 		}
 	}
-	return out
-}
-
-// scrub replaces every occurrence of a secret value in the strings of v.
-func scrub(v any, secrets []string) any {
-	if len(secrets) == 0 {
-		return v
-	}
-	switch t := v.(type) {
-	case string:
-		for _, s := range secrets {
-			if strings.Contains(t, s) {
-				t = strings.ReplaceAll(t, s, scrubbed)
-			}
-		}
-		return t
-	case map[string]any:
-		for k, e := range t {
-			t[k] = scrub(e, secrets)
-		}
-		return t
-	case []any:
-		for i, e := range t {
-			t[i] = scrub(e, secrets)
-		}
-		return t
-	}
-	return v
 }

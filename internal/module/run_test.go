@@ -2,10 +2,12 @@ package module
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -649,6 +651,45 @@ func TestRunScrubsSecretValues(t *testing.T) {
 				t.Errorf("non-secret values were scrubbed: %s", raw)
 			}
 		})
+	}
+}
+
+// A server that echoes the request sends secrets back encoded: the Basic token of url_username and
+// url_password or of the credentials in a URL, a password JSON-escaped or URL-encoded. Every form
+// is scrubbed from msg, warnings, data and nested JSON.
+func TestRunScrubsEchoedForms(t *testing.T) {
+	t.Parallel()
+	spec := Spec{
+		{Name: "url_username"},
+		{Name: "url_password", Secret: true},
+		{Name: "url"},
+		{Name: "etcd_password", Secret: true},
+	}
+	a := `{"url_username": "deploy", "url_password": "pw-ü/42+x", "url": "https://svc:c0rrect-h0rse@api.example/v1",` +
+		` "etcd_password": "et\"cd-secret"}`
+	basic := func(u, p string) string { return base64.StdEncoding.EncodeToString([]byte(u + ":" + p)) }
+	quoted, _ := json.Marshal(`et"cd-secret`)
+	echoes := []string{
+		"Authorization: Basic " + basic("deploy", "pw-ü/42+x"),
+		"Authorization: Basic " + basic("svc", "c0rrect-h0rse"),
+		`{"name":"root","password":` + string(quoted) + `}`,
+		"GET /?p=" + url.QueryEscape("pw-ü/42+x"),
+	}
+	h := func(c *Ctx) (Result, error) {
+		for _, e := range echoes {
+			c.Warn("server said: %s", e)
+		}
+		return Result{}, &Failure{Msg: "rejected: " + strings.Join(echoes, " | "),
+			Data: map[string]any{"response": map[string]any{"body": strings.Join(echoes, "\n"), "json": map[string]any{"echo": echoes}}}}
+	}
+	_, out, raw := run(t, a, spec, h)
+	if out["failed"] != true || len(out["warnings"].([]any)) != len(echoes) {
+		t.Fatalf("unexpected result: %s", raw)
+	}
+	for _, leak := range []string{"pw-", "c0rrect", "cd-secret", basic("deploy", "pw-ü/42+x")[8:], basic("svc", "c0rrect-h0rse")[6:]} {
+		if strings.Contains(raw, leak) {
+			t.Errorf("output holds %q: %s", leak, raw)
+		}
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,10 +17,16 @@ import (
 	"time"
 
 	"resilience.ops/internal/retry"
+	"resilience.ops/internal/secret"
 )
 
 // DefaultMaxBody bounds the response body kept from one attempt.
 const DefaultMaxBody = 1 << 20
+
+// DefaultTimeout bounds one request (connecting, sending, reading the answer) when the caller's
+// context has no deadline: a network call never waits forever for a silent server. retry_manager
+// makes it the attempt_timeout of an HTTP operation that sets none.
+const DefaultTimeout = 30 * time.Second
 
 // HTTPRequest is an HTTP call to make. Safe for concurrent use: Do does not modify it.
 type HTTPRequest struct {
@@ -36,6 +41,9 @@ type HTTPRequest struct {
 	ValidateCerts bool
 	CAPath        string
 	MaxBody       int64 // DefaultMaxBody when 0
+	// Secrets are more values to scrub from what the server answers (the task's secret headers);
+	// Password, BearerToken and the credentials in URL are always scrubbed.
+	Secrets *secret.Set
 }
 
 // HTTPResult is what the last attempt of a request gave. Secret request headers are never in it.
@@ -72,8 +80,9 @@ func Redact(raw string) string {
 }
 
 // NewClient returns the HTTP client for r: certificates are verified unless ValidateCerts is off,
-// with the CA file added when given. Redirects are followed only to the same host, so that
-// credentials never travel elsewhere.
+// with the CA file added when given. Redirects are followed only within the origin of the URL
+// (scheme, host and port), so that credentials never travel to another host or port, nor in clear
+// after an https URL redirected to http.
 func (r HTTPRequest) NewClient() (*http.Client, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !r.ValidateCerts} //nolint:gosec // the user's choice, documented
 	if r.CAPath != "" {
@@ -92,23 +101,39 @@ func (r HTTPRequest) NewClient() (*http.Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsCfg
-	return &http.Client{
-		Transport: tr,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 10 {
-				return errors.New("stopped after 10 redirects")
-			}
-			if req.URL.Host != via[0].URL.Host {
-				return fmt.Errorf("refusing a redirect to another host (%s)", req.URL.Host)
-			}
-			return nil
-		},
-	}, nil
+	return &http.Client{Transport: tr, CheckRedirect: secret.Redirects}, nil
 }
 
-// Do makes the request once. A status outside ExpectStatus, or a transport error, gives a Failure
-// with the status and a message; the Retry-After header is returned for the engine.
+// secrets are the values scrubbed from the answer: the request's credentials in every form the
+// server can echo them, and Secrets.
+func (r HTTPRequest) secrets() *secret.Set {
+	s := &secret.Set{}
+	s.Merge(r.Secrets)
+	s.AddBasic(r.User, r.Password)
+	s.Add(r.BearerToken)
+	s.AddURL(r.URL)
+	for k, v := range r.Headers {
+		if strings.EqualFold(k, "Authorization") {
+			s.Add(v)
+			if _, token, ok := strings.Cut(v, " "); ok {
+				s.Add(strings.TrimSpace(token))
+			}
+		}
+	}
+	return s
+}
+
+// Do makes the request once, within ctx's deadline or else DefaultTimeout. A status outside
+// ExpectStatus, or a transport error, gives a Failure with the status and a message; the
+// Retry-After header is returned for the engine. Every secret is scrubbed from the result before
+// anything of it is cut short.
 func (r HTTPRequest) Do(ctx context.Context, client *http.Client, now time.Time) (HTTPResult, *retry.Failure, time.Duration) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	sec := r.secrets()
 	res := HTTPResult{URL: Redact(r.URL)}
 	method := r.Method
 	if method == "" {
@@ -120,7 +145,7 @@ func (r HTTPRequest) Do(ctx context.Context, client *http.Client, now time.Time)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, r.URL, body)
 	if err != nil {
-		return res, &retry.Failure{Err: errors.New(redactErr(err, r)), Message: "url: " + redactErr(err, r)}, 0
+		return res, &retry.Failure{Err: errors.New(redactErr(err, r, sec)), Message: "url: " + redactErr(err, r, sec)}, 0
 	}
 	for k, v := range r.Headers {
 		req.Header.Set(k, v)
@@ -133,7 +158,7 @@ func (r HTTPRequest) Do(ctx context.Context, client *http.Client, now time.Time)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		f := &retry.Failure{Err: err, Message: redactErr(err, r)}
+		f := &retry.Failure{Err: err, Message: redactErr(err, r, sec)}
 		if ctx.Err() != nil {
 			f.TimedOut = errors.Is(ctx.Err(), context.DeadlineExceeded)
 		}
@@ -146,25 +171,27 @@ func (r HTTPRequest) Do(ctx context.Context, client *http.Client, now time.Time)
 	}
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	if int64(len(data)) > max {
-		data, res.BodyTruncated = data[:max], true
+		res.BodyTruncated = true
+		res.Body = sec.Tail(string(data[:max])) // a secret cut at the limit leaves no prefix
+	} else {
+		res.Body = sec.String(string(data))
 	}
 	res.Status = resp.StatusCode
 	res.Headers = map[string]string{}
 	for k := range resp.Header {
-		res.Headers[strings.ToLower(k)] = resp.Header.Get(k)
+		res.Headers[strings.ToLower(sec.String(k))] = sec.String(resp.Header.Get(k))
 	}
 	delete(res.Headers, "set-cookie")
-	res.Body = r.scrub(string(data))
 	if strings.Contains(resp.Header.Get("Content-Type"), "json") && !res.BodyTruncated {
 		var v any
 		if json.Unmarshal(data, &v) == nil {
-			res.JSON = v
+			res.JSON = sec.Value(v) // decoded: JSON-escaped secrets are plain again
 		}
 	}
 	retryAfter, _ := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), now)
 	if readErr != nil && ctx.Err() != nil {
 		return res, &retry.Failure{Err: readErr, HTTPStatus: res.Status, TimedOut: true,
-			Message: "reading the response: " + redactErr(readErr, r)}, retryAfter
+			Message: "reading the response: " + redactErr(readErr, r, sec)}, retryAfter
 	}
 	if r.expected(resp.StatusCode) {
 		return res, nil, 0
@@ -184,27 +211,13 @@ func (r HTTPRequest) expected(code int) bool {
 }
 
 // redactErr is err's text without the request's secrets or URL user information.
-func redactErr(err error, r HTTPRequest) string {
+func redactErr(err error, r HTTPRequest, sec *secret.Set) string {
 	s := err.Error()
 	if u, perr := url.Parse(r.URL); perr == nil && u.User != nil {
 		s = strings.ReplaceAll(s, r.URL, Redact(r.URL))
 		s = strings.ReplaceAll(s, u.User.String()+"@", "")
 	}
-	return r.scrub(s)
-}
-
-// scrub replaces the request's secrets, also in the base64 form of basic authentication, in s.
-func (r HTTPRequest) scrub(s string) string {
-	secrets := []string{r.Password, r.BearerToken}
-	if r.Password != "" {
-		secrets = append(secrets, base64.StdEncoding.EncodeToString([]byte(r.User+":"+r.Password)))
-	}
-	for _, secret := range secrets {
-		if len(secret) >= 4 {
-			s = strings.ReplaceAll(s, secret, "********")
-		}
-	}
-	return s
+	return sec.String(s)
 }
 
 func clip(s string, n int) string {

@@ -121,11 +121,23 @@ func (b *backend) close() {
 // startBackend starts the servers; close stops them.
 func startBackend() *backend {
 	b := &backend{}
+	// Samples are stamped with the query's time, as Prometheus and Loki stamp an instant query's.
+	var stamp string
 	vector := func(v string) string {
 		if v == "" {
 			return `{"status":"success","data":{"resultType":"vector","result":[]}}`
 		}
-		return `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1795448399.8,"` + v + `"]}]}}`
+		return `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[` + stamp + `,"` + v + `"]}]}}`
+	}
+	var mu sync.Mutex // stamp is per request
+	withStamp := func(r *http.Request, f func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		stamp = r.Form.Get("time")
+		if stamp == "" {
+			stamp = "1795448399.8"
+		}
+		f()
 	}
 	values := map[string][2]string{"threader": {"0.002", "0.999"}, "hot": {"0.05", "0.999"}, "sick": {"0.002", "0.9"}, "nothing": {"", ""}}
 	b.prom = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -142,21 +154,23 @@ func startBackend() *backend {
 			fmt.Fprint(w, `{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:8: parse error: unclosed left parenthesis"}`)
 			return
 		}
-		if strings.HasPrefix(q, "vector(") {
-			fmt.Fprint(w, vector("1"))
-			return
-		}
-		m := jobLabel.FindStringSubmatch(q)
-		if m == nil {
-			fmt.Fprint(w, vector(""))
-			return
-		}
-		v := values[m[1]]
-		if strings.Contains(q, "health_ok") {
-			fmt.Fprint(w, vector(v[1]))
-		} else {
-			fmt.Fprint(w, vector(v[0]))
-		}
+		withStamp(r, func() {
+			if strings.HasPrefix(q, "vector(") {
+				fmt.Fprint(w, vector("1"))
+				return
+			}
+			m := jobLabel.FindStringSubmatch(q)
+			if m == nil {
+				fmt.Fprint(w, vector(""))
+				return
+			}
+			v := values[m[1]]
+			if strings.Contains(q, "health_ok") {
+				fmt.Fprint(w, vector(v[1]))
+			} else {
+				fmt.Fprint(w, vector(v[0]))
+			}
+		})
 	}))
 	b.loki = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
@@ -175,11 +189,13 @@ func startBackend() *backend {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		if strings.Contains(r.Form.Get("query"), "|~") {
-			fmt.Fprint(w, vector("6"))
-		} else {
-			fmt.Fprint(w, vector("120"))
-		}
+		withStamp(r, func() {
+			if strings.Contains(r.Form.Get("query"), "|~") {
+				fmt.Fprint(w, vector("6"))
+			} else {
+				fmt.Fprint(w, vector("120"))
+			}
+		})
 	}))
 	return b
 }

@@ -82,7 +82,7 @@ type outcome struct {
 	evaluable   bool
 	wait        time.Duration // until the window no longer reaches back before the lock
 	evaluableAt time.Time     // lock event + window; zero when the guard is not locked
-	lockedSince time.Time     // the lock event the window is anchored to; zero when not locked
+	lockedSince time.Time     // the lock or extension the window is anchored to; zero when not locked
 
 	unlocked    bool         // the guard was released
 	wouldUnlock bool         // check mode: the guard would have been released
@@ -164,8 +164,17 @@ func (r *releaser) run(ctx context.Context, req request) (out outcome, err error
 			if !st.After.Locked {
 				return out, nil
 			}
+			// Release exactly the lock that was evaluated: not a lock taken after the evaluation
+			// began (another id), nor the same lock extended meanwhile (another expiry). The guard
+			// compares both under its lock (a compare-and-swap on etcd).
+			expires, perr := time.Parse(time.RFC3339, st.After.ExpiresAt)
+			if perr != nil {
+				out.status = StatusGuardError
+				return out, guardError(fmt.Errorf("the guard %s reports an unreadable expiry %q; it is left locked", st.After.Path, st.After.ExpiresAt))
+			}
 			res, uerr := r.guard.Unlock(guard.UnlockRequest{
-				LockID:     st.After.LockID, // never release a lock taken after this evaluation began
+				LockID:     st.After.LockID,
+				ExpiresAt:  expires,
 				Event:      ReleaseEvent,
 				Reason:     releaseReason(out.report),
 				Evaluation: out.report,
@@ -173,8 +182,8 @@ func (r *releaser) run(ctx context.Context, req request) (out outcome, err error
 			if res.Warning != "" {
 				out.warn("%s", res.Warning)
 			}
-			if errors.Is(uerr, guard.ErrLockIDMismatch) && relocks < maxRelockRetries {
-				relocks++ // locked again meanwhile: decide again, on the new lock
+			if (errors.Is(uerr, guard.ErrLockIDMismatch) || errors.Is(uerr, guard.ErrLockChanged)) && relocks < maxRelockRetries {
+				relocks++ // locked again or extended meanwhile: decide again, on the lock there now
 				continue
 			}
 			if uerr != nil {
@@ -206,34 +215,23 @@ func (r *releaser) run(ctx context.Context, req request) (out outcome, err error
 	}
 }
 
-// lockedSince is the event the stability window must not reach back before: when the active lock
-// was taken, or extended later (an extension is a new locking event, typically a new rollback,
-// that keeps the lock id and locked_at; the audit trail records it). Without a readable locked_at
-// it is derived from the expiry and the lock's window, and at worst is the expiry itself, so that
-// an unknown lock time never makes the guard releasable early.
+// lockedSince is the event the stability window must not reach back before: the latest lock or
+// extension of the active lock, as the guard keeps it (window_start; see guard.Lock.Start). An
+// extension is a new locking event, typically a new rollback, that keeps the lock id and
+// locked_at. The audit trail is not read: it may be large, torn or out of reach, and the release
+// must not depend on it. A start that cannot be read is the expiry, so that it never makes the
+// guard releasable early.
 func (r *releaser) lockedSince(st guard.Status, out *outcome) time.Time {
-	since, err := time.Parse(time.RFC3339, st.LockedAt)
-	if err != nil || since.Year() <= 1 {
-		expires, _ := time.Parse(time.RFC3339, st.ExpiresAt) // set for every active lock
-		since = expires
-		if st.WindowMinutes > 0 {
-			since = expires.Add(-time.Duration(st.WindowMinutes) * time.Minute)
-		}
+	since, err := time.Parse(time.RFC3339, st.WindowStart)
+	if err != nil {
+		since, _ = time.Parse(time.RFC3339, st.ExpiresAt) // set for every active lock
+		out.warn("the guard %s gives no usable window start (window_start); the stability window is counted from its expiry %s",
+			st.Path, since.UTC().Format(time.RFC3339))
+		return since.UTC()
+	}
+	if at, err := time.Parse(time.RFC3339, st.LockedAt); err != nil || at.Year() <= 1 {
 		out.warn("the guard %s has no lock time (locked_at); the stability window is counted from %s",
 			st.Path, since.UTC().Format(time.RFC3339))
-	}
-	events, err := r.guard.ReadAudit()
-	if err != nil {
-		out.warn("could not read the audit trail to find a later extension of lock %s (the window is counted "+
-			"from locked_at): %v", st.LockID, err)
-	}
-	for _, ev := range events {
-		if ev.LockID != st.LockID || (ev.Event != "lock" && ev.Event != "extend") {
-			continue
-		}
-		if t, err := time.Parse(time.RFC3339Nano, ev.Time); err == nil && t.After(since) {
-			since = t
-		}
 	}
 	return since.UTC()
 }

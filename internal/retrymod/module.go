@@ -122,6 +122,17 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 	if err != nil {
 		return module.Result{}, err
 	}
+	if op.req != nil {
+		// The server's answer is scrubbed of every secret of the task (its secret headers too)
+		// before it is cut to a message or kept in a session file.
+		op.req.Secrets = ctx.Secrets()
+		if pol.AttemptTimeout == 0 {
+			pol.AttemptTimeout = operation.DefaultTimeout // a network call always has a timeout
+		}
+	}
+	if check != nil && check.req != nil {
+		check.req.Secrets = ctx.Secrets()
+	}
 	name := p.Str("operation")
 	sessionID := p.Str("session_id")
 	if sessionID == "" {

@@ -17,6 +17,7 @@ import (
 
 	"resilience.ops/internal/fakeclock"
 	"resilience.ops/internal/module"
+	"resilience.ops/internal/operation"
 )
 
 // fakeClock is the test clock (package fakeclock): nothing sleeps for real.
@@ -262,6 +263,32 @@ func TestCheckModeSchedule(t *testing.T) {
 	}
 	if sched["worst_case_wait"] != 75.0 || sched["bounded"] != false || res["changed"] != false || res["status"] != "planned" {
 		t.Errorf("schedule = %v, result = %v", sched, res)
+	}
+}
+
+// An HTTP operation without attempt_timeout still has one (operation.DefaultTimeout): a silent
+// server cannot hang the module. The plan says so; an explicit attempt_timeout wins.
+func TestHTTPHasADefaultTimeout(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args        map[string]any
+		wantBounded bool
+		wantTotal   float64
+	}{
+		{map[string]any{"url": "http://127.0.0.1:9/"}, true, 3 * operation.DefaultTimeout.Seconds()},
+		{map[string]any{"url": "http://127.0.0.1:9/", "attempt_timeout": 2}, true, 6},
+		{map[string]any{"argv": []any{"true"}}, false, 0}, // a command keeps "no timeout" by default
+	} {
+		args := map[string]any{"operation": "api", "max_attempts": 3, "base_delay": 0, "jitter_enabled": false,
+			"_ansible_check_mode": true}
+		for k, v := range tt.args {
+			args[k] = v
+		}
+		res, code := runModule(t, nil, args)
+		sched, _ := res["schedule"].(map[string]any)
+		if code != 0 || sched == nil || sched["bounded"] != tt.wantBounded || sched["worst_case_total"] != tt.wantTotal {
+			t.Errorf("%v: exit %d, schedule %v; want bounded %v, worst case %v", tt.args, code, sched, tt.wantBounded, tt.wantTotal)
+		}
 	}
 }
 

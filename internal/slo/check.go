@@ -2,6 +2,7 @@ package slo
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -131,6 +132,22 @@ type check struct {
 	// minutes), and no data counts as zero only when volumeQuery finds lines.
 	perMinute   float64
 	volumeQuery string
+
+	// min and max are the values the check's value can take (a ratio lies in
+	// [0, 1], a count is not negative); a value outside them is unknown, never
+	// compared. User checks take any finite value.
+	min, max float64
+}
+
+// domainSlack absorbs the rounding of an average of values at a bound (an
+// avg_over_time of ratios of 1 may come out a few ulps above 1).
+const domainSlack = 1e-9
+
+func (c check) domainText() string {
+	if math.IsInf(c.max, 1) {
+		return fmt.Sprintf("at least %s", formatValue(c.min))
+	}
+	return fmt.Sprintf("between %s and %s", formatValue(c.min), formatValue(c.max))
 }
 
 // buildChecks turns a validated config into the checks to run, built-ins
@@ -143,6 +160,7 @@ func buildChecks(cfg Config, window string, windowMinutes float64) []check {
 			name: CheckHTTP5xxRatio, label: "5xx ratio", source: SourcePrometheus,
 			query:      http5xxQuery(cfg.Job, window),
 			comparison: LE, threshold: cfg.Max5xxRatio, noData: NoDataUnknown,
+			min: 0, max: 1,
 		})
 	}
 	if enabled(CheckHealthRatio) {
@@ -150,6 +168,7 @@ func buildChecks(cfg Config, window string, windowMinutes float64) []check {
 			name: CheckHealthRatio, label: "health ratio", source: SourcePrometheus,
 			query:      healthQuery(cfg.Job, window),
 			comparison: GE, threshold: cfg.MinHealthRatio, noData: NoDataUnknown,
+			min: 0, max: 1,
 		})
 	}
 	if enabled(CheckErrorLogRate) {
@@ -158,6 +177,7 @@ func buildChecks(cfg Config, window string, windowMinutes float64) []check {
 			query:      errorLogCountQuery(cfg.Job, window),
 			comparison: LE, threshold: cfg.MaxErrorLogsPerMin, noData: NoDataZero,
 			perMinute: windowMinutes, volumeQuery: logVolumeQuery(cfg.Job, window),
+			min: 0, max: math.Inf(1),
 		})
 	}
 	for _, s := range cfg.Checks {
@@ -168,6 +188,7 @@ func buildChecks(cfg Config, window string, windowMinutes float64) []check {
 		out = append(out, check{
 			name: s.Name, label: s.Name, source: s.Source, query: s.Query,
 			comparison: s.Comparison, threshold: *s.Threshold, noData: policy,
+			min: math.Inf(-1), max: math.Inf(1),
 		})
 	}
 	return out

@@ -8,9 +8,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"resilience.ops/internal/secret"
 )
 
 // verdict is an outcome with its reason and message.
@@ -41,6 +45,7 @@ func classify(err error, src Source, timeout time.Duration, ctxErr error) verdic
 		hne x509.HostnameError
 		cie x509.CertificateInvalidError
 		rhe tls.RecordHeaderError
+		se  *sampleTimeError
 	)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctxErr, context.DeadlineExceeded):
@@ -51,6 +56,14 @@ func classify(err error, src Source, timeout time.Duration, ctxErr error) verdic
 		return unknown(ReasonTooLarge, "%s sent a response larger than the size limit", src)
 	case errors.Is(err, errLogQuery):
 		return config(ReasonBadQuery, "%v", err)
+	case errors.Is(err, secret.ErrOtherOrigin):
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its URL is the other origin's, named in err already
+		}
+		return unknown(ReasonRedirect, "%s answered with a redirect that was not followed, so its data cannot be trusted: %v", src, err)
+	case errors.As(err, &se):
+		return unknown(ReasonStaleSample, "%v", se)
 	case errors.As(err, &he):
 		return classifyHTTP(he, src)
 	case errors.As(err, &ae):
@@ -97,7 +110,13 @@ func classifyAPI(e *v1.Error, src Source) verdict {
 		return v
 	}
 	if e.Type == v1.ErrBadResponse {
-		return verdict{OutcomeUnknown, ReasonBadResponse, fmt.Sprintf("cannot decode the answer of %s: %v", src, e)}
+		// The decoder quotes a piece of the body, cut wherever it was: it may hold the start of a
+		// secret that the server echoed, which scrubbing cannot recognise. Leave the quote out.
+		msg := e.Msg
+		if i := strings.Index(msg, "...|"); i >= 0 {
+			msg = strings.TrimRight(msg[:i], " ,of") + " (the body is not quoted)"
+		}
+		return verdict{OutcomeUnknown, ReasonBadResponse, fmt.Sprintf("cannot decode the answer of %s: %s", src, msg)}
 	}
 	return verdict{OutcomeUnknown, ReasonServerError, fmt.Sprintf("%s failed: %v", src, e)}
 }

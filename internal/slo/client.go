@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"resilience.ops/internal/secret"
 )
 
 // querier is the part of v1.API used here (the v1.25 signature).
@@ -22,9 +24,11 @@ type querier interface {
 // newQuerier returns a v1 API client for address. For Loki, address is
 // <loki_url>/loki, so that queries go to /loki/api/v1/query. v1 sends each
 // query as a form POST and retries with GET on 403, 405 or 501; Loki accepts
-// both methods on that path.
+// both methods on that path. Redirects are followed only within the
+// address's origin: the credentials never go to another host or port, nor
+// in clear after https, and no other server supplies the data.
 func newQuerier(address string, rt http.RoundTripper, src Source, red *redactor) (querier, error) {
-	c, err := api.NewClient(api.Config{Address: address, RoundTripper: rt})
+	c, err := api.NewClient(api.Config{Address: address, Client: &http.Client{Transport: rt, CheckRedirect: secret.Redirects}})
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +100,12 @@ func newHTTPError(resp *http.Response, body []byte, red *redactor) *httpError {
 		e.Type, e.Msg = env.ErrorType, snippet(red.string(env.Error))
 		return e
 	}
-	e.Msg = snippet(red.string(string(body[:min(len(body), 64<<10)])))
+	// Scrubbed before it is cut to a snippet, so no part of a secret survives.
+	if len(body) > 64<<10 {
+		e.Msg = snippet(red.tail(string(body[:64<<10])))
+	} else {
+		e.Msg = snippet(red.string(string(body)))
+	}
 	return e
 }
 
@@ -140,21 +149,55 @@ func (e *wrongTypeError) Error() string {
 	return fmt.Sprintf("the query returned a %s, a check needs an instant vector with one series or a scalar", e.typ)
 }
 
-// single extracts the one number a check needs from a query result.
-func single(v model.Value) (float64, error) {
+// single extracts the one number a check needs from a query result, and the
+// time of its sample.
+func single(v model.Value) (float64, model.Time, error) {
 	switch v := v.(type) {
 	case *model.Scalar:
-		return float64(v.Value), nil
+		return float64(v.Value), v.Timestamp, nil
 	case model.Vector:
 		switch len(v) {
 		case 0:
-			return 0, errNoData
+			return 0, 0, errNoData
 		case 1:
-			return float64(v[0].Value), nil
+			return float64(v[0].Value), v[0].Timestamp, nil
 		}
-		return 0, &ambiguousError{n: len(v), example: v[0].Metric}
+		return 0, 0, &ambiguousError{n: len(v), example: v[0].Metric}
 	case nil:
-		return 0, &v1.Error{Type: v1.ErrBadResponse, Msg: "empty result"}
+		return 0, 0, &v1.Error{Type: v1.ErrBadResponse, Msg: "empty result"}
 	}
-	return 0, &wrongTypeError{typ: v.Type()}
+	return 0, 0, &wrongTypeError{typ: v.Type()}
+}
+
+// MaxSampleSkew is how far after the evaluation time a sample may be stamped.
+// Prometheus and Loki stamp the samples of an instant query with the
+// query's own time (to the millisecond), so anything later is not an answer to
+// this query: a cache, a replay or a server that ignores the time.
+const MaxSampleSkew = time.Minute
+
+// sampleTimeError: the sample is older than the window, or from the future.
+type sampleTimeError struct {
+	src       Source
+	at, stamp time.Time
+	window    time.Duration
+}
+
+func (e *sampleTimeError) Error() string {
+	const layout = "2006-01-02T15:04:05.000Z07:00"
+	if e.stamp.After(e.at) {
+		return fmt.Sprintf("%s answered with a sample stamped %s, after the evaluation time %s: it does not answer this query",
+			e.src, e.stamp.UTC().Format(layout), e.at.UTC().Format(layout))
+	}
+	return fmt.Sprintf("%s answered with a sample stamped %s, before the %s window that ends at %s: it says nothing about the window",
+		e.src, e.stamp.UTC().Format(layout), formatWindow(e.window), e.at.UTC().Format(layout))
+}
+
+// checkSampleTime returns a *sampleTimeError unless stamp lies within the
+// window that ends at at (plus MaxSampleSkew after it).
+func checkSampleTime(src Source, stamp model.Time, at time.Time, window time.Duration) error {
+	t := stamp.Time()
+	if t.Before(at.Add(-window)) || t.After(at.Add(MaxSampleSkew)) {
+		return &sampleTimeError{src: src, at: at, stamp: t, window: window}
+	}
+	return nil
 }

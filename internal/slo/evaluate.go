@@ -14,12 +14,13 @@ import (
 // Evaluator runs the checks of a Config. Build it once with New; it is
 // immutable afterwards and safe for concurrent use.
 type Evaluator struct {
-	checks  []check
-	clients map[Source]querier
-	window  string // normalised, as written in the queries
-	timeout time.Duration
-	now     func() time.Time
-	redact  *redactor
+	checks   []check
+	clients  map[Source]querier
+	window   string        // normalised, as written in the queries
+	duration time.Duration // the window; a sample stamped before it is stale
+	timeout  time.Duration
+	now      func() time.Time
+	redact   *redactor
 }
 
 // Option changes how New builds an Evaluator.
@@ -65,11 +66,12 @@ func New(cfg Config, opts ...Option) (*Evaluator, error) {
 	}
 	d, _ := ParseWindow(cfg.Window) // validated above
 	e := &Evaluator{
-		window:  formatWindow(d),
-		timeout: cfg.Timeout,
-		now:     o.now,
-		redact:  newRedactor(cfg.Prometheus, cfg.Loki),
-		clients: map[Source]querier{},
+		window:   formatWindow(d),
+		duration: d,
+		timeout:  cfg.Timeout,
+		now:      o.now,
+		redact:   newRedactor(cfg.Prometheus, cfg.Loki),
+		clients:  map[Source]querier{},
 	}
 	e.checks = buildChecks(cfg, e.window, d.Minutes())
 	endpoints := map[Source]Endpoint{SourcePrometheus: cfg.Prometheus, SourceLoki: cfg.Loki}
@@ -88,7 +90,7 @@ func New(cfg Config, opts ...Option) (*Evaluator, error) {
 
 func newEndpointQuerier(ep Endpoint, src Source, maxBody int64, red *redactor) (querier, error) {
 	u, user, pass := ep.baseURL()
-	rt, err := newTransport(ep, string(src), user, pass, maxBody)
+	rt, err := newTransport(ep, u, string(src), user, pass, maxBody)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +140,8 @@ func (e *Evaluator) run(ctx context.Context, c check, at time.Time) CheckResult 
 	return e.redact.result(res)
 }
 
-// query runs one instant query and extracts its single number.
+// query runs one instant query and extracts its single number, which must
+// come from a sample stamped within the window (see checkSampleTime).
 func (e *Evaluator) query(ctx context.Context, src Source, q string, at time.Time) (float64, []string, error) {
 	var opts []v1.Option
 	if src == SourcePrometheus {
@@ -148,7 +151,10 @@ func (e *Evaluator) query(ctx context.Context, src Source, q string, at time.Tim
 	if err != nil {
 		return 0, warnings, err
 	}
-	f, err := single(val)
+	f, stamp, err := single(val)
+	if err == nil {
+		err = checkSampleTime(src, stamp, at, e.duration)
+	}
 	return f, warnings, err
 }
 
@@ -167,6 +173,10 @@ func (e *Evaluator) noData(ctx context.Context, c check, at time.Time, res *Chec
 		// count from a selector or tenant that matches nothing is not zero.
 		vol, _, err := e.query(ctx, c.source, c.volumeQuery, at)
 		switch {
+		case err == nil && (!isFinite(vol) || vol < 0):
+			res.set(verdict{OutcomeUnknown, ReasonOutOfDomain, fmt.Sprintf(
+				"%s: no matching line, but the volume query %s returned %s, which is not a number of lines: the server's answer cannot be trusted",
+				c.label, c.volumeQuery, formatValue(vol))}, nil)
 		case err == nil && vol > 0:
 			res.compare(c, 0, fmt.Sprintf(" (no matching line in %s; the stream has %s lines)", e.window, formatValue(vol)))
 		case err == nil || errors.Is(err, errNoData):
@@ -186,6 +196,11 @@ func (r *CheckResult) compare(c check, v float64, note string) {
 	if !isFinite(v) {
 		r.set(verdict{OutcomeUnknown, ReasonNotFinite, fmt.Sprintf("%s is %s, which cannot be compared (a ratio is NaN when there was no traffic: 0/0)",
 			c.label, formatValue(v))}, nil)
+		return
+	}
+	if v < c.min-domainSlack || v > c.max+domainSlack {
+		r.set(verdict{OutcomeUnknown, ReasonOutOfDomain, fmt.Sprintf("%s is %s, outside the values it can take (%s): the query or the server is wrong",
+			c.label, formatValue(v), c.domainText())}, nil)
 		return
 	}
 	val, th := formatValue(v)+c.unit, formatValue(c.threshold)+c.unit

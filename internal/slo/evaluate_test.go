@@ -379,7 +379,7 @@ func TestReportJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got["stable"] != false || got["status"] != "unknown" || got["window"] != "15m" || got["evaluated_at"] != "2026-11-23T12:00:00Z" {
+	if got["stable"] != false || got["status"] != "unknown" || got["window"] != "15m" || got["evaluated_at"] != "2026-11-23T15:40:00Z" {
 		t.Errorf("report: %s", b)
 	}
 	checks := got["checks"].([]any)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -61,15 +62,24 @@ func (f fixture) body(t testing.TB) []byte {
 	return b
 }
 
-// serve returns a handler that writes f.
+// serve returns a handler that writes f. A recorded body has its samples
+// stamped with the query's time, as the real server stamps the samples of an
+// instant query; inline bodies are sent as they are.
 func serve(t testing.TB, f fixture) http.HandlerFunc {
 	body := f.body(t)
-	return func(w http.ResponseWriter, _ *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b := body
+		if at := r.FormValue("time"); f.file != "" && at != "" {
+			b = sampleStamp.ReplaceAll(body, []byte(`"value":[`+at+`,"`))
+		}
 		w.Header().Set("Content-Type", f.contentType)
 		w.WriteHeader(f.status)
-		_, _ = w.Write(body)
+		_, _ = w.Write(b)
 	}
 }
+
+// sampleStamp is the time of an instant vector's sample in a recorded body.
+var sampleStamp = regexp.MustCompile(`"value":\[[0-9.]+,"`)
 
 // request is what a fake server saw.
 type request struct {
@@ -148,8 +158,11 @@ func fakeLoki(t testing.TB, fxCount, fxVolume fixture) *fake {
 	})
 }
 
-// testNow is the injected evaluation time.
-var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+// testNow is the injected evaluation time: just after the recorded samples
+// (Prometheus 15:39:59.828, Loki 15:39:51.723), as a real server stamps the
+// samples of an instant query with the query's time. A sample stamped before
+// the window or after the evaluation time is stale (checkSampleTime).
+var testNow = time.Date(2026, 11, 23, 15, 40, 0, 0, time.UTC)
 
 func testConfig(promURL, lokiURL string) Config {
 	cfg := DefaultConfig()

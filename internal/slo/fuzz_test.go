@@ -38,7 +38,8 @@ func FuzzServerResponse(f *testing.F) {
 	outcomes := []Outcome{OutcomePass, OutcomeFail, OutcomeUnknown, OutcomeConfigError}
 	reasons := []Reason{"", ReasonNoData, ReasonNoLogStream, ReasonNotFinite, ReasonUnreachable, ReasonTimeout,
 		ReasonCanceled, ReasonServerError, ReasonExecution, ReasonBadResponse, ReasonTooLarge, ReasonBadQuery,
-		ReasonAmbiguous, ReasonAuth, ReasonNotFound, ReasonTLS, ReasonRequestError}
+		ReasonAmbiguous, ReasonAuth, ReasonNotFound, ReasonTLS, ReasonRequestError, ReasonRedirect, ReasonOutOfDomain,
+		ReasonStaleSample}
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		if status < 100 || status > 599 {
 			return
@@ -52,7 +53,7 @@ func FuzzServerResponse(f *testing.F) {
 				SourcePrometheus: v1.NewAPI(statusClient{Client: stub, source: SourcePrometheus, redact: red}),
 				SourceLoki:       v1.NewAPI(statusClient{Client: stub, source: SourceLoki, redact: red}),
 			},
-			window: "15m", timeout: time.Second, now: func() time.Time { return testNow }, redact: red,
+			window: "15m", duration: 15 * time.Minute, timeout: time.Second, now: func() time.Time { return testNow }, redact: red,
 		}
 		r := e.Evaluate(context.Background())
 		for _, c := range r.Checks {

@@ -45,6 +45,9 @@ const (
 	ReasonNotFound     Reason = "not_found"          // 404: URL or tenant
 	ReasonTLS          Reason = "tls"                // certificate not trusted, handshake failed
 	ReasonRequestError Reason = "request_error"      // anything else
+	ReasonRedirect     Reason = "redirect"           // a redirect to another origin, not followed
+	ReasonOutOfDomain  Reason = "out_of_domain"      // a ratio outside [0, 1], a negative count
+	ReasonStaleSample  Reason = "stale_sample"       // a sample from before the window, or from the future
 )
 
 // CheckResult is the result of one check. Value is null when there is none

@@ -5,9 +5,13 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+
+	"resilience.ops/internal/secret"
 )
 
 // DefaultMaxResponseBytes caps the body read from a server. Real answers to
@@ -19,9 +23,12 @@ const DefaultMaxResponseBytes = 4 << 20
 var errResponseTooLarge = errors.New("response body exceeds the size limit")
 
 // transport adds fixed headers (auth, tenant, user headers) to each request
-// and caps each response body. It is safe for concurrent use.
+// and caps each response body. It adds them only to requests for the
+// endpoint's origin (scheme, host and port): a request anywhere else, which
+// only a redirect could make, is refused. It is safe for concurrent use.
 type transport struct {
 	base    http.RoundTripper
+	origin  *url.URL
 	header  http.Header
 	maxBody int64
 }
@@ -29,6 +36,9 @@ type transport struct {
 // RoundTrip implements http.RoundTripper. The caller's request is not
 // modified.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.origin != nil && !secret.SameOrigin(t.origin, req.URL) {
+		return nil, fmt.Errorf("%w (to %s)", secret.ErrOtherOrigin, secret.Origin(req.URL))
+	}
 	req = req.Clone(req.Context())
 	for name, values := range t.header {
 		req.Header[name] = values
@@ -60,9 +70,10 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// newTransport builds the RoundTripper for e; prefix names the endpoint in
-// errors. user and pass come from the URL when the fields do not set them.
-func newTransport(e Endpoint, prefix, urlUser, urlPass string, maxBody int64) (http.RoundTripper, error) {
+// newTransport builds the RoundTripper for e, whose requests go to origin;
+// prefix names the endpoint in errors. user and pass come from the URL when
+// the fields do not set them.
+func newTransport(e Endpoint, origin *url.URL, prefix, urlUser, urlPass string, maxBody int64) (http.RoundTripper, error) {
 	tlsCfg, err := tlsConfig(e, prefix)
 	if err != nil {
 		return nil, err
@@ -87,7 +98,7 @@ func newTransport(e Endpoint, prefix, urlUser, urlPass string, maxBody int64) (h
 	if e.TenantID != "" {
 		h.Set(TenantHeader, e.TenantID)
 	}
-	return &transport{base: base, header: h, maxBody: maxBody}, nil
+	return &transport{base: base, origin: origin, header: h, maxBody: maxBody}, nil
 }
 
 func basicToken(user, pass string) string {

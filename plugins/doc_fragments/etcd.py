@@ -17,6 +17,8 @@ options:
       - The client URLs of the etcd members (C(http://10.0.0.1:2379)), or C(host:port) (C(https) when a TLS
         file is given). Members are tried in turn until one answers. Required with I(store=etcd).
       - Credentials in a URL are refused; use I(etcd_username) and I(etcd_password).
+      - A member that answers with a redirect is not followed (the password and the token go only to these
+        endpoints); the operation fails and a guard counts as locked.
     type: list
     elements: str
   etcd_prefix:

@@ -90,7 +90,9 @@ options:
   extend:
     description:
       - With I(state=locked) and a lock already in place, move its expiry out to now + I(minutes). An
-        expiry is never shortened. Without it an active lock is left as it is (the task reports no
+        expiry is never shortened. An extension keeps the lock id and C(locked_at) but starts the
+        stability window again (C(window_start)), and a release that evaluated the lock before it does
+        not release it. Without it an active lock is left as it is (the task reports no
         change), which keeps repeated runs idempotent.
     type: bool
     default: false
@@ -223,6 +225,15 @@ window_minutes:
   returned: always
   type: int
   sample: 15
+window_start:
+  description:
+    - When the latest lock or extension was made (RFC 3339, UTC); empty when unlocked. A stability window
+      that decides a release (M(resilience.ops.qos_guard_release)) must lie entirely after it.
+    - Kept in the lock as C(window_start). A lock written by an earlier version, without it, gives
+      C(expires_at) minus C(window_minutes), never earlier than C(locked_at).
+  returned: always
+  type: str
+  sample: "2026-11-23T10:00:00Z"
 corrupt:
   description: Whether the lock file could not be read; the guard then counts as locked.
   returned: always

@@ -19,14 +19,19 @@ description:
     turned off with I(disable) and checks of your own added with I(checks). All checks run
     concurrently, each bounded by I(query_timeout)."
   - Each check ends as C(pass), C(fail), C(unknown) (no data, NaN, a server that cannot be reached or
-    fails, a timeout) or C(config_error) (a query the server rejects, an ambiguous result with
+    fails, a timeout, a value outside what the check can take, a sample stamped outside the window, a
+    redirect to another origin) or C(config_error) (a query the server rejects, an ambiguous result with
     several series, refused credentials, a wrong URL, an untrusted certificate). The system is
     stable only when every check passes. No data never passes, except for the error log rate, where
     no matching line counts as zero once the job's log stream is known to have lines.
   - The stability window must not reach back before the event that locked the guard. While the guard
-    was locked (or extended, as recorded in its audit trail) less than one I(window) ago, the result
-    is C(not_yet_evaluable) with the time left (I(wait_seconds)), nothing is queried, nothing is
-    unlocked, and the task fails unless I(report_only) is set (with I(wait), it waits instead).
+    was locked or extended less than one I(window) ago (its C(window_start), kept in the guard itself;
+    the audit trail is never needed), the result is C(not_yet_evaluable) with the time left
+    (I(wait_seconds)), nothing is queried, nothing is unlocked, and the task fails unless I(report_only)
+    is set (with I(wait), it waits instead).
+  - Only the exact lock that was evaluated is released, with the expiry it had; a new lock or an
+    extension made while the checks ran (an extension keeps the lock id) wins, and the decision is
+    made again on the lock there now. With I(store=etcd) the comparison is part of the compare-and-swap.
   - When stable and the guard is locked, it is unlocked and a C(release) event is appended to its
     audit trail C(<path>.audit.jsonl) with the whole evaluation (every check's query, value,
     threshold and outcome); the task reports a change. When stable and the guard is not locked,
@@ -51,11 +56,15 @@ options:
     description:
       - Base URL of the Prometheus HTTP API (without C(/api/v1)). Credentials in the URL
         (C(https://user:pass@host)) are used as basic auth and never shown.
+      - Redirects are followed only within this URL's origin (scheme, host and port). A redirect to
+        another host or port, or from https to http on the same host, is not followed; the credentials
+        never go there and the checks are C(unknown) (reason C(redirect)).
     type: str
     default: http://prometheus.local:9090
   loki_url:
     description:
       - Base URL of Loki (without C(/loki)); queries go to C(<loki_url>/loki/api/v1/query).
+      - Redirects are treated as for I(prom_url).
     type: str
     default: http://loki.local:3100
   job:
@@ -395,7 +404,12 @@ checks:
       type: str
       sample: pass
     reason:
-      description: Why the check did not simply pass or fail, for example C(no_data), C(unreachable), C(timeout), C(bad_query), C(auth).
+      description:
+        - Why the check did not simply pass or fail, for example C(no_data), C(unreachable), C(timeout), C(bad_query), C(auth).
+        - C(out_of_domain) when the value is outside what the check can take (a ratio outside 0 to 1, a negative
+          count or volume); C(stale_sample) when the sample is stamped before the window or more than a minute after
+          the evaluation time (a server stamps an instant query's sample with the query's time); C(redirect) when the
+          server redirected to another origin. Each makes the check C(unknown), never a pass.
       type: str
       returned: when the value was not compared
       sample: no_data
@@ -450,6 +464,9 @@ guard:
     window_minutes:
       description: The window the lock was taken for.
       type: int
+    window_start:
+      description: When the latest lock or extension was made; the stability window must lie after it.
+      type: str
     corrupt:
       description: Whether the lock file could not be read.
       type: bool

@@ -247,7 +247,16 @@ options:
     type: int
     default: 65536
   url:
-    description: The URL of an HTTP request to make. Exclusive with I(argv) and I(cmd).
+    description:
+      - The URL of an HTTP request to make. Exclusive with I(argv) and I(cmd).
+      - Each attempt is bounded by I(attempt_timeout), or by 30 seconds when it is 0, so that a server that
+        never answers cannot hang the task.
+      - Redirects are followed only within the URL's origin (scheme, host and port). A redirect to another
+        host or port, or from https to http on the same host, is not followed and fails the attempt, so
+        credentials never leave the origin or travel in clear.
+      - Credentials (I(url_password), I(bearer_token), a password in the URL and secret-looking I(headers))
+        are scrubbed from the response, its headers and every message in every form a server can echo them
+        (as given, base64 C(user:password), JSON-escaped, URL-encoded), before anything is cut short.
     type: str
   method:
     description: The HTTP method.
@@ -334,7 +343,8 @@ options:
     type: float
     default: 0.0
   attempt_timeout:
-    description: Seconds one attempt may run; a command's whole process group is then killed. 0 means none.
+    description: Seconds one attempt may run; a command's whole process group is then killed. 0 means none for
+      a command; an HTTP operation (I(url)) then gets 30 seconds.
     type: float
     default: 0.0
   retry_conditions:
@@ -486,7 +496,9 @@ options:
         default metrics for metric systems, alerts for Slack, both for webhooks), and per type C(job), C(labels),
         C(grouping), C(remote_write_version), C(path), C(directory), C(validate_certs), C(ca_file).
       - The values of C(url) (the path of a Slack or webhook URL is its credential), C(auth_header) and C(headers) are
-        masked in the invocation and never appear in results, warnings or logs; deliveries show the host only.
+        masked in the invocation and never appear in results, warnings or logs, in any form a receiver can echo
+        them (also base64, JSON-escaped or URL-encoded, and never cut to a prefix); deliveries show the host only.
+      - Redirects are never followed (the credentials would go along); a redirect fails the delivery.
     type: list
     elements: dict
   textfile_dir:

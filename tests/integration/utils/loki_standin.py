@@ -10,6 +10,10 @@ the one path qos_guard_release queries, GET or POST /loki/api/v1/query:
 - a query for any other job: instant_empty.body (no such stream: an empty vector, as Loki answers)
 - a query containing "broken(": instant_parse_error.body, 400 text/plain, as Loki rejects a query
 
+Like Loki, it stamps the sample of an instant query with the query's time (the "time" parameter, or
+now without one): the recorded bodies' own timestamps are replaced, since qos_guard_release refuses a
+sample stamped outside the stability window.
+
 POST /state?errors=none makes the line-filter query answer the recorded empty vector (no error lines,
 while the volume query still finds the stream), and errors=recorded switches back; the demo uses it.
 
@@ -25,12 +29,29 @@ import argparse
 import os
 import re
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 BODIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "loki_bodies")
 KNOWN_JOBS = {"threader", "hot"}
 JOB = re.compile(r'job="((?:[^"\\]|\\.)*)"')
+SAMPLE_TIME = re.compile(rb'"value":\[[0-9.]+,"')
+
+
+def query_time(form):
+    """The instant query's time in seconds: Loki reads a number as seconds, or as nanoseconds when it
+    is too large to be seconds (the stand-in does the same), and stamps the result with it."""
+    raw = (parse_qs(form).get("time") or [""])[0]
+    try:
+        t = float(raw)
+    except ValueError:
+        return time.time()
+    return t / 1e9 if t > 1e12 else t
+
+
+def stamped(data, at):
+    return SAMPLE_TIME.sub(b'"value":[%.3f,"' % at, data)
 
 
 def body(name):
@@ -86,6 +107,7 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(401, b"no org id\n", "text/plain; charset=utf-8")
             return
         query = (parse_qs(form).get("query") or [""])[0]
+        at = query_time(form)
         if "broken(" in query:
             self.answer(400, body("instant_parse_error.body"), "text/plain; charset=utf-8")
             return
@@ -95,9 +117,9 @@ class Handler(BaseHTTPRequestHandler):
         elif "|~" in query and Handler.errors == "none":
             self.answer(200, body("instant_empty.body"))  # no matching line; the volume query still has lines
         elif "|~" in query:
-            self.answer(200, body("instant_count.body"))
+            self.answer(200, stamped(body("instant_count.body"), at))
         else:
-            self.answer(200, body("instant_volume.body"))
+            self.answer(200, stamped(body("instant_volume.body"), at))
 
 
 def main():
