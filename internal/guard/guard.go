@@ -43,9 +43,56 @@ const (
 	LeaseMargin = time.Second
 )
 
-// ErrCorrupt is returned (wrapped) when the lock file cannot be decoded. A corrupt guard is
-// treated as locked: it fails closed.
+// Size limits of the free text a guard keeps, in bytes, checked before anything is written (also
+// in check mode), so that every guard document this package writes it can read back: a document
+// is at most a few KiB, far below MaxDocumentBytes.
+const (
+	// MaxReasonBytes bounds reason (of a lock, and of an unlock recorded in the audit trail).
+	MaxReasonBytes = 4096
+	// MaxOwnerBytes bounds owner.
+	MaxOwnerBytes = 1024
+	// MaxLockIDBytes bounds a lock id given to unlock (the guard makes ids of 16 hex digits).
+	MaxLockIDBytes = 128
+	// MaxDocumentBytes bounds a guard document: a larger one was not written by this package and
+	// is corrupt (force replaces it).
+	MaxDocumentBytes = 64 << 10
+)
+
+// LimitError is returned when a text is longer than its limit; nothing was written.
+type LimitError struct {
+	Field string // reason, owner or lock_id
+	Max   int    // bytes allowed
+	Got   int    // bytes given
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%s is %d bytes long; at most %d bytes are allowed", e.Field, e.Got, e.Max)
+}
+
+// CheckText returns a *LimitError when owner, reason or lockID is longer than its limit.
+func CheckText(owner, reason, lockID string) error {
+	for _, f := range []struct {
+		name  string
+		value string
+		max   int
+	}{{"owner", owner, MaxOwnerBytes}, {"reason", reason, MaxReasonBytes}, {"lock_id", lockID, MaxLockIDBytes}} {
+		if len(f.value) > f.max {
+			return &LimitError{Field: f.name, Max: f.max, Got: len(f.value)}
+		}
+	}
+	return nil
+}
+
+// ErrCorrupt is returned (wrapped) when the lock file cannot be decoded, or is a file of ours that
+// cannot be read as a guard (larger than MaxDocumentBytes or state.MaxFileSize, writable by other
+// users, hard-linked: state.ErrUnreadable). A corrupt guard is treated as locked: it fails
+// closed, and force replaces it.
 var ErrCorrupt = errors.New("guard file is corrupt")
+
+// ErrAudit is returned (wrapped) when the audit trail was refused as unsafe (a symbolic link, a
+// named pipe, a file of another user: state.ErrUnsafe). An unlock is then not made; a lock is
+// made (the guard fails closed) but the call still fails, so that the missing audit line is seen.
+var ErrAudit = errors.New("the audit trail is unsafe")
 
 // Lock is the stored guard document.
 type Lock struct {
@@ -170,6 +217,9 @@ func decode(path string, data []byte) (*Lock, error) {
 	if data == nil {
 		return nil, nil
 	}
+	if len(data) > MaxDocumentBytes {
+		return nil, fmt.Errorf("%s: %w: larger than %d bytes, not a guard document", path, ErrCorrupt, MaxDocumentBytes)
+	}
 	var l Lock
 	if err := json.Unmarshal(data, &l); err != nil || l.ExpiresAt.IsZero() || l.ID == "" {
 		return nil, fmt.Errorf("%s: %w: %s", path, ErrCorrupt, describeCorrupt(data, err))
@@ -209,10 +259,10 @@ func corruptStatus(path string) Status { return Status{Path: path, Locked: true,
 func unknownStatus(path string) Status { return Status{Path: path, Locked: true, Unknown: true} }
 
 // failClosed reports a guard whose store failed: it counts as locked, its state unknown, and
-// nothing was changed. Errors of the guard's own decisions (a corrupt document, another lock id)
-// keep the result they have.
+// nothing was changed. Errors of the guard's own decisions (a corrupt document, another lock id
+// or expiry, an unsafe audit trail) keep the result they have.
 func (g *Guard) failClosed(res Result, err error) (Result, error) {
-	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrLockIDMismatch) || errors.Is(err, ErrLockChanged) {
+	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrLockIDMismatch) || errors.Is(err, ErrLockChanged) || errors.Is(err, ErrAudit) {
 		return res, err
 	}
 	st := unknownStatus(g.Path)
@@ -220,18 +270,48 @@ func (g *Guard) failClosed(res Result, err error) (Result, error) {
 }
 
 // update changes the guard's document, with a time to live when the store can expire keys:
-// ttl(next) is the time to live of a new document.
-func (g *Guard) update(fn func(cur []byte) ([]byte, error), ttl func() time.Duration) error {
-	if exp, ok := g.Store.(state.Expiring); ok {
+// ttl(next) is the time to live of a new document (nil: none). With force, a document the store
+// cannot read (state.ErrUnreadable: too large...) is given to fn as unreadable, so that fn may
+// replace or remove it; without force such a document fails the call as corrupt.
+func (g *Guard) update(force bool, fn func(cur []byte, unreadable error) ([]byte, error), ttl func() time.Duration) error {
+	if exp, ok := g.Store.(state.Expiring); ok && ttl != nil {
 		return exp.UpdateWithTTL(g.Path, func(cur []byte) ([]byte, time.Duration, error) {
-			next, err := fn(cur)
+			next, err := fn(cur, nil)
 			if err != nil || next == nil {
 				return next, 0, err
 			}
 			return next, ttl(), nil
 		})
 	}
-	return g.Store.Update(g.Path, fn)
+	if r, ok := g.Store.(state.Replacer); ok && force {
+		return r.UpdateUnreadable(g.Path, fn)
+	}
+	return g.Store.Update(g.Path, func(cur []byte) ([]byte, error) { return fn(cur, nil) })
+}
+
+// load reads the guard's document for check mode: a document the store cannot read as one of
+// ours comes back as unreadable (nil data), as update gives it to its function.
+func (g *Guard) load() (data []byte, unreadable, err error) {
+	data, err = g.Store.Load(g.Path)
+	if errors.Is(err, state.ErrUnreadable) {
+		return nil, err, nil
+	}
+	return data, nil, err
+}
+
+// decodeOrUnreadable is decode, or the corrupt error of a document the store could not read.
+func decodeOrUnreadable(path string, cur []byte, unreadable error) (*Lock, error) {
+	if unreadable != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, unreadable)
+	}
+	return decode(path, cur)
+}
+
+// unreadableResult is the result of a change refused because the document cannot be read: the
+// guard is corrupt and counts as locked.
+func (g *Guard) unreadableResult(err error, hint string) (Result, error) {
+	st := corruptStatus(g.Path)
+	return Result{Before: st, After: st}, fmt.Errorf("%w: %w; it is treated as locked: inspect it, then %s", ErrCorrupt, err, hint)
 }
 
 // Result describes what an operation did.
@@ -249,6 +329,10 @@ type Result struct {
 // a locked, corrupt status and an error wrapping ErrCorrupt.
 func (g *Guard) Status(check bool) (Result, error) {
 	data, err := g.Store.Load(g.Path)
+	if errors.Is(err, state.ErrUnreadable) {
+		st := corruptStatus(g.Path)
+		return Result{Before: st, After: st}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
 	if err != nil {
 		return g.failClosed(Result{}, err)
 	}
@@ -265,6 +349,10 @@ func (g *Guard) Status(check bool) (Result, error) {
 	}
 	// Expired: remove it under the lock, re-checking what is there now.
 	removed, err := g.removeExpired()
+	if removed && err != nil { // removed, but its audit line was not written
+		res.ExpiredRemoved, res.Warning = true, err.Error()
+		return res, nil
+	}
 	if err != nil {
 		res.Warning = fmt.Sprintf("could not remove the expired guard %s: %v", g.Path, err)
 		return res, nil
@@ -309,6 +397,9 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 	if req.Minutes < 1 || req.Minutes > MaxWindowMinutes {
 		return Result{}, fmt.Errorf("minutes must be between 1 and %d, got %d", MaxWindowMinutes, req.Minutes)
 	}
+	if err := CheckText(req.Owner, req.Reason, ""); err != nil {
+		return Result{}, err
+	}
 	owner := req.Owner
 	if owner == "" {
 		owner = DefaultOwner()
@@ -317,9 +408,9 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 	var res Result
 	var ev *Event
 	var nextExpiry time.Time // of the document decide returns
-	decide := func(cur []byte) ([]byte, error) {
+	decide := func(cur []byte, unreadable error) ([]byte, error) {
 		res, ev = Result{}, nil
-		old, err := decode(g.Path, cur)
+		old, err := decodeOrUnreadable(g.Path, cur, unreadable)
 		if err != nil && !req.Force {
 			st := corruptStatus(g.Path)
 			res.Before, res.After = st, st
@@ -361,22 +452,30 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 		return json.MarshalIndent(next, "", "  ")
 	}
 	if check {
-		cur, err := g.Store.Load(g.Path)
+		cur, unreadable, err := g.load()
 		if err != nil {
 			return g.failClosed(Result{}, err)
 		}
-		_, err = decide(cur)
+		_, err = decide(cur, unreadable)
 		if errors.Is(err, state.ErrUnchanged) {
 			err = nil
 		}
 		return res, err
 	}
 	ttl := func() time.Duration { return nextExpiry.Sub(now) + LeaseMargin }
-	if err := g.update(decide, ttl); err != nil {
+	if err := g.update(req.Force, decide, ttl); err != nil {
+		if errors.Is(err, state.ErrUnreadable) && !errors.Is(err, ErrCorrupt) {
+			return g.unreadableResult(err, "lock with force to replace it")
+		}
 		return g.failClosed(res, err)
 	}
 	if ev != nil {
 		if err := g.audit(*ev, now); err != nil {
+			if errors.Is(err, ErrAudit) {
+				// The lock is in place (the guard fails closed); the call fails so that the
+				// missing audit line does not go unnoticed.
+				return res, fmt.Errorf("the guard %s is locked, but %w", g.Path, err)
+			}
 			res.Warning = err.Error()
 		}
 	}
@@ -409,12 +508,15 @@ var ErrLockChanged = errors.New("the lock changed")
 
 // Unlock removes the guard. With check set nothing is written.
 func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
+	if err := CheckText("", req.Reason, req.LockID); err != nil {
+		return Result{}, err
+	}
 	now := g.now()
 	var res Result
 	var ev *Event
-	decide := func(cur []byte) ([]byte, error) {
+	decide := func(cur []byte, unreadable error) ([]byte, error) {
 		res, ev = Result{}, nil
-		old, err := decode(g.Path, cur)
+		old, err := decodeOrUnreadable(g.Path, cur, unreadable)
 		switch {
 		case err != nil && !req.Force:
 			st := corruptStatus(g.Path)
@@ -426,7 +528,7 @@ func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
 			res.Before = g.status(old, now)
 		}
 		res.After = Status{Path: g.Path}
-		if cur == nil {
+		if cur == nil && unreadable == nil {
 			return nil, state.ErrUnchanged
 		}
 		if !res.Before.Locked { // expired: clean up, no change of state
@@ -445,6 +547,11 @@ func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
 			return nil, fmt.Errorf("%w: lock %s now expires at %s, not %s: it was extended meanwhile",
 				ErrLockChanged, old.ID, old.ExpiresAt.Format(time.RFC3339), req.ExpiresAt.UTC().Format(time.RFC3339))
 		}
+		if err := g.checkAudit(); err != nil {
+			// No unlock without its audit line: the guard stays locked.
+			res.After = res.Before
+			return nil, err
+		}
 		res.Changed = true
 		name := req.Event
 		if name == "" {
@@ -457,26 +564,45 @@ func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
 		return nil, nil
 	}
 	if check {
-		cur, err := g.Store.Load(g.Path)
+		cur, unreadable, err := g.load()
 		if err != nil {
 			return g.failClosed(Result{}, err)
 		}
-		_, err = decide(cur)
+		_, err = decide(cur, unreadable)
 		if errors.Is(err, state.ErrUnchanged) {
 			err = nil
 		}
 		res.ExpiredRemoved = false
 		return res, err
 	}
-	if err := g.Store.Update(g.Path, decide); err != nil {
+	if err := g.update(req.Force, decide, nil); err != nil {
+		if errors.Is(err, state.ErrUnreadable) && !errors.Is(err, ErrCorrupt) {
+			return g.unreadableResult(err, "unlock with force to remove it")
+		}
 		return g.failClosed(res, err)
 	}
 	if ev != nil {
 		if err := g.audit(*ev, now); err != nil {
+			if errors.Is(err, ErrAudit) {
+				return res, fmt.Errorf("the guard %s is unlocked, but %w", g.Path, err)
+			}
 			res.Warning = err.Error()
 		}
 	}
 	return res, nil
+}
+
+// checkAudit fails with ErrAudit when the store can tell that the audit line of a change would be
+// refused as unsafe (state.AppendChecker).
+func (g *Guard) checkAudit() error {
+	c, ok := g.Store.(state.AppendChecker)
+	if !ok {
+		return nil
+	}
+	if err := c.CheckAppend(g.Path + AuditSuffix); err != nil {
+		return fmt.Errorf("%w: %w", ErrAudit, err)
+	}
+	return nil
 }
 
 // audit appends one event to the trail beside the lock file.
@@ -488,6 +614,9 @@ func (g *Guard) audit(ev Event, now time.Time) error {
 		return fmt.Errorf("encode audit event: %w", err)
 	}
 	if err := g.Store.Append(g.Path+AuditSuffix, line); err != nil {
+		if errors.Is(err, state.ErrUnsafe) {
+			return fmt.Errorf("%w: the event was not recorded: %w", ErrAudit, err)
+		}
 		return fmt.Errorf("could not write the audit trail: %w", err)
 	}
 	return nil

@@ -198,3 +198,30 @@ func normalize(v any) any {
 	}
 	return v
 }
+
+// OptionDescription returns the description of option name in the DOCUMENTATION of the doc-only
+// module file at pyPath, its lines joined by spaces.
+func OptionDescription(t testing.TB, pyPath, name string) string {
+	t.Helper()
+	src, err := os.ReadFile(pyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docText, err := DocBlock(string(src), "DOCUMENTATION")
+	if err != nil {
+		t.Fatalf("%s: %v", pyPath, err)
+	}
+	var doc struct {
+		Options map[string]struct {
+			Description []string `yaml:"description"`
+		} `yaml:"options"`
+	}
+	if err := yaml.Unmarshal([]byte(docText), &doc); err != nil {
+		t.Fatalf("%s: DOCUMENTATION is not YAML: %v", pyPath, err)
+	}
+	o, ok := doc.Options[name]
+	if !ok {
+		t.Fatalf("%s: option %s is not documented", pyPath, name)
+	}
+	return strings.Join(o.Description, " ")
+}

@@ -105,6 +105,14 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		}
 		return fail("%v", err)
 	}
+	if err := guard.CheckText(*owner, *reason, *id); err != nil {
+		var le *guard.LimitError
+		if errors.As(err, &le) {
+			flagName := map[string]string{"owner": "--owner", "reason": "--reason", "lock_id": "--id"}[le.Field]
+			return fail("%s must be at most %d bytes, got %d bytes", flagName, le.Max, le.Got)
+		}
+		return fail("%v", err)
+	}
 	g := guard.New(*path)
 	g.Store = st
 	var res guard.Result

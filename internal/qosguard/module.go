@@ -41,6 +41,9 @@ type Return struct {
 // Handle implements the module.
 func Handle(ctx *module.Ctx) (module.Result, error) {
 	p := ctx.Params
+	if err := guard.CheckText(p.Str("owner"), p.Str("reason"), p.Str("lock_id")); err != nil {
+		return module.Result{}, limitParamError(err)
+	}
 	g := guard.New(p.Str("path"))
 	st, err := storeconf.Open(p)
 	if err != nil {
@@ -70,7 +73,8 @@ func Handle(ctx *module.Ctx) (module.Result, error) {
 		if errors.Is(err, guard.ErrCorrupt) {
 			ret.Status = guard.Status{Path: g.Path, Locked: true, Corrupt: true}
 		}
-		return module.Result{}, &module.Failure{Msg: err.Error(), Data: ret, Stats: stats}
+		// Changed: a lock made although its audit line was refused (guard.ErrAudit).
+		return module.Result{}, &module.Failure{Msg: err.Error(), Data: ret, Stats: stats, Changed: res.Changed}
 	}
 	if p.Str("state") == "status" && p.Bool("fail_if_locked") && res.After.Locked {
 		return module.Result{}, &module.Failure{Msg: LockedMessage(res.After), Data: ret, Stats: stats}
@@ -87,6 +91,15 @@ func Handle(ctx *module.Ctx) (module.Result, error) {
 			BeforeHeader: g.Path, AfterHeader: g.Path}
 	}
 	return out, nil
+}
+
+// limitParamError names the parameter of a guard.LimitError, as the other parameter errors do.
+func limitParamError(err error) error {
+	var le *guard.LimitError
+	if errors.As(err, &le) {
+		return &module.ParamError{Param: le.Field, Msg: fmt.Sprintf("must be at most %d bytes, got %d bytes", le.Max, le.Got)}
+	}
+	return err
 }
 
 // logChange writes what changed to the host's syslog (nothing in check mode).

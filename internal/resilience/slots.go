@@ -60,7 +60,7 @@ func (s *slotSet) try(first int) (int, *os.File, error) {
 	for k := range n {
 		i := (first + k) % n
 		if s.files[i] == nil {
-			f, err := openLockFile(s.name(i), true)
+			f, err := state.OpenLockFile(s.name(i), true)
 			if err != nil {
 				return -1, nil, err
 			}
@@ -101,7 +101,7 @@ func (s *slotSet) close() {
 // (check mode): a slot whose file does not exist is free.
 func probeSlots(n int, name func(int) string) (free int, err error) {
 	for i := range n {
-		f, err := openLockFile(name(i), false)
+		f, err := state.OpenLockFile(name(i), false)
 		if errors.Is(err, fs.ErrNotExist) {
 			free++
 			continue
@@ -122,11 +122,4 @@ func probeSlots(n int, name func(int) string) (free int, err error) {
 }
 
 // sameFile reports whether the open file f is still the file at path.
-func sameFile(f *os.File, path string) bool {
-	held, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	cur, err := os.Lstat(path)
-	return err == nil && os.SameFile(held, cur)
-}
+func sameFile(f *os.File, path string) bool { return state.SameFile(f, path) }

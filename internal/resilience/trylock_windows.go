@@ -4,12 +4,9 @@ package resilience
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"syscall"
 	"unsafe"
-
-	"resilience.ops/internal/state"
 )
 
 var (
@@ -22,22 +19,6 @@ const (
 	lockfileExclusiveLock   = 0x2
 	errorLockViolation      = syscall.Errno(33) // ERROR_LOCK_VIOLATION
 )
-
-// oNoFollow is not needed on Windows, where creating symbolic links takes a privilege.
-const oNoFollow = 0
-
-// openLockFile opens the lock file path, creating it when create is set, and refusing a
-// symbolic link.
-func openLockFile(path string, create bool) (*os.File, error) {
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, fmt.Errorf("%s: %w", path, state.ErrSymlink)
-	}
-	flag := os.O_RDWR
-	if create {
-		flag |= os.O_CREATE
-	}
-	return os.OpenFile(path, flag, state.FileMode)
-}
 
 // tryLock takes an exclusive lock on f with LockFileEx and LOCKFILE_FAIL_IMMEDIATELY: false when
 // another handle holds it. Windows releases the lock when f is closed or the process dies.

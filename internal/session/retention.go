@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -65,14 +64,20 @@ type sessionInfo struct {
 
 func (in sessionInfo) compressed() bool { return strings.HasSuffix(in.path, ".gz") }
 
-// scan lists the sessions of the directory, newest first, and every entry's name.
-func (s *Store) scan() ([]sessionInfo, []fs.DirEntry, error) {
-	entries, err := os.ReadDir(s.Dir)
+// openDir opens the state directory for retention: nil when it does not exist (nothing to do).
+func (s *Store) openDir() (*state.Dir, error) {
+	d, err := state.OpenDir(s.Dir, false)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
+		return nil, nil
 	}
+	return d, err
+}
+
+// scan lists the sessions of the directory d, newest first, and every entry's name.
+func (s *Store) scan(d *state.Dir) ([]sessionInfo, []fs.DirEntry, error) {
+	entries, err := d.ReadDir()
 	if err != nil {
-		return nil, nil, fmt.Errorf("list %s: %w", s.Dir, err)
+		return nil, nil, err
 	}
 	byID := map[string]sessionInfo{}
 	for _, e := range entries {
@@ -111,7 +116,12 @@ func (s *Store) scan() ([]sessionInfo, []fs.DirEntry, error) {
 // It is safe while other sessions are written: each session is removed under its own lock, after
 // checking that nobody wrote it since it was listed (a session written meanwhile is kept).
 func (s *Store) Cleanup(r Retention, keep string) ([]string, error) {
-	infos, entries, err := s.scan()
+	d, err := s.openDir()
+	if err != nil || d == nil {
+		return []string{}, err
+	}
+	defer d.Close()
+	infos, entries, err := s.scan(d)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +144,7 @@ func (s *Store) Cleanup(r Retention, keep string) ([]string, error) {
 			kept++
 			continue
 		}
-		paths, err := s.removeSession(in, entries)
+		paths, err := s.removeSession(d, in, entries)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -152,7 +162,7 @@ func (s *Store) Cleanup(r Retention, keep string) ([]string, error) {
 		for _, p := range removed {
 			done[p] = true
 		}
-		paths, err := s.removeOrphans(entries, live, done, now.Add(-r.MaxAge))
+		paths, err := s.removeOrphans(d, entries, live, done, now.Add(-r.MaxAge))
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -163,17 +173,17 @@ func (s *Store) Cleanup(r Retention, keep string) ([]string, error) {
 
 // removeSession removes one session's files under its lock; nothing when it was written since
 // it was listed.
-func (s *Store) removeSession(in sessionInfo, entries []fs.DirEntry) ([]string, error) {
+func (s *Store) removeSession(d *state.Dir, in sessionInfo, entries []fs.DirEntry) ([]string, error) {
 	f := s.Files()
 	sessPath := f.Session(in.id)
 	var unlock func()
 	if !s.DryRun {
 		var err error
-		if unlock, err = state.Lock(sessPath + ".lock"); err != nil {
+		if unlock, err = d.Lock(filepath.Base(sessPath) + ".lock"); err != nil {
 			return nil, err
 		}
 		defer unlock()
-		fi, err := os.Lstat(in.path)
+		fi, err := d.Lstat(filepath.Base(in.path))
 		if err != nil || !fi.ModTime().Equal(in.mtime) {
 			return nil, nil // written, compressed or removed meanwhile: not ours to remove now
 		}
@@ -187,28 +197,28 @@ func (s *Store) removeSession(in sessionInfo, entries []fs.DirEntry) ([]string, 
 	var removed []string
 	var errs []error
 	rm := func(path string) {
+		name := filepath.Base(path)
+		if _, err := d.Lstat(name); err != nil {
+			return // missing
+		}
 		if s.DryRun {
-			if _, err := os.Lstat(path); err == nil {
-				removed = append(removed, path)
-			}
+			removed = append(removed, path)
 			return
 		}
-		err := os.Remove(path)
-		switch {
-		case err == nil:
-			removed = append(removed, path)
-		case !errors.Is(err, fs.ErrNotExist):
-			errs = append(errs, fmt.Errorf("remove %s: %w", path, err))
+		if err := d.Remove(name); err != nil {
+			errs = append(errs, err)
+			return
 		}
+		removed = append(removed, path)
 	}
 	rm(sessPath)
 	rm(sessPath + ".gz")
 	for _, side := range []string{f.Performance(in.id), f.ErrorLog(in.id)} {
-		errs = append(errs, s.locked(side, func() {
+		errs = append(errs, s.locked(d, side, func() {
 			rm(side)
 			rm(side + ".gz")
 			if !s.DryRun {
-				_ = os.Remove(side + ".lock") // under its lock: state.Lock copes (see there)
+				_ = d.Remove(filepath.Base(side) + ".lock") // under its lock: state.Lock copes (see there)
 			}
 		}))
 	}
@@ -222,18 +232,18 @@ func (s *Store) removeSession(in sessionInfo, entries []fs.DirEntry) ([]string, 
 		}
 	}
 	if !s.DryRun {
-		_ = os.Remove(sessPath + ".lock") // we hold it; waiters start over on a new one
+		_ = d.Remove(filepath.Base(sessPath) + ".lock") // we hold it; waiters start over on a new one
 	}
 	return removed, errors.Join(errs...)
 }
 
 // locked runs fn under path's lock (not in DryRun, where nothing is written).
-func (s *Store) locked(path string, fn func()) error {
+func (s *Store) locked(d *state.Dir, path string, fn func()) error {
 	if s.DryRun {
 		fn()
 		return nil
 	}
-	unlock, err := state.Lock(path + ".lock")
+	unlock, err := d.Lock(filepath.Base(path) + ".lock")
 	if err != nil {
 		return err
 	}
@@ -244,7 +254,7 @@ func (s *Store) locked(path string, fn func()) error {
 
 // removeOrphans removes per-attempt logs, performance files and error logs written before
 // cutoff whose session has no file any more (or was just removed), except the paths in done.
-func (s *Store) removeOrphans(entries []fs.DirEntry, live, done map[string]bool, cutoff time.Time) ([]string, error) {
+func (s *Store) removeOrphans(d *state.Dir, entries []fs.DirEntry, live, done map[string]bool, cutoff time.Time) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, e := range entries {
@@ -269,10 +279,10 @@ func (s *Store) removeOrphans(entries []fs.DirEntry, live, done map[string]bool,
 			removed = append(removed, path)
 			continue
 		}
-		if err := os.Remove(path); err == nil {
+		if err := d.Remove(name); err == nil {
 			removed = append(removed, path)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove %s: %w", path, err))
+		} else {
+			errs = append(errs, err)
 		}
 	}
 	return removed, errors.Join(errs...)
@@ -285,7 +295,12 @@ func (s *Store) removeOrphans(entries []fs.DirEntry, live, done map[string]bool,
 // updates use the .gz file transparently. It returns the files compressed (in DryRun, those it
 // would compress).
 func (s *Store) Compress(r Retention, keep string) ([]Compressed, error) {
-	infos, _, err := s.scan()
+	d, err := s.openDir()
+	if err != nil || d == nil {
+		return []Compressed{}, err
+	}
+	defer d.Close()
+	infos, _, err := s.scan(d)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +321,7 @@ func (s *Store) Compress(r Retention, keep string) ([]Compressed, error) {
 		}
 		f := s.Files()
 		for _, path := range []string{f.Session(in.id), f.Performance(in.id), f.ErrorLog(in.id)} {
-			c, ok, err := s.compressFile(path)
+			c, ok, err := s.compressFile(d, path)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -319,16 +334,17 @@ func (s *Store) Compress(r Retention, keep string) ([]Compressed, error) {
 }
 
 // compressFile replaces path with path.gz under path's lock, keeping its modification time.
-func (s *Store) compressFile(path string) (Compressed, bool, error) {
+func (s *Store) compressFile(d *state.Dir, path string) (Compressed, bool, error) {
 	var c Compressed
 	var ok bool
 	var ferr error
-	err := s.locked(path, func() {
-		fi, err := os.Lstat(path)
+	name := filepath.Base(path)
+	err := s.locked(d, path, func() {
+		fi, err := d.Lstat(name)
 		if err != nil || !fi.Mode().IsRegular() {
 			return // missing (never written, or compressed meanwhile)
 		}
-		data, err := state.ReadFile(path)
+		data, err := d.ReadFile(name)
 		if err != nil {
 			ferr = err
 			return
@@ -350,12 +366,11 @@ func (s *Store) compressFile(path string) (Compressed, bool, error) {
 		if s.DryRun {
 			return
 		}
-		if err := state.WriteFile(path+".gz", buf.Bytes()); err != nil {
+		if err := d.Write(name+".gz", buf.Bytes(), state.WriteOptions{ModTime: fi.ModTime()}); err != nil {
 			ferr, ok = err, false
 			return
 		}
-		_ = os.Chtimes(path+".gz", fi.ModTime(), fi.ModTime())
-		if err := os.Remove(path); err != nil {
+		if err := d.Remove(name); err != nil {
 			ferr = fmt.Errorf("remove %s after compressing it: %w", path, err)
 		}
 	})

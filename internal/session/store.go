@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
+	"path/filepath"
 	"time"
 
 	"resilience.ops/internal/state"
@@ -19,13 +19,15 @@ var ErrNoSession = errors.New("no such retry session")
 
 // maxFileSize bounds what is read from a session file, also once decompressed: the limit of
 // package state.
-const maxFileSize = 8 << 20
+const maxFileSize = state.MaxFileSize
 
 // Store reads and updates the sessions of one state directory. Its methods are safe for
 // concurrent use by goroutines and by processes, on one host or on several sharing the directory
 // through a file system with working flock; its fields must not change while it is in use.
 type Store struct {
-	// Dir is the state directory; created 0700 when missing.
+	// Dir is the state directory; created 0700 when missing. It is refused, and nothing is
+	// created in it, when it or a directory above it belongs to another user, can be written by
+	// others without the sticky bit, or is a symbolic link (state.OpenDir).
 	Dir string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -45,19 +47,33 @@ func (s *Store) now() time.Time {
 }
 
 // readMaybeGz reads path, or path.gz when only the compressed file exists; (nil, nil) when
-// neither does.
+// neither (or their directory) does.
 func readMaybeGz(path string) ([]byte, error) {
-	data, err := state.ReadFile(path)
+	d, err := state.OpenDir(filepath.Dir(path), false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return readMaybeGzIn(d, filepath.Base(path))
+}
+
+// readMaybeGzIn is readMaybeGz of the file name in the open state directory d.
+func readMaybeGzIn(d *state.Dir, name string) ([]byte, error) {
+	data, err := d.ReadFile(name)
 	if err != nil || data != nil {
 		return data, err
 	}
-	if _, err := os.Lstat(path); err == nil {
+	if _, err := d.Lstat(name); err == nil {
 		return data, nil // an empty file
 	}
-	gz, err := state.ReadFile(path + ".gz")
+	gz, err := d.ReadFile(name + ".gz")
 	if err != nil || gz == nil {
 		return nil, err
 	}
+	path := d.Join(name)
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
 		return nil, fmt.Errorf("read %s.gz: %w", path, err)
@@ -75,7 +91,8 @@ func readMaybeGz(path string) ([]byte, error) {
 // update replaces the content of path with what fn returns, under the exclusive lock of
 // path.lock, atomically (package state). fn gets the current content, read from path.gz when only
 // that exists, or nil; returning state.ErrUnchanged keeps the file as it is. After a write,
-// path.gz is removed. In DryRun nothing is locked or written.
+// path.gz is removed. In DryRun nothing is locked or written. The state directory is created
+// (0700) when missing, and refused when another user could change it (state.OpenDir).
 func (s *Store) update(path string, fn func(cur []byte) ([]byte, error)) error {
 	if s.DryRun {
 		cur, err := readMaybeGz(path)
@@ -87,15 +104,18 @@ func (s *Store) update(path string, fn func(cur []byte) ([]byte, error)) error {
 		}
 		return nil
 	}
-	if err := state.EnsureDir(s.Dir); err != nil {
+	d, err := state.OpenDir(s.Dir, true)
+	if err != nil {
 		return err
 	}
-	unlock, err := state.Lock(path + ".lock")
+	defer d.Close()
+	name := filepath.Base(path)
+	unlock, err := d.Lock(name + ".lock")
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	cur, err := readMaybeGz(path)
+	cur, err := readMaybeGzIn(d, name)
 	if err != nil {
 		return err
 	}
@@ -106,13 +126,10 @@ func (s *Store) update(path string, fn func(cur []byte) ([]byte, error)) error {
 	if err != nil {
 		return err
 	}
-	if err := state.WriteFile(path, next); err != nil {
+	if err := d.Write(name, next, state.WriteOptions{}); err != nil {
 		return err
 	}
-	if err := os.Remove(path + ".gz"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove %s.gz: %w", path, err)
-	}
-	return nil
+	return d.Remove(name + ".gz")
 }
 
 // decodeSession parses the file of session id.
@@ -314,15 +331,17 @@ func (s *Store) WriteAttempt(sessionID string, op *Operation, a Attempt) error {
 	if s.DryRun {
 		return nil
 	}
-	if err := state.EnsureDir(s.Dir); err != nil {
+	d, err := state.OpenDir(s.Dir, true)
+	if err != nil {
 		return err
 	}
+	defer d.Close()
 	data, err := json.MarshalIndent(AttemptLog{SessionID: sessionID, OperationID: op.OperationID,
 		OperationName: op.OperationName, Host: op.Host, Attempt: a}, "", "  ")
 	if err != nil {
 		return err
 	}
-	return state.WriteFile(s.Files().Attempt(op.OperationID, a.AttemptNumber), data)
+	return d.Write(filepath.Base(s.Files().Attempt(op.OperationID, a.AttemptNumber)), data, state.WriteOptions{})
 }
 
 // ErrorLog is the content of a session's error log.

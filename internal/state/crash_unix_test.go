@@ -3,6 +3,7 @@
 package state
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -32,7 +33,7 @@ func TestCrashWriter(t *testing.T) {
 	if path == "" {
 		t.Skip("the writer process of TestKillMidWrite")
 	}
-	for {
+	for first := true; ; first = false {
 		err := FileStore{}.Update(path, func(cur []byte) ([]byte, error) {
 			var d doc
 			if cur != nil {
@@ -48,6 +49,9 @@ func TestCrashWriter(t *testing.T) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}
+		if first {
+			fmt.Println("wrote") // the killer waits for this: a slow start (-race) is not a kill
+		}
 	}
 }
 
@@ -60,9 +64,20 @@ func TestKillMidWrite(t *testing.T) {
 	for i := 0; i < 25; i++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashWriter$")
 		cmd.Env = append(os.Environ(), crashWriterEnv+"="+path)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		if i%2 == 0 { // every other writer is killed after its first write, the rest anywhere
+			line, _ := bufio.NewReader(out).ReadString('\n')
+			if line != "wrote\n" {
+				t.Fatalf("the writer did not start: %q", line)
+			}
+		}
+		go io.Copy(io.Discard, out)                                   //nolint:errcheck // until it dies
 		time.Sleep(time.Duration(1+rand.IntN(30)) * time.Millisecond) // a random point of its work
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()

@@ -4,68 +4,72 @@ package state
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
 	"syscall"
+	"time"
 )
 
-const oNoFollow = syscall.O_NOFOLLOW
-
-// Lock takes an exclusive advisory lock on path (created 0600 if needed) and returns the
-// function that releases it. The kernel releases the lock when the process dies, so a dead
-// holder never blocks others.
-//
-// A holder may remove the lock file before it unlocks (retention does, for the files of a session
-// it deletes): Lock then finds that the file it locked is no longer the one at path and starts
-// over on the new file, so two processes never both hold "the" lock.
-func Lock(path string) (unlock func(), err error) {
+// tryLock takes an exclusive flock on f without waiting: false when another open file
+// description holds it.
+func tryLock(f *os.File) (bool, error) {
 	for {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, FileMode)
-		if err != nil {
-			if errors.Is(err, syscall.ELOOP) {
-				return nil, fmt.Errorf("%s: %w", path, ErrSymlink)
-			}
-			return nil, fmt.Errorf("lock %s: %w", path, explain(err))
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EWOULDBLOCK):
+			return false, nil
 		}
+		return false, err
+	}
+}
+
+// waitLock waits up to wait for the exclusive flock on f: the kernel wakes the waiter as soon as
+// the holder lets go, so waiting costs no polling. When wait runs out, f is handed to the
+// goroutine still blocked in flock, which closes it once that returns: the caller must not use
+// f any more.
+func waitLock(f *os.File, wait time.Duration) (bool, error) {
+	if wait <= 0 {
+		return false, nil
+	}
+	fd := int(f.Fd())
+	done := make(chan error, 1)
+	go func() {
+		var err error
 		for {
-			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+			err = syscall.Flock(fd, syscall.LOCK_EX)
 			if !errors.Is(err, syscall.EINTR) {
 				break
 			}
 		}
-		if err != nil {
+		done <- err
+	}()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		runtime.KeepAlive(f)
+		return err == nil, err
+	case <-t.C:
+		go func() {
+			<-done
 			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		held, herr := f.Stat()
-		cur, cerr := os.Lstat(path)
-		if herr == nil && cerr == nil && os.SameFile(held, cur) {
-			return func() { f.Close() }, nil
-		}
-		f.Close() // the locked file was removed or replaced while we waited: lock the current one
+		}()
+		return false, nil
 	}
 }
 
-func checkDirSafe(dir string, fi fs.FileInfo) error {
+// fileOwner returns the owner of fi and true, where the system has owners.
+func fileOwner(fi fs.FileInfo) (uint32, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return nil
+		return 0, false
 	}
-	if fi.Mode().Perm()&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0 {
-		return fmt.Errorf("refusing to use directory %s: other users can write to it (mode %o) and it has no sticky bit", dir, fi.Mode().Perm())
-	}
-	if uid := uint32(os.Geteuid()); st.Uid != uid && st.Uid != 0 {
-		return fmt.Errorf("refusing to use directory %s: it belongs to uid %d, not to this user (%d) or root", dir, st.Uid, uid)
-	}
-	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
+	return st.Uid, true
 }
 
 func isReadOnlyFS(err error) bool { return errors.Is(err, syscall.EROFS) }

@@ -4,8 +4,16 @@
 // Every update is serialised by an exclusive lock on a side file (`<path>.lock`) and written
 // atomically: a temporary file in the same directory is written, synced and renamed over the
 // old one, so a reader or a process killed mid-write sees either the old or the new content,
-// never a torn file. Files are created 0600 in directories created 0700; symlinks are refused,
-// and so are directories that other users could write to without the sticky bit.
+// never a torn file. Files are created 0600 in directories created 0700.
+//
+// State lives only where the effective user alone can change it. A state directory is opened
+// from / down, one directory at a time relative to the one above it, without following a
+// symbolic link (OpenDir); each must belong to this user or root and must not be writable by
+// others unless it has the sticky bit (/tmp is fine, a directory another user made in it is
+// not). Files are then opened relative to that open directory, without following a symbolic
+// link and without blocking, and must be regular files of this user or root, with one link, that
+// others cannot write to. A lock held by another process is waited for at most LockWait, then the
+// call fails naming the holder. Nothing read or written is larger than MaxFileSize.
 package state
 
 import (
@@ -15,7 +23,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -25,12 +32,6 @@ const (
 	FileMode = 0o600
 	DirMode  = 0o700
 )
-
-// maxStateSize bounds what is read from a state file: ours are a few KiB.
-const maxStateSize = 8 << 20
-
-// ErrSymlink is returned when a state path, its lock or its directory is a symbolic link.
-var ErrSymlink = errors.New("refusing to follow a symbolic link")
 
 // ErrUnchanged may be returned by an Update function to keep the current content.
 var ErrUnchanged = errors.New("state unchanged")
@@ -88,31 +89,110 @@ type SlotSet interface {
 	Close()
 }
 
+// Replacer is implemented by stores that can replace a document they cannot read (FileStore: a
+// file of this user that is larger than MaxFileSize, that other users can write to, or that has
+// more than one hard link). A forced change of the guard uses it: what cannot be read is replaced.
+type Replacer interface {
+	// UpdateUnreadable is Update, except that when the current content is unusable for a
+	// reason that wraps ErrUnreadable, fn is called with nil and that error, instead of the call
+	// failing; what fn returns then replaces (nil: removes) the unusable file. A symbolic link,
+	// anything but a regular file and a file of another user are never replaced: those still fail
+	// with an error that wraps ErrUnsafe.
+	UpdateUnreadable(key string, fn func(cur []byte, unreadable error) ([]byte, error)) error
+}
+
+// AppendChecker is implemented by stores that can tell, without writing, whether Append of key
+// would be refused (FileStore: a log that is a symbolic link, a named pipe or a file of another
+// user). A caller that must not change state without its audit line checks first.
+type AppendChecker interface {
+	CheckAppend(key string) error
+}
+
 // FileStore is the default Store: local files, nothing to set up. The zero value is ready.
 // It is safe for concurrent use by goroutines and processes.
+//
+// A key is a path. Its directory is opened with OpenDir (created 0700 when missing): every
+// directory from / down must belong to this user or root and must not be writable by others
+// without the sticky bit, and no symbolic link is followed; the files in it must be regular files
+// of this user or root, are opened without blocking (a named pipe is refused), and their locks are
+// waited for at most LockWait.
 type FileStore struct{}
 
-var _ Store = FileStore{}
+var (
+	_ Store         = FileStore{}
+	_ Replacer      = FileStore{}
+	_ AppendChecker = FileStore{}
+)
 
 // Load reads path. A missing file gives (nil, nil).
 func (FileStore) Load(path string) ([]byte, error) { return ReadFile(path) }
 
 // Update implements Store.
 func (FileStore) Update(path string, fn func(cur []byte) ([]byte, error)) error {
-	if err := EnsureDir(filepath.Dir(path)); err != nil {
+	return update(path, WriteOptions{}, func(cur []byte, unreadable error) ([]byte, error) {
+		if unreadable != nil {
+			return nil, unreadable
+		}
+		return fn(cur)
+	}, false)
+}
+
+// UpdateUnreadable implements Replacer.
+func (FileStore) UpdateUnreadable(path string, fn func(cur []byte, unreadable error) ([]byte, error)) error {
+	return update(path, WriteOptions{}, fn, true)
+}
+
+// CheckAppend implements AppendChecker.
+func (FileStore) CheckAppend(path string) error {
+	dir, name := splitPath(path)
+	d, err := OpenDir(dir, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // Append creates it
+	}
+	if err != nil {
 		return err
 	}
-	unlock, err := Lock(path + ".lock")
+	defer d.Close()
+	return d.CheckAppend(name)
+}
+
+// UpdateWith is FileStore.Update with its own write options (a store that skips the fsyncs, or
+// that reuses a fixed temporary name).
+func UpdateWith(path string, o WriteOptions, fn func(cur []byte) ([]byte, error)) error {
+	return update(path, o, func(cur []byte, unreadable error) ([]byte, error) {
+		if unreadable != nil {
+			return nil, unreadable
+		}
+		return fn(cur)
+	}, false)
+}
+
+// update is the Update of FileStore: lock <path>.lock, read, call fn, write or remove. With
+// replace, content that is unusable (ErrUnreadable) is given to fn as an error.
+func update(path string, o WriteOptions, fn func(cur []byte, unreadable error) ([]byte, error), replace bool) error {
+	dir, name := splitPath(path)
+	d, err := OpenDir(dir, true)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	unlock, err := d.Lock(name + ".lock")
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	removeStaleTemps(path)
-	cur, err := ReadFile(path)
-	if err != nil {
-		return err
+	if o.Temp == "" {
+		removeStaleTemps(d, name)
 	}
-	next, err := fn(cur)
+	cur, err := d.ReadFile(name)
+	var unreadable error
+	if err != nil {
+		if !replace || !errors.Is(err, ErrUnreadable) {
+			return err
+		}
+		unreadable, cur = err, nil
+	}
+	next, err := fn(cur, unreadable)
 	if errors.Is(err, ErrUnchanged) {
 		return nil
 	}
@@ -120,155 +200,108 @@ func (FileStore) Update(path string, fn func(cur []byte) ([]byte, error)) error 
 		return err
 	}
 	if next == nil {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", path, err)
+		if cur == nil && unreadable == nil {
+			return nil
 		}
-		return nil
+		return d.Remove(name)
 	}
 	if cur != nil && bytes.Equal(cur, next) {
 		return nil
 	}
-	return WriteFile(path, next)
+	return d.Write(name, next, o)
 }
 
 // Append implements Store: it appends line and a newline to path in one write with O_APPEND,
-// which the kernel serialises for local files, then syncs it.
+// which the kernel serialises for local files, then syncs it. The log must be a regular file of
+// this user or root: a symbolic link, a named pipe or a file of another user is refused.
 func (FileStore) Append(path string, line []byte) error {
-	if err := EnsureDir(filepath.Dir(path)); err != nil {
-		return err
-	}
-	if err := refuseSymlink(path); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|oNoFollow, FileMode)
+	dir, name := splitPath(path)
+	d, err := OpenDir(dir, true)
 	if err != nil {
-		return fmt.Errorf("open log %s: %w", path, explain(err))
+		return err
 	}
-	defer f.Close()
-	if _, err := f.Write(append(bytes.TrimRight(line, "\n"), '\n')); err != nil {
-		return fmt.Errorf("append to %s: %w", path, explain(err))
-	}
-	return f.Sync()
+	defer d.Close()
+	return d.Append(name, line)
 }
 
-// removeStaleTemps removes the temporary files that writers of path killed mid-write left behind.
-// The caller holds path's lock, so no live writer of path has one in progress.
-func removeStaleTemps(path string) {
-	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))
-	for _, f := range left {
-		_ = os.Remove(f)
+// removeStaleTemps removes the temporary files that writers of name killed mid-write left behind.
+// The caller holds name's lock, so no live writer of name has one in progress.
+func removeStaleTemps(d *Dir, name string) {
+	ents, err := d.ReadDir()
+	if err != nil {
+		return
+	}
+	prefix := "." + name + ".tmp-"
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), prefix) {
+			_ = d.Remove(e.Name())
+		}
 	}
 }
 
-// ReadFile reads a state file, refusing symlinks. A missing file gives (nil, nil).
+// ReadFile reads a state file (see FileStore for the checks). A missing file or directory gives
+// (nil, nil).
 func ReadFile(path string) ([]byte, error) {
-	if err := refuseSymlink(path); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow, 0)
+	dir, name := splitPath(path)
+	d, err := OpenDir(dir, false)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, explain(err))
+		return nil, err
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("read %s: not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxStateSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > maxStateSize {
-		return nil, fmt.Errorf("read %s: larger than %d bytes, not a state file", path, maxStateSize)
-	}
-	return data, nil
+	defer d.Close()
+	return d.ReadFile(name)
 }
 
 // WriteFile replaces path atomically with data, mode 0600: a temporary file in the same directory
-// is written, synced and renamed over path, then the directory is synced. Callers that can race
-// hold the path's lock.
-func WriteFile(path string, data []byte) error { return WriteFileMode(path, data, FileMode) }
-
-// WriteFileMode is WriteFile with another mode, for files other users must read (node_exporter's
-// textfile collector). The temporary file's name starts with a dot and does not end like path, so
-// collectors that read *.prom never see it.
-func WriteFileMode(path string, data []byte, mode os.FileMode) error {
-	if err := refuseSymlink(path); err != nil {
-		return err
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+// is written, synced and renamed over path, then the directory is synced. The directory must
+// exist and pass OpenDir's checks. Callers that can race hold the path's lock.
+func WriteFile(path string, data []byte) error {
+	dir, name := splitPath(path)
+	d, err := OpenDir(dir, false)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, explain(err))
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(mode); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, explain(err))
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, explain(err))
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, explain(err))
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, explain(err))
-	}
-	ok = true
-	syncDir(dir)
-	return nil
+	defer d.Close()
+	return d.Write(name, data, WriteOptions{})
 }
 
-// EnsureDir creates dir (and missing parents) with mode 0700, and refuses a directory that is a
-// symlink or that other users can write to without the sticky bit (anyone could plant a file
-// there). Existing system directories such as /run or /tmp are fine.
-func EnsureDir(dir string) error {
-	fi, err := os.Lstat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, DirMode); err != nil {
-			return fmt.Errorf("create directory %s: %w", dir, explain(err))
-		}
-		fi, err = os.Lstat(dir)
-	}
+// WriteFileMode is WriteFile with another mode, for files other programs must read from their own
+// directory (node_exporter's textfile collector): that directory may belong to another user, but
+// no symbolic link is followed on the way and the file is created new, by this process, then
+// renamed into place. The temporary file's name starts with a dot and does not end like path, so
+// collectors that read *.prom never see it.
+func WriteFileMode(path string, data []byte, mode os.FileMode) error {
+	dir, name := splitPath(path)
+	d, err := openDir(dir, false, true)
 	if err != nil {
-		return fmt.Errorf("directory %s: %w", dir, explain(err))
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		// A symlinked directory given by an administrator (/var/run -> /run) is common;
-		// resolve it once and check the target instead.
-		real, err := filepath.EvalSymlinks(dir)
-		if err != nil {
-			return fmt.Errorf("directory %s: %w", dir, err)
-		}
-		if fi, err = os.Stat(real); err != nil {
-			return fmt.Errorf("directory %s: %w", dir, err)
-		}
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s is not a directory", dir)
-	}
-	return checkDirSafe(dir, fi)
+	defer d.Close()
+	return d.Write(name, data, WriteOptions{Mode: mode, AnyOwner: true})
 }
 
-// refuseSymlink fails when path exists and is a symbolic link.
-func refuseSymlink(path string) error {
-	fi, err := os.Lstat(path)
-	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		return fmt.Errorf("%s: %w", path, ErrSymlink)
+// EnsureDir creates dir (and missing parents) with mode 0700 and checks it as OpenDir does.
+func EnsureDir(dir string) error {
+	d, err := OpenDir(dir, true)
+	if err != nil {
+		return err
 	}
-	return nil
+	return d.Close()
+}
+
+// Lock takes an exclusive advisory lock on path (created 0600 if needed) in an existing
+// directory, waiting up to LockWait, and returns the function that releases it. See
+// Dir.LockWithin.
+func Lock(path string) (unlock func(), err error) {
+	dir, name := splitPath(path)
+	d, err := OpenDir(dir, false)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	defer d.Close()
+	return d.Lock(name)
 }
 
 // explain adds the usual cause to permission and read-only errors, which otherwise read as a
@@ -297,4 +330,29 @@ func SafeName(s string) bool {
 		}
 	}
 	return true
+}
+
+// OpenLockFile opens the lock file path in an existing state directory, creating the file (0600)
+// when create is set, after the checks of OpenDir and Dir.OpenLockFile. The caller locks it with
+// its own calls (the bulkhead's slots do, without waiting).
+func OpenLockFile(path string, create bool) (*os.File, error) {
+	dir, name := splitPath(path)
+	d, err := OpenDir(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.OpenLockFile(name, create)
+}
+
+// SameFile reports whether the open file f is still the file at path (no symbolic link is
+// followed): false once path was removed or replaced.
+func SameFile(f *os.File, path string) bool {
+	dir, name := splitPath(path)
+	d, err := OpenDir(dir, false)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	return d.SameFile(f, name)
 }

@@ -261,8 +261,11 @@ func TestEnsureDirSymlinksAndFiles(t *testing.T) {
 		dir     string
 		wantErr string
 	}{
-		{name: "symlink to a safe directory (like /var/run)", dir: mustLink(safe, "to-safe")},
-		{name: "symlink to an unsafe directory", dir: mustLink(unsafe, "to-unsafe"), wantErr: "other users can write"},
+		// No symbolic link is followed, not even one to a safe directory (issue 16): give the
+		// real path (/run, not /var/run).
+		{name: "symlink to a safe directory (like /var/run)", dir: mustLink(safe, "to-safe"), wantErr: "is a symbolic link"},
+		{name: "symlink to an unsafe directory", dir: mustLink(unsafe, "to-unsafe"), wantErr: "is a symbolic link"},
+		{name: "below a symlink to a safe directory", dir: filepath.Join(mustLink(safe, "to-safe-2"), "sub"), wantErr: "is a symbolic link"},
 		{name: "dangling symlink", dir: mustLink(filepath.Join(base, "nowhere"), "dangling"), wantErr: "directory"},
 		{name: "a regular file", dir: file, wantErr: "is not a directory"},
 		{name: "below a regular file", dir: filepath.Join(file, "sub"), wantErr: "not a directory"},

@@ -17,15 +17,28 @@ description:
   - The lock records when it was taken, when it expires, who holds it (I(owner)), why (I(reason)) and
     the window in minutes, under a lock id.
   - Changes are atomic (a temporary file renamed over the lock file) and serialised by a file lock on
-    C(<path>.lock), so concurrent lockers on one host never corrupt the file or lose a lock. Symbolic
-    links are refused.
+    C(<path>.lock), so concurrent lockers on one host never corrupt the file or lose a lock.
+  - The guard lives only where the user the module runs as alone can change it. Its directory and
+    every directory above it must belong to that user or root and must not be writable by other users
+    unless they have the sticky bit (as C(/tmp) has); no symbolic link is followed on the way, not even
+    a system one such as C(/var/run) (give C(/run)). The lock file, C(<path>.lock) and the audit trail
+    must be regular files of that user or root, with one link, that other users cannot write to. They
+    are opened without blocking, so a named pipe, a device or another user's file left in a shared
+    directory is refused with a message that names the path and its owner, and the guard counts as
+    locked.
+  - A file lock that another process holds is waited for at most 20 seconds (the environment variable
+    C(RESILIENCE_OPS_LOCK_WAIT), a duration such as C(5s), changes this); then the task fails, nothing
+    is changed, and the message names the process and the user that hold it.
   - With I(store=etcd) the guard is shared by a fleet (AAP execution nodes, CI runners). Every change is
     a compare-and-swap transaction, so concurrent lockers on any host never lose or double a lock.
   - Every lock, extension, unlock and clean-up of an expired lock is appended to the audit trail
     C(<path>.audit.jsonl) as one JSON line, with the actor, so "who locked production, and why" has an
-    answer.
-  - An expired lock is removed automatically (not in check mode). A lock file that cannot be read is
-    reported as corrupt and treated as locked (fail closed); it is never deleted silently.
+    answer. An audit trail that is refused (a symbolic link, not a regular file, another user's file)
+    makes the task fail. An unlock is then not made; a lock is made (the guard fails closed) and the
+    task fails with C(changed=true).
+  - An expired lock is removed automatically (not in check mode). A lock file that cannot be read as a
+    guard (not a guard document, larger than 64 KiB, writable by other users, hard-linked) is reported
+    as corrupt and treated as locked (fail closed); it is never deleted silently, only by I(force).
   - The default path is under C(/run), a tmpfs on most hosts, so a reboot lifts the guard. Choose a
     persistent I(path), for example under C(/var/lib), to keep it across reboots.
   - The same program is a command-line tool, C(qos_guard lock [minutes] | unlock | status), whose
@@ -39,7 +52,8 @@ options:
   path:
     description:
       - The guard's lock file. Its directory is created with mode 0700 when missing.
-      - A directory that other users can write to without the sticky bit is refused.
+      - A directory of another user, one that other users can write to without the sticky bit, or a
+        symbolic link anywhere in the path is refused, and nothing is created in it.
       - With I(store=etcd), the name of the guard's key under I(etcd_prefix); no local file is used.
     type: path
     default: /run/threader.qos.guard
@@ -59,16 +73,19 @@ options:
   owner:
     description:
       - Who holds the lock. Defaults to C(user@host) of the process on the target.
+      - At most 1024 bytes, checked before anything is written.
     type: str
   reason:
     description:
       - Why the guard is locked or unlocked; recorded in the lock and the audit trail.
+      - At most 4096 bytes, checked before anything is written.
     type: str
     default: ""
   lock_id:
     description:
       - With I(state=unlocked), unlock only when the active lock has this id, so that one pipeline does
         not release another's guard by mistake. Use the C(lock_id) returned by the task that locked.
+      - At most 128 bytes.
     type: str
   extend:
     description:
@@ -84,6 +101,10 @@ options:
       - With I(state=locked), replace any lock (also a later or corrupt one) with a new lock of exactly
         I(minutes). With I(state=unlocked), remove any lock whatever its id, also a corrupt file. Forced
         changes are marked as such in the audit trail.
+      - A lock file that cannot be read (corrupt, too large, writable by others, hard-linked) is always
+        replaced or removed, provided it is a regular file of the user the module runs as (or root). A
+        symbolic link, a named pipe or another user's file is never followed, replaced or removed;
+        inspect it and remove it by hand.
     type: bool
     default: false
   fail_if_locked:

@@ -54,7 +54,8 @@ description:
   - "Session files live in I(state_dir): C(retry_session_<id>.json), C(attempt_<operation_id>_<n>.json) (with
     I(log_individual_attempts)), C(retry_performance_<id>.json) and C(retry_session_error_<id>.json). They are
     written atomically with mode 0600 in a directory created 0700, each update under an exclusive lock, so many
-    hosts and forks can record into one session at once without losing an update."
+    hosts and forks can record into one session at once without losing an update. See I(state_dir) for which
+    directories and files are refused."
   - "Guardrails, all off unless enabled, shared by every process that uses the same I(circuit_key) (default: the
     operation's name) and I(state_dir), in C(<state_dir>/circuit/) on this host, or by a whole fleet with
     I(store=etcd): a I(circuit_breaker) that opens after
@@ -132,7 +133,23 @@ options:
         and never returned.
     type: dict
   state_dir:
-    description: The directory of the session files; created with mode 0700 when missing.
+    description:
+      - The directory of the session files and of the guardrails' state (C(<state_dir>/circuit/)); created
+        with mode 0700 when missing.
+      - State lives only where the user the module runs as alone can change it. I(state_dir) and every
+        directory above it must belong to that user or root and must not be writable by other users unless
+        they have the sticky bit (as C(/tmp) has); no symbolic link is followed on the way. So the default
+        C(/tmp/ansible_retry) is used only when this user (or root) made it, and each user (with or without
+        become) needs a I(state_dir) of its own. The files in it must be regular files of that user or root,
+        with one link, that other users cannot write to; a named pipe is refused without blocking.
+      - A refused directory or file is named, with its owner, in a warning (sessions are then not recorded,
+        and the guardrails let the operation through), or in the error of the session actions; nothing is
+        created in it.
+      - A state file is at most 8 MiB; an update that would make it larger is refused before anything is
+        written.
+      - A file lock that another process holds is waited for at most 20 seconds (the environment variable
+        C(RESILIENCE_OPS_LOCK_WAIT), a duration such as C(5s), changes this); then the update is refused
+        with a message that names the process and the user that hold it.
     type: path
     default: /tmp/ansible_retry
   track_session:
