@@ -43,8 +43,13 @@ for h in fast:
     r = results[h]
     assert r["stop_reason"] == "rejected" and r["retry_in"] > 0, r
     assert r["circuit_breaker"]["state"] == "open" and "circuit breaker \"api_call\" is open" in r["msg"], r["msg"]
-    assert r["attempt_count"] <= 1, (h, r["attempt_count"])
+    # Its calls were made while the breaker was closed. How many depends on how the forks were
+    # scheduled (a host that started early on a busy machine may call again 1 s later, before
+    # other hosts have failed), but never more than failure_threshold: by then it is open.
+    assert r["attempt_count"] <= 3, (h, r["attempt_count"])
 requests = served["requests"]
+# Every request the service served is an attempt some host reports: none is hidden.
+assert sum(r["attempt_count"] for r in results.values()) == requests, (requests, {h: r["attempt_count"] for h, r in results.items()})
 assert 3 <= requests <= 25 and requests < 20 * 4 / 2, ("the service was hammered", requests)
 doc = json.load(open(os.path.join(state, "circuit", "api_call.json")))
 assert doc["circuit_breaker"]["state"] == "open" and doc["circuit_breaker"]["opens"] >= 1, doc["circuit_breaker"]
