@@ -666,36 +666,43 @@ func TestRunCheckModeReachesHandler(t *testing.T) {
 	}
 }
 
-func TestIsArgsFile(t *testing.T) {
+// TestArgsFile: module mode is entered only the way ansible-core runs a binary module
+// (<tmpdir>/AnsiballZ_<name> <tmpdir>/args); every other command line stays a command line,
+// whatever files the working directory holds.
+func TestArgsFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	file := filepath.Join(dir, "args")
-	if err := os.WriteFile(file, []byte("{}"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(dir, "link")
-	if err := os.Symlink(file, link); err != nil {
-		t.Fatal(err)
-	}
+	args := filepath.Join(dir, "args")
+	prog := filepath.Join(dir, "AnsiballZ_qos_guard_linux_amd64")
 	tests := []struct {
 		name string
-		args []string
+		argv []string
 		want bool
 	}{
-		{name: "no arguments", args: nil, want: false},
-		{name: "a regular file", args: []string{file}, want: true},
-		{name: "a symlink to a regular file", args: []string{link}, want: true},
-		{name: "two arguments", args: []string{file, file}, want: false},
-		{name: "a directory", args: []string{dir}, want: false},
-		{name: "a missing file", args: []string{filepath.Join(dir, "missing")}, want: false},
-		{name: "a flag", args: []string{"--help"}, want: false},
-		{name: "a subcommand", args: []string{"status"}, want: false},
+		{name: "as ansible-core runs it", argv: []string{prog, args}, want: true},
+		{name: "async_wrapper, the same two words", argv: []string{prog, args}, want: true},
+		{name: "from the kept temporary directory", argv: []string{"./AnsiballZ_qos_guard", "args"}, want: true},
+		{name: "relative, same directory", argv: []string{"AnsiballZ_qos_guard", "./args"}, want: true},
+		{name: "no program name", argv: nil, want: false},
+		{name: "no argument", argv: []string{prog}, want: false},
+		{name: "an installed tool on a file named status", argv: []string{"/usr/local/sbin/qos_guard", "status"}, want: false},
+		{name: "an installed tool on a file named args", argv: []string{"qos_guard", "args"}, want: false},
+		{name: "a flag that names a file", argv: []string{"qos_guard_release", "--wait"}, want: false},
+		{name: "an argument file of another name", argv: []string{prog, filepath.Join(dir, "lock")}, want: false},
+		{name: "args in another directory", argv: []string{prog, filepath.Join(t.TempDir(), "args")}, want: false},
+		{name: "args in the working directory", argv: []string{prog, "args"}, want: false},
+		{name: "two arguments", argv: []string{prog, args, args}, want: false},
+		{name: "the prefix inside the directory, not the name", argv: []string{filepath.Join(dir, "AnsiballZ_x", "qos_guard"), filepath.Join(dir, "AnsiballZ_x", "args")}, want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := IsArgsFile(tt.args); got != tt.want {
-				t.Errorf("IsArgsFile(%q) = %v, want %v", tt.args, got, tt.want)
+			path, ok := ArgsFile(tt.argv)
+			if ok != tt.want {
+				t.Fatalf("ArgsFile(%q) = %q, %v, want %v", tt.argv, path, ok, tt.want)
+			}
+			if ok && path != tt.argv[1] {
+				t.Errorf("ArgsFile(%q) = %q, want the argument %q", tt.argv, path, tt.argv[1])
 			}
 		})
 	}

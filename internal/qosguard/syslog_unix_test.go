@@ -23,12 +23,13 @@ func TestGuardChangesReachSyslog(t *testing.T) {
 		`{"path": "` + guardPath + `", "state": "locked", "reason": "rollback 9", "_ansible_check_mode": true}`,
 		`{"path": "` + guardPath + `", "state": "unlocked", "reason": "stable again"}`,
 	} {
-		f := filepath.Join(t.TempDir(), "args")
+		dir := t.TempDir()
+		f := filepath.Join(dir, "args")
 		if err := os.WriteFile(f, []byte(args), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		var out strings.Builder
-		if code := Main([]string{f}, &out, &out, func(string) string { return "" }); code != 0 {
+		if code := Main([]string{filepath.Join(dir, "AnsiballZ_qos_guard"), f}, &out, &out, func(string) string { return "" }); code != 0 {
 			t.Fatalf("exit %d: %s", code, out.String())
 		}
 	}

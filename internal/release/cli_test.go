@@ -184,7 +184,7 @@ func TestCLIUsageErrors(t *testing.T) {
 func TestCLIHelp(t *testing.T) {
 	t.Parallel()
 	var out, errb bytes.Buffer
-	code := Main([]string{"-h"}, &out, &errb, func(string) string { return "" })
+	code := Main([]string{"qos_guard_release", "-h"}, &out, &errb, func(string) string { return "" })
 	if code != 0 || !strings.Contains(out.String(), "usage: qos_guard_release [flags]") || !strings.Contains(out.String(), "-wait-timeout") {
 		t.Errorf("exit %d, help %q", code, out.String())
 	}

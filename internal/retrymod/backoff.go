@@ -41,11 +41,13 @@ Exits 0 when an attempt succeeds and 1 when every attempt failed; 2 on usage err
 flags:
 `
 
-// Main runs the program: the retry_manager module on an argument file, else retry_backoff.
-func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	if module.IsArgsFile(args) {
-		return module.Run(args[0], stdout, Spec, Handle)
+// Main runs the program with argv (os.Args): the retry_manager module when ansible-core runs it
+// (module.ArgsFile), else retry_backoff.
+func Main(argv []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if path, ok := module.ArgsFile(argv); ok {
+		return module.Run(path, stdout, Spec, Handle)
 	}
+	args := argv[min(len(argv), 1):]
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Backoff(ctx, args, stdout, stderr, getenv, deps{})
