@@ -158,8 +158,11 @@ func Run(argsPath string, stdout io.Writer, spec Spec, h Handler) int {
 	if err != nil {
 		return emit(stdout, ctx, spec, nil, map[string]any{"failed": true, "msg": err.Error()})
 	}
-	ctrlJSON, _ := json.Marshal(raw)
-	_ = json.Unmarshal(ctrlJSON, &ctx.Control) // lenient: a malformed control key keeps its zero value
+	ctrl, err := decodeControl(raw)
+	ctx.Control = ctrl
+	if err != nil { // fail closed: the task is not run (ctrl is in check mode and no_log)
+		return emit(stdout, ctx, spec, userArgs, map[string]any{"failed": true, "msg": err.Error()})
+	}
 	params, err := spec.Decode(userArgs)
 	if err != nil {
 		return emit(stdout, ctx, spec, userArgs, map[string]any{"failed": true, "msg": err.Error()})

@@ -789,3 +789,54 @@ func TestRunSecretKeys(t *testing.T) {
 		t.Errorf("non-secret URLs were masked: %s", raw)
 	}
 }
+
+// TestRunControlBooleans: the boolean control keys are read as ansible-core's Python modules read
+// them (convert_bool.boolean), and a value that is not a boolean fails the task before the handler
+// runs. `_ansible_check_mode: "yes"` was read as false before, so check mode wrote for real.
+func TestRunControlBooleans(t *testing.T) {
+	t.Parallel()
+	truthy := []any{true, "yes", "YES", " on ", "1", "true", "True", "t", "y", 1.0}
+	falsy := []any{false, "no", "No", "off", "0", "false", "f", "n", 0.0, nil}
+	keys := map[string]func(Control) bool{
+		"_ansible_check_mode": func(c Control) bool { return c.CheckMode },
+		"_ansible_diff":       func(c Control) bool { return c.Diff },
+		"_ansible_no_log":     func(c Control) bool { return c.NoLog },
+	}
+	for key, field := range keys {
+		for _, vals := range []struct {
+			want bool
+			list []any
+		}{{true, truthy}, {false, falsy}} {
+			for _, v := range vals.list {
+				var got Control
+				code, out, _ := run(t, args(t, map[string]any{key: v}), nil, func(c *Ctx) (Result, error) {
+					got = c.Control
+					return Result{}, nil
+				})
+				if code != 0 || field(got) != vals.want {
+					t.Errorf("%s: %#v: exit %d (%v), read as %v, want %v", key, v, code, out["msg"], field(got), vals.want)
+				}
+			}
+		}
+	}
+	for _, key := range []string{"_ansible_check_mode", "_ansible_diff", "_ansible_no_log", "_ansible_debug", "_ansible_keep_remote_files"} {
+		for _, v := range []any{"maybe", "", "2", "1.0", "yes please", 2.0, -1.0, 0.5, []any{true}, map[string]any{"a": true}} {
+			code, out, _ := run(t, args(t, map[string]any{key: v, "_ansible_check_mode_is_not_this": true}), nil, mustNotCall(t))
+			msg, _ := out["msg"].(string)
+			if code != 1 || out["failed"] != true || !strings.Contains(msg, key+": ") || !strings.Contains(msg, "not a valid boolean") {
+				t.Errorf("%s: %#v: exit %d, result %v; want a failure naming the key", key, v, code, out)
+			}
+		}
+	}
+}
+
+// TestDecodeControlFailsClosed: when a boolean control key cannot be read, the control settings
+// returned with the error are in check mode and no_log, so that nothing is written or logged.
+func TestDecodeControlFailsClosed(t *testing.T) {
+	t.Parallel()
+	c, err := decodeControl(map[string]any{"_ansible_diff": "perhaps", "_ansible_check_mode": false, "_ansible_no_log": false,
+		"_ansible_verbosity": 3, "_ansible_module_name": "m"})
+	if err == nil || !c.CheckMode || !c.NoLog || c.Verbosity != 3 || c.ModuleName != "m" {
+		t.Errorf("decodeControl = %+v, %v; want check mode and no_log with an error", c, err)
+	}
+}

@@ -385,23 +385,8 @@ func coerceFloat(v any) (float64, error) {
 }
 
 func coerceBool(v any) (bool, error) {
-	switch t := v.(type) {
-	case bool:
-		return t, nil
-	case float64:
-		switch t {
-		case 1:
-			return true, nil
-		case 0:
-			return false, nil
-		}
-	case string:
-		switch strings.ToLower(strings.TrimSpace(t)) {
-		case "yes", "y", "true", "t", "on", "1":
-			return true, nil
-		case "no", "n", "false", "f", "off", "0":
-			return false, nil
-		}
+	if b, ok := ansibleBool(v); ok {
+		return b, nil
 	}
 	return false, fmt.Errorf("not a boolean")
 }
