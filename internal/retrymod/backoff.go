@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"resilience.ops/internal/duration"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/operation"
 	"resilience.ops/internal/retry"
@@ -115,17 +117,29 @@ func Backoff(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil || attempts < retry.MinMaxAttempts || attempts > retry.MaxMaxAttempts {
 		return usage("%s must be a whole number from %d to %d, got %q", attemptsSrc, retry.MinMaxAttempts, retry.MaxMaxAttempts, attemptsText)
 	}
-	base, err := strconv.ParseFloat(baseText, 64)
-	if err != nil || base < 0 {
-		return usage("%s must be a number of seconds of at least 0, got %q", baseSrc, baseText)
+	base, err := cliSeconds(baseSrc, baseText, false)
+	if err != nil {
+		return usage("%v", err)
+	}
+	for _, f := range []struct {
+		name    string
+		val     float64
+		zeroOff bool
+	}{{"--max-delay", *maxDelay, false}, {"--timeout", *timeout, true}, {"--max-total-time", *total, true}} {
+		if _, err := cliSeconds(f.name, strconv.FormatFloat(f.val, 'g', -1, 64), f.zeroOff); err != nil {
+			return usage("%v", err)
+		}
+	}
+	if m := *multiplier; !(m >= retry.MinBackoffMultiplier && m <= retry.MaxBackoffMultiplier) {
+		return usage("--multiplier must be a number from %g to %g, got %g", retry.MinBackoffMultiplier, retry.MaxBackoffMultiplier, m)
 	}
 	pol := retry.DefaultPolicy()
 	pol.MaxAttempts = attempts
-	pol.BaseDelay, pol.MaxDelay = seconds(base), seconds(*maxDelay)
+	pol.BaseDelay, pol.MaxDelay = duration.FromSeconds(base), duration.FromSeconds(*maxDelay)
 	pol.BackoffMultiplier = *multiplier
 	pol.JitterMode = retry.JitterMode(*jitter)
 	pol.JitterEnabled = *jitter != string(retry.JitterNone)
-	pol.AttemptTimeout, pol.MaxTotalTime = seconds(*timeout), seconds(*total)
+	pol.AttemptTimeout, pol.MaxTotalTime = duration.FromSeconds(*timeout), duration.FromSeconds(*total)
 	var rules []retry.Rule
 	if !*classify {
 		// Like the script it replaces: any failure is retried.
@@ -197,6 +211,25 @@ func Backoff(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	logf("failed: %s after %d attempt(s) (last exit status %d)", out.Reason, len(out.Attempts), lastRC)
 	return exitFailed
+}
+
+// cliSeconds reads text, the value of the argument, flag or environment variable name, as a
+// number of seconds with the ranges of the module's parameters: from 0 to maxSeconds for a delay;
+// 0 (off) or from minTimeout to maxSeconds for a timeout (zeroOff). The error names the source.
+func cliSeconds(name, text string, zeroOff bool) (float64, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
+	ok := err == nil && !math.IsNaN(f)
+	switch {
+	case zeroOff:
+		if !ok || f != 0 && (f < minTimeout || f > maxSeconds) {
+			return 0, fmt.Errorf("%s must be 0 (off) or a number of seconds from %g to %d, got %q", name, minTimeout, maxSeconds, text)
+		}
+	case !ok || f < 0:
+		return 0, fmt.Errorf("%s must be a number of seconds of at least 0, got %q", name, text)
+	case f > maxSeconds:
+		return 0, fmt.Errorf("%s must be a number of seconds of at most %d (one day), got %q", name, maxSeconds, text)
+	}
+	return f, nil
 }
 
 func envOr(getenv func(string) string, key, def string) string {
