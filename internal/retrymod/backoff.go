@@ -39,6 +39,7 @@ const backoffUsage = `usage: retry_backoff [flags] [max_attempts [base_seconds]]
 Runs the command until it succeeds, at most max_attempts times (default $MAX_RETRY_ATTEMPTS or 3),
 waiting base_seconds * 2^(attempt-1) between attempts (base default $BASE_RETRY_DELAY or 5).
 Exits 0 when an attempt succeeds and 1 when every attempt failed; 2 on usage errors.
+Processes an attempt leaves running are ended when it exits (SIGTERM, then SIGKILL).
 
 flags:
 `
@@ -63,7 +64,7 @@ func Backoff(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	maxDelay := fs.Float64("max-delay", retry.DefaultMaxDelay.Seconds(), "cap of each delay in seconds")
 	multiplier := fs.Float64("multiplier", 2, "backoff multiplier")
 	jitter := fs.String("jitter", "none", "jitter mode: none, additive, full, equal, decorrelated")
-	timeout := fs.Float64("timeout", 0, "per-attempt timeout in seconds; the command's process group is killed (0: none)")
+	timeout := fs.Float64("timeout", 0, "per-attempt timeout in seconds, 0 (none) or 0.001 to 86400; every process of the command is then killed")
 	total := fs.Float64("max-total-time", 0, "give up when the next wait would pass this many seconds (0: none)")
 	exitCodes := fs.String("retry-exit-codes", "", "comma-separated exit codes to retry; others fail at once (default: retry any failure)")
 	classify := fs.Bool("classify", false, "retry only failures classified as retryable (connection_error, timeout, ...)")

@@ -212,7 +212,15 @@ options:
     type: bool
     default: false
   argv:
-    description: The command to run, as a list; no shell is involved. Exclusive with I(cmd) and I(url).
+    description:
+      - The command to run, as a list; no shell is involved. Exclusive with I(cmd) and I(url).
+      - The command's exit status is reported as it was, also when it leaves processes running (C(cmd &), a
+        daemon) that hold its output open. When it exits, what it left running is ended (SIGTERM, then
+        SIGKILL 2 seconds later), so an attempt leaves no process behind. On Linux the module adopts the
+        command's orphans (it is their child subreaper) and finds them by the variable C(RESILIENCE_OPS_ATTEMPT)
+        that it adds to the command's environment; a process that leaves the process group and clears its
+        environment escapes. Other Unix systems end the process group only; on Windows only the command's own
+        process is killed on timeout, and its children are left.
     type: list
     elements: str
   cmd:
@@ -225,7 +233,8 @@ options:
     type: bool
     default: false
   chdir:
-    description: The directory to run the command in.
+    description: The directory to run the command in. One that does not exist fails the attempt (rc 127,
+      C(configuration_error)) with a message naming it.
     type: path
   environment:
     description: Variables added to the command's environment.
@@ -327,7 +336,8 @@ options:
     default: 0.0
   attempt_timeout:
     description:
-      - Seconds one attempt may run; a command's whole process group is then killed. 0 means none.
+      - Seconds one attempt may run; every process the command started is then killed (SIGKILL), its process
+        group and, on Linux, also the processes that left the group (C(setsid), double forks). 0 means none.
       - 0 or 0.001 to 86400 (one day); a positive value below a millisecond is refused rather than read as none.
     type: float
     default: 0.0
