@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // prSetChildSubreaper is PR_SET_CHILD_SUBREAPER of prctl(2) (Linux 3.4).
@@ -56,10 +57,22 @@ func readProc(pid int) (proc, bool) {
 }
 
 // markerOf reads the attempt marker of a process from /proc/<pid>/environ (the environment it
-// started with): ok false when it cannot be read (a zombie, another user's process).
+// started with): ok false when it cannot be read (a zombie, another user's process). A process in
+// the middle of execve shows an empty environment for a moment: it is read again, briefly.
 func markerOf(pid int) (marker string, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-	if err != nil || len(b) == 0 {
+	path := "/proc/" + strconv.Itoa(pid) + "/environ"
+	var b []byte
+	for try := 0; try < 100; try++ {
+		var err error
+		if b, err = os.ReadFile(path); err != nil {
+			return "", false // gone, or not ours to read
+		}
+		if len(b) > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if len(b) == 0 {
 		return "", false
 	}
 	prefix := []byte(AttemptEnv + "=")
