@@ -21,6 +21,9 @@ func badValues(p module.Param) []any {
 		if p.Max != nil {
 			vals = append(vals, *p.Max+1)
 		}
+		if p.Limit != nil {
+			vals = append(vals, *p.Limit+1)
+		}
 	case module.TypeFloat:
 		vals = append(vals, "abc", "15x", []any{1}, map[string]any{"a": 1})
 		if p.Min != nil {
@@ -29,6 +32,13 @@ func badValues(p module.Param) []any {
 		if p.Max != nil {
 			vals = append(vals, *p.Max+1)
 		}
+		if p.Limit != nil {
+			vals = append(vals, *p.Limit+1)
+		}
+		if p.ZeroOff && p.Min != nil && *p.Min > 0 {
+			vals = append(vals, *p.Min/10) // would round to 0, which means off
+		}
+		vals = append(vals, 1e308, "-1e308") // every number has a maximum; none overflows
 	case module.TypeBool:
 		vals = append(vals, "maybe", 2.0, []any{true}, map[string]any{"a": true})
 	case module.TypeStr, module.TypePath:

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"resilience.ops/internal/duration"
 	"resilience.ops/internal/module"
 	"slices"
 	"sort"
@@ -531,7 +532,7 @@ func (p *parser) seconds(m map[string]any, key string, def, limit time.Duration,
 	if !ok {
 		return def
 	}
-	d := time.Duration(f * float64(time.Second))
+	d := duration.FromSeconds(f) // saturates: 1e10 is above limit, never a negative duration
 	switch {
 	case zeroOK && f < 0:
 		p.fail(key, "must be at least 0 seconds, got %s", fmtNum(f))

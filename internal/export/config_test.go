@@ -114,6 +114,11 @@ func TestParseSystemsErrors(t *testing.T) {
 			[]string{"external_systems[0].timeout: must be more than 0 seconds, got 0"}},
 		{"timeout too long", map[string]any{"name": "x", "type": "webhook", "url": "https://x", "timeout": "301"},
 			[]string{"external_systems[0].timeout: must be at most 300 seconds, got 301"}},
+		// 1e10 seconds used to overflow to a negative duration, which passed the "at most" check.
+		{"timeout overflowing a duration", map[string]any{"name": "x", "type": "webhook", "url": "https://x", "timeout": 1e10},
+			[]string{"external_systems[0].timeout: must be at most 300 seconds, got 1e+10"}},
+		{"retry_delay overflowing a duration", map[string]any{"name": "x", "type": "webhook", "url": "https://x", "retry_delay": "1e19"},
+			[]string{"external_systems[0].retry_delay: must be at most"}},
 		{"retry_count", map[string]any{"name": "x", "type": "webhook", "url": "https://x", "retry_count": 10},
 			[]string{"external_systems[0].retry_count: must be between 0 and 9 (retries, not attempts), got 10"}},
 		{"retry_count fraction", map[string]any{"name": "x", "type": "webhook", "url": "https://x", "retry_count": 1.5},

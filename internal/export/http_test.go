@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"resilience.ops/internal/modtest"
 )
 
 // smallSnapshot is one operation, no breach: small enough to spell payloads out.
@@ -289,16 +291,12 @@ func TestTimeoutHolds(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	sys := mustSystems(t, map[string]any{"name": "ops_hook", "type": "webhook", "url": rec.URL, "timeout": 0.2, "retry_count": 1, "retry_delay": 30})
 	clk := newFakeClock()
-	start := time.Now()
-	res := Deliver(context.Background(), sys, smallSnapshot(), testOptions(clk, false, false))[0]
-	elapsed := time.Since(start)
+	// The server never answers: without the timeout Deliver would block until the test's end
+	// (modtest.Finishes catches that hang; no duration is measured).
+	var res Result
+	modtest.Finishes(t, func() { res = Deliver(context.Background(), sys, smallSnapshot(), testOptions(clk, false, false))[0] })
 	if res.Sent || res.Attempts != 2 || res.ErrorType != "timeout" || res.Error != "no answer within the timeout of 0.2s" {
 		t.Errorf("result %+v", res)
-	}
-	// The server never answers: without the timeout Deliver would block until the test's end.
-	// The bound is loose for loaded machines running -race; each attempt takes about 0.2s.
-	if elapsed > 10*time.Second {
-		t.Errorf("took %v: the 0.2s timeout did not hold", elapsed)
 	}
 	if got := clk.Sleeps(); !cmp.Equal(got, []time.Duration{30 * time.Second}) {
 		t.Errorf("waits %v", got)

@@ -245,13 +245,24 @@ func (g *Guard) status(l *Lock, now time.Time) Status {
 	s.LockID = l.ID
 	s.LockedAt = l.LockedAt.UTC().Format(time.RFC3339)
 	s.ExpiresAt = l.ExpiresAt.UTC().Format(time.RFC3339)
-	// Rounded up, so that a lock still in force never reports 0 seconds left.
-	s.RemainingSeconds = int64((l.ExpiresAt.Sub(now) + time.Second - 1) / time.Second)
+	s.RemainingSeconds = remainingSeconds(l.ExpiresAt, now)
 	s.Owner = l.Owner
 	s.Reason = l.Reason
 	s.WindowMinutes = l.WindowMinutes
 	s.WindowStart = l.Start().Format(time.RFC3339)
 	return s
+}
+
+// remainingSeconds is the time from now to expiry in whole seconds, rounded up, so that a lock
+// still in force never reports 0 seconds left. It is computed from the Unix seconds, not from
+// expiry.Sub(now): a Duration saturates at about 292 years, and adding to the saturated value
+// made a stored expiry in year 9999 report -9223372035 seconds.
+func remainingSeconds(expiry, now time.Time) int64 {
+	secs := expiry.Unix() - now.Unix()
+	if expiry.Nanosecond() > now.Nanosecond() {
+		secs++
+	}
+	return secs
 }
 
 func corruptStatus(path string) Status { return Status{Path: path, Locked: true, Corrupt: true} }

@@ -640,6 +640,50 @@ func testStatusRemaining(t *testing.T, b backend) {
 	}
 }
 
+// TestStatusFarExpiry: a stored expiry beyond what a Duration holds (about 292 years) counts the
+// seconds left exactly. Year 9999 used to report remaining_seconds -9223372035: the lock looked
+// expired to anything that reads the number.
+func TestStatusFarExpiry(t *testing.T) { eachStore(t, testStatusFarExpiry) }
+
+func testStatusFarExpiry(t *testing.T, b backend) {
+	t.Parallel()
+	for _, expiry := range []string{"9999-12-31T23:59:59Z", "2400-01-01T00:00:00.5Z", "2325-01-01T00:00:00Z"} {
+		f := newFixture(t, b)
+		f.write(t, `{"id": "far", "locked_at": "2025-03-01T12:00:00Z", "expires_at": "`+expiry+`", "owner": "o", "window_minutes": 15}`)
+		res, err := f.g.Status(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp, _ := time.Parse(time.RFC3339Nano, expiry)
+		want := exp.Unix() - f.clock.Now().Unix()
+		if exp.Nanosecond() > f.clock.Now().Nanosecond() {
+			want++
+		}
+		if !res.After.Locked || res.After.RemainingSeconds != want || want <= 0 {
+			t.Errorf("expiry %s: locked %v, remaining_seconds %d, want %d", expiry, res.After.Locked, res.After.RemainingSeconds, want)
+		}
+	}
+}
+
+func TestRemainingSeconds(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 500, time.UTC)
+	for _, tt := range []struct {
+		expiry time.Time
+		want   int64
+	}{
+		{now.Add(900 * time.Second), 900},
+		{now.Add(900*time.Second + 1), 901}, // rounded up
+		{now.Add(900*time.Second - 1), 900},
+		{now.Add(1), 1},
+		{time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), 253402300799 - 1767225600},
+	} {
+		if got := remainingSeconds(tt.expiry, now); got != tt.want {
+			t.Errorf("remainingSeconds(%s) = %d, want %d", tt.expiry, got, tt.want)
+		}
+	}
+}
+
 func TestStatusNoGuard(t *testing.T) { eachStore(t, testStatusNoGuard) }
 
 func testStatusNoGuard(t *testing.T, b backend) {

@@ -71,6 +71,7 @@ func runHelper() int {
 		g.Now = func() time.Time { return time.Now().Add(-shift) }
 		g.Store = ttlCap{Store: st, max: a.Left + LeaseMargin}
 	case "lock":
+		fmt.Println("ready") // at the barrier
 		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
 			fmt.Fprintln(os.Stderr, "helper: barrier:", err)
 			return 2
@@ -90,7 +91,7 @@ func runHelper() int {
 type proc struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	out   *strings.Builder
+	out   *bufio.Reader
 }
 
 func startHelper(t *testing.T, a helperArgs) *proc {
@@ -98,32 +99,45 @@ func startHelper(t *testing.T, a helperArgs) *proc {
 	raw, _ := json.Marshal(a)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+string(raw))
-	p := &proc{cmd: cmd, out: &strings.Builder{}}
-	cmd.Stdout = p.out
+	p := &proc{cmd: cmd}
 	cmd.Stderr = os.Stderr
 	var err error
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.out = bufio.NewReader(stdout)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
+// ready waits until the helper says it waits at the barrier.
+func (p *proc) ready(t *testing.T) {
+	t.Helper()
+	if line, err := p.out.ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("helper said %q (%v), want ready", line, err)
+	}
+}
+
 func (p *proc) result(t *testing.T) helperResult {
 	t.Helper()
+	rest, _ := io.ReadAll(p.out)
 	if err := p.cmd.Wait(); err != nil {
 		t.Fatalf("helper: %v", err)
 	}
 	var r helperResult
-	if err := json.Unmarshal([]byte(strings.TrimSpace(p.out.String())), &r); err != nil {
-		t.Fatalf("helper printed %q: %v", p.out.String(), err)
+	if err := json.Unmarshal([]byte(strings.TrimSpace(string(rest))), &r); err != nil {
+		t.Fatalf("helper printed %q: %v", rest, err)
 	}
 	return r
 }
 
-// contenders starts n helpers that wait at the barrier.
+// contenders starts n helpers and returns once all of them wait at the barrier.
 func contenders(t *testing.T, n int, a helperArgs) []*proc {
 	t.Helper()
 	var ps []*proc
@@ -131,6 +145,9 @@ func contenders(t *testing.T, n int, a helperArgs) []*proc {
 		a := a
 		a.Mode, a.Owner = "lock", fmt.Sprintf("proc-%d", i)
 		ps = append(ps, startHelper(t, a))
+	}
+	for _, p := range ps {
+		p.ready(t)
 	}
 	return ps
 }
@@ -159,8 +176,7 @@ func release(t *testing.T, ps []*proc, during func()) []helperResult {
 // returns their results.
 func contend(t *testing.T, n int, a helperArgs, during func()) []helperResult {
 	t.Helper()
-	ps := contenders(t, n, a)
-	time.Sleep(300 * time.Millisecond) // let the helpers start and wait at the barrier: they lock at once
+	ps := contenders(t, n, a) // all wait at the barrier: they lock at once
 	return release(t, ps, during)
 }
 
@@ -214,12 +230,13 @@ func TestProcessesContendOnEtcd(t *testing.T) {
 	g := &Guard{Path: a.Path, Store: st, Actor: "test"}
 	const n = 20
 
-	// A stale holder: a lock with 3 s left, taken by a process that is gone. The contenders
-	// are started first, so that they contend while it is still active however slowly
-	// processes start.
+	// A stale holder: a lock with 10 s left, taken by a process that is gone. The contenders
+	// are started first and wait at the barrier, so that they contend while it is still active
+	// however slowly processes start: between the stale lock and theirs there is only one etcd
+	// transaction each.
 	ps := contenders(t, n, a)
 	stale := a
-	stale.Mode, stale.Owner, stale.Left = "stale", "stale-holder", 3*time.Second
+	stale.Mode, stale.Owner, stale.Left = "stale", "stale-holder", 10*time.Second
 	p := startHelper(t, stale)
 	p.stdin.Close()
 	staleLock := p.result(t)
@@ -232,7 +249,7 @@ func TestProcessesContendOnEtcd(t *testing.T) {
 		}
 	}
 	// Nobody touches the guard now: etcd deletes it when its lease runs out.
-	deadline := time.Now().Add(stale.Left + LeaseMargin + 3*time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // a safety net: etcd drops the lease when it can
 	for {
 		data, err := st.Load(a.Path)
 		if err != nil {

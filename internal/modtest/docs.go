@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,6 +28,58 @@ type docOption struct {
 	Choices  []string `yaml:"choices"`
 	Aliases  []string `yaml:"aliases"`
 	NoLog    bool     `yaml:"no_log"`
+	// Description is not compared with the spec; CheckMaxima reads it.
+	Description any `yaml:"description"`
+}
+
+// descriptionText joins a description (a string or a list of strings) into one text.
+func descriptionText(d any) string {
+	switch t := d.(type) {
+	case string:
+		return t
+	case []any:
+		parts := make([]string, 0, len(t))
+		for _, e := range t {
+			parts = append(parts, fmt.Sprint(e))
+		}
+		return strings.Join(parts, " ")
+	}
+	return ""
+}
+
+// isNumber reports whether p takes numbers (or a list of them).
+func isNumber(p module.Param) bool {
+	t := p.Type
+	if t == module.TypeList {
+		t = p.Elements
+	}
+	return t == module.TypeInt || t == module.TypeFloat
+}
+
+// CheckMaxima fails t unless every numeric parameter of spec has a maximum (Param.Max or
+// Param.Limit) and text, the documentation that describes the parameters (an option's
+// description, or the description of the dictionary that holds them), states it as a number
+// ("86400", "1 to 10"). where names the place in messages. So every duration and number has a
+// documented maximum.
+func CheckMaxima(t *testing.T, where, text string, spec module.Spec) {
+	t.Helper()
+	for _, p := range spec {
+		if !isNumber(p) {
+			continue
+		}
+		max := p.Max
+		if max == nil {
+			max = p.Limit
+		}
+		if max == nil {
+			t.Errorf("%s: %s is a number without a maximum: give it Max (or Limit) in the spec and document it", where, p.Name)
+			continue
+		}
+		num := strconv.FormatFloat(*max, 'f', -1, 64)
+		if !regexp.MustCompile(`(^|[^0-9.])` + regexp.QuoteMeta(num) + `($|[^0-9])`).MatchString(text) {
+			t.Errorf("%s: the documentation of %s does not state its maximum %s", where, p.Name, num)
+		}
+	}
 }
 
 // DocBlock returns the YAML text of `NAME = r"""..."""` in a doc-only module file or a doc
@@ -80,7 +133,8 @@ func fragmentOptions(pyPath string, names []string) (map[string]docOption, error
 
 // CheckDocs fails t when the sidecar documentation at pyPath drifts from spec (names, types,
 // defaults, choices, aliases, required) or from the return keys of ret (a struct, whose JSON
-// field names, also of embedded structs, are the documented return values).
+// field names, also of embedded structs, are the documented return values), and when a numeric
+// parameter has no maximum or its description does not state it (CheckMaxima).
 func CheckDocs(t *testing.T, pyPath string, spec module.Spec, ret any) {
 	t.Helper()
 	src, err := os.ReadFile(pyPath)
@@ -126,6 +180,8 @@ func CheckDocs(t *testing.T, pyPath string, spec module.Spec, ret any) {
 		}
 		got := o
 		got.Default = normalize(o.Default)
+		got.Description = nil
+		CheckMaxima(t, pyPath, descriptionText(o.Description), module.Spec{p})
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s: option %s drifted from the Go spec (-go +docs):\n%s", pyPath, p.Name, diff)
 		}

@@ -59,3 +59,22 @@ func BuildBinary(tb testing.TB, pkg string) string {
 	}
 	return bin
 }
+
+// HangDeadline bounds how long Finishes waits: far longer than anything a test runs, even on a
+// loaded machine, so that it only ever fires on a hang.
+const HangDeadline = 2 * time.Minute
+
+// Finishes runs f and fails t when f has not returned after HangDeadline. It is a safety net
+// against a hang, not a measurement: a test shows that a timeout holds by making the call hang
+// forever without it (a server that never answers, a timeout far longer than HangDeadline on the
+// path that must not be taken), never by comparing how long the call took.
+func Finishes(t testing.TB, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-time.After(HangDeadline):
+		t.Fatalf("still running after %s: it hangs", HangDeadline)
+	}
+}

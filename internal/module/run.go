@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -128,14 +129,31 @@ func Artifacts(data map[string]any) map[string]any {
 	return map[string]any{"data": data, "per_host": false, "aggregate": false}
 }
 
-// IsArgsFile reports whether args look like a module invocation: exactly one argument naming
-// an existing regular file. Anything else is a command line.
-func IsArgsFile(args []string) bool {
-	if len(args) != 1 {
-		return false
+// ModulePrefix starts the name under which ansible-core runs every module it copies to a host.
+const ModulePrefix = "AnsiballZ_"
+
+// ArgsFile returns the argument file when argv (the program's name and arguments, os.Args) is
+// the way ansible-core runs a binary module, and ok false for anything else: then argv is a
+// command line, whatever files the working directory holds.
+//
+// ansible-core's ActionBase._execute_module copies the binary into the task's temporary
+// directory as AnsiballZ_<name>, writes the task's arguments beside it in a file named "args"
+// and runs "<tmpdir>/AnsiballZ_<name> <tmpdir>/args"; async_wrapper runs the same two words, and
+// a user who debugs with ANSIBLE_KEEP_REMOTE_FILES runs them from that directory. So the program's
+// own name must start with AnsiballZ_ (an installed tool never does), and its one argument must
+// name a file called args in the same directory.
+func ArgsFile(argv []string) (path string, ok bool) {
+	if len(argv) != 2 {
+		return "", false
 	}
-	fi, err := os.Stat(args[0])
-	return err == nil && fi.Mode().IsRegular()
+	prog, args := argv[0], argv[1]
+	if !strings.HasPrefix(filepath.Base(prog), ModulePrefix) || filepath.Base(args) != "args" {
+		return "", false
+	}
+	if filepath.Clean(filepath.Dir(prog)) != filepath.Clean(filepath.Dir(args)) {
+		return "", false
+	}
+	return args, true
 }
 
 // Run executes h as an Ansible module on the argument file at argsPath, writes exactly one JSON
@@ -147,8 +165,11 @@ func Run(argsPath string, stdout io.Writer, spec Spec, h Handler) int {
 	if err != nil {
 		return emit(stdout, ctx, spec, nil, map[string]any{"failed": true, "msg": err.Error()})
 	}
-	ctrlJSON, _ := json.Marshal(raw)
-	_ = json.Unmarshal(ctrlJSON, &ctx.Control) // lenient: a malformed control key keeps its zero value
+	ctrl, err := decodeControl(raw)
+	ctx.Control = ctrl
+	if err != nil { // fail closed: the task is not run (ctrl is in check mode and no_log)
+		return emit(stdout, ctx, spec, userArgs, map[string]any{"failed": true, "msg": err.Error()})
+	}
 	params, err := spec.Decode(userArgs)
 	if err != nil {
 		return emit(stdout, ctx, spec, userArgs, map[string]any{"failed": true, "msg": err.Error()})

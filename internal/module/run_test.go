@@ -707,36 +707,43 @@ func TestRunCheckModeReachesHandler(t *testing.T) {
 	}
 }
 
-func TestIsArgsFile(t *testing.T) {
+// TestArgsFile: module mode is entered only the way ansible-core runs a binary module
+// (<tmpdir>/AnsiballZ_<name> <tmpdir>/args); every other command line stays a command line,
+// whatever files the working directory holds.
+func TestArgsFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	file := filepath.Join(dir, "args")
-	if err := os.WriteFile(file, []byte("{}"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(dir, "link")
-	if err := os.Symlink(file, link); err != nil {
-		t.Fatal(err)
-	}
+	args := filepath.Join(dir, "args")
+	prog := filepath.Join(dir, "AnsiballZ_qos_guard_linux_amd64")
 	tests := []struct {
 		name string
-		args []string
+		argv []string
 		want bool
 	}{
-		{name: "no arguments", args: nil, want: false},
-		{name: "a regular file", args: []string{file}, want: true},
-		{name: "a symlink to a regular file", args: []string{link}, want: true},
-		{name: "two arguments", args: []string{file, file}, want: false},
-		{name: "a directory", args: []string{dir}, want: false},
-		{name: "a missing file", args: []string{filepath.Join(dir, "missing")}, want: false},
-		{name: "a flag", args: []string{"--help"}, want: false},
-		{name: "a subcommand", args: []string{"status"}, want: false},
+		{name: "as ansible-core runs it", argv: []string{prog, args}, want: true},
+		{name: "async_wrapper, the same two words", argv: []string{prog, args}, want: true},
+		{name: "from the kept temporary directory", argv: []string{"./AnsiballZ_qos_guard", "args"}, want: true},
+		{name: "relative, same directory", argv: []string{"AnsiballZ_qos_guard", "./args"}, want: true},
+		{name: "no program name", argv: nil, want: false},
+		{name: "no argument", argv: []string{prog}, want: false},
+		{name: "an installed tool on a file named status", argv: []string{"/usr/local/sbin/qos_guard", "status"}, want: false},
+		{name: "an installed tool on a file named args", argv: []string{"qos_guard", "args"}, want: false},
+		{name: "a flag that names a file", argv: []string{"qos_guard_release", "--wait"}, want: false},
+		{name: "an argument file of another name", argv: []string{prog, filepath.Join(dir, "lock")}, want: false},
+		{name: "args in another directory", argv: []string{prog, filepath.Join(t.TempDir(), "args")}, want: false},
+		{name: "args in the working directory", argv: []string{prog, "args"}, want: false},
+		{name: "two arguments", argv: []string{prog, args, args}, want: false},
+		{name: "the prefix inside the directory, not the name", argv: []string{filepath.Join(dir, "AnsiballZ_x", "qos_guard"), filepath.Join(dir, "AnsiballZ_x", "args")}, want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := IsArgsFile(tt.args); got != tt.want {
-				t.Errorf("IsArgsFile(%q) = %v, want %v", tt.args, got, tt.want)
+			path, ok := ArgsFile(tt.argv)
+			if ok != tt.want {
+				t.Fatalf("ArgsFile(%q) = %q, %v, want %v", tt.argv, path, ok, tt.want)
+			}
+			if ok && path != tt.argv[1] {
+				t.Errorf("ArgsFile(%q) = %q, want the argument %q", tt.argv, path, tt.argv[1])
 			}
 		})
 	}
@@ -821,5 +828,56 @@ func TestRunSecretKeys(t *testing.T) {
 	// Parameters without SecretKeys keep their URLs.
 	if !strings.Contains(raw, "https://api.example.com/health") || !strings.Contains(raw, "https://api.example.com/v1") {
 		t.Errorf("non-secret URLs were masked: %s", raw)
+	}
+}
+
+// TestRunControlBooleans: the boolean control keys are read as ansible-core's Python modules read
+// them (convert_bool.boolean), and a value that is not a boolean fails the task before the handler
+// runs. `_ansible_check_mode: "yes"` was read as false before, so check mode wrote for real.
+func TestRunControlBooleans(t *testing.T) {
+	t.Parallel()
+	truthy := []any{true, "yes", "YES", " on ", "1", "true", "True", "t", "y", 1.0}
+	falsy := []any{false, "no", "No", "off", "0", "false", "f", "n", 0.0, nil}
+	keys := map[string]func(Control) bool{
+		"_ansible_check_mode": func(c Control) bool { return c.CheckMode },
+		"_ansible_diff":       func(c Control) bool { return c.Diff },
+		"_ansible_no_log":     func(c Control) bool { return c.NoLog },
+	}
+	for key, field := range keys {
+		for _, vals := range []struct {
+			want bool
+			list []any
+		}{{true, truthy}, {false, falsy}} {
+			for _, v := range vals.list {
+				var got Control
+				code, out, _ := run(t, args(t, map[string]any{key: v}), nil, func(c *Ctx) (Result, error) {
+					got = c.Control
+					return Result{}, nil
+				})
+				if code != 0 || field(got) != vals.want {
+					t.Errorf("%s: %#v: exit %d (%v), read as %v, want %v", key, v, code, out["msg"], field(got), vals.want)
+				}
+			}
+		}
+	}
+	for _, key := range []string{"_ansible_check_mode", "_ansible_diff", "_ansible_no_log", "_ansible_debug", "_ansible_keep_remote_files"} {
+		for _, v := range []any{"maybe", "", "2", "1.0", "yes please", 2.0, -1.0, 0.5, []any{true}, map[string]any{"a": true}} {
+			code, out, _ := run(t, args(t, map[string]any{key: v, "_ansible_check_mode_is_not_this": true}), nil, mustNotCall(t))
+			msg, _ := out["msg"].(string)
+			if code != 1 || out["failed"] != true || !strings.Contains(msg, key+": ") || !strings.Contains(msg, "not a valid boolean") {
+				t.Errorf("%s: %#v: exit %d, result %v; want a failure naming the key", key, v, code, out)
+			}
+		}
+	}
+}
+
+// TestDecodeControlFailsClosed: when a boolean control key cannot be read, the control settings
+// returned with the error are in check mode and no_log, so that nothing is written or logged.
+func TestDecodeControlFailsClosed(t *testing.T) {
+	t.Parallel()
+	c, err := decodeControl(map[string]any{"_ansible_diff": "perhaps", "_ansible_check_mode": false, "_ansible_no_log": false,
+		"_ansible_verbosity": 3, "_ansible_module_name": "m"})
+	if err == nil || !c.CheckMode || !c.NoLog || c.Verbosity != 3 || c.ModuleName != "m" {
+		t.Errorf("decodeControl = %+v, %v; want check mode and no_log with an error", c, err)
 	}
 }

@@ -67,6 +67,13 @@ type Param struct {
 	// as Secret does for the whole parameter. For keys that hold secrets without looking like it,
 	// such as the url of a Slack webhook, whose path is the credential.
 	SecretKeys []string
+	// ZeroOff accepts 0 besides the range Min..Max: 0 turns the setting off (no timeout, no
+	// deadline), and a positive value below Min is refused rather than rounded to 0.
+	ZeroOff bool
+	// Limit is the largest value of a parameter whose range is open-ended (Min only): a bound
+	// against absurd values, such as seconds that overflow a duration, checked after the range
+	// and reported on its own ("must be at most 86400, got 1e+10"). Use Max for a closed range.
+	Limit *float64
 }
 
 // Range returns pointers to lo and hi, for Param.Min and Param.Max.
@@ -197,6 +204,11 @@ func (s Spec) Decode(raw map[string]any) (Params, error) {
 	return out, nil
 }
 
+// Value decodes one value of the parameter as Decode does (type, choices, range), for values
+// that come from elsewhere than an argument file: a command-line argument or an environment
+// variable, named by p.Name in the error.
+func (p Param) Value(v any) (any, error) { return p.coerce(v) }
+
 func (p *Param) coerce(v any) (any, error) {
 	switch p.Type {
 	case TypeStr, TypePath:
@@ -246,7 +258,7 @@ func (p *Param) coerce(v any) (any, error) {
 		default:
 			return nil, paramErr(p.Name, "must be a list, got %s", describe(v))
 		}
-		el := Param{Name: p.Name, Type: p.Elements, Choices: p.Choices, Min: p.Min, Max: p.Max}
+		el := Param{Name: p.Name, Type: p.Elements, Choices: p.Choices, Min: p.Min, Max: p.Max, ZeroOff: p.ZeroOff, Limit: p.Limit}
 		out := make([]any, 0, len(l))
 		for i, e := range l {
 			ce, err := el.coerce(e)
@@ -280,6 +292,9 @@ func asParamErr(err error, target **ParamError) bool {
 }
 
 func (p *Param) rangeText() string {
+	if p.ZeroOff && p.Min != nil && p.Max != nil {
+		return fmt.Sprintf(" of 0 (off) or between %s and %s", fmtNum(*p.Min), fmtNum(*p.Max))
+	}
 	switch {
 	case p.Min != nil && p.Max != nil:
 		return fmt.Sprintf(" between %s and %s", fmtNum(*p.Min), fmtNum(*p.Max))
@@ -292,13 +307,28 @@ func (p *Param) rangeText() string {
 }
 
 func (p *Param) checkRange(f float64) error {
+	if p.ZeroOff && f == 0 {
+		return nil
+	}
 	if (p.Min != nil && f < *p.Min) || (p.Max != nil && f > *p.Max) {
-		return paramErr(p.Name, "must be%s, got %s", strings.Replace(p.rangeText(), " of at ", " at ", 1), fmtNum(f))
+		text := strings.Replace(p.rangeText(), " of at ", " at ", 1)
+		text = strings.Replace(text, " of 0 (off) or ", " 0 (off) or ", 1)
+		return paramErr(p.Name, "must be%s, got %s", text, fmtNum(f))
+	}
+	if p.Limit != nil && f > *p.Limit {
+		return paramErr(p.Name, "must be at most %s, got %s", fmtNum(*p.Limit), fmtNum(f))
 	}
 	return nil
 }
 
-func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+// fmtNum formats a number for a message: in full ("86400", "0.001", "1000000000000000000000"),
+// and with an exponent from 1e22 on, so that 1e308 does not fill a line with zeros.
+func fmtNum(f float64) string {
+	if math.Abs(f) >= 1e22 {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
 
 func contains(l []string, s string) bool {
 	for _, x := range l {
@@ -385,23 +415,8 @@ func coerceFloat(v any) (float64, error) {
 }
 
 func coerceBool(v any) (bool, error) {
-	switch t := v.(type) {
-	case bool:
-		return t, nil
-	case float64:
-		switch t {
-		case 1:
-			return true, nil
-		case 0:
-			return false, nil
-		}
-	case string:
-		switch strings.ToLower(strings.TrimSpace(t)) {
-		case "yes", "y", "true", "t", "on", "1":
-			return true, nil
-		case "no", "n", "false", "f", "off", "0":
-			return false, nil
-		}
+	if b, ok := ansibleBool(v); ok {
+		return b, nil
 	}
 	return false, fmt.Errorf("not a boolean")
 }

@@ -157,6 +157,8 @@ func TestRange(t *testing.T) {
 	t.Parallel()
 	lo, hi := Range(1, 10)
 	flo, fhi := Range(0.5, 1.5)
+	tlo, thi := Range(0.001, 86400)
+	timeout := Param{Name: "t", Type: TypeFloat, Min: tlo, Max: thi, ZeroOff: true}
 	tests := []struct {
 		name    string
 		param   Param
@@ -177,6 +179,19 @@ func TestRange(t *testing.T) {
 		{name: "float above", param: Param{Name: "f", Type: TypeFloat, Min: flo, Max: fhi}, in: 1.6, wantErr: "parameter f: must be between 0.5 and 1.5, got 1.6"},
 		{name: "float below", param: Param{Name: "f", Type: TypeFloat, Min: flo, Max: fhi}, in: "0.25", wantErr: "parameter f: must be between 0.5 and 1.5, got 0.25"},
 		{name: "float type error names range", param: Param{Name: "f", Type: TypeFloat, Min: flo, Max: fhi}, in: "x", wantErr: `parameter f: must be a number between 0.5 and 1.5, got "x"`},
+		// ZeroOff: 0 turns the setting off; a positive value too small to mean anything is refused
+		// (attempt_timeout 1e-10 used to round to 0, no timeout).
+		{name: "zero off", param: timeout, in: 0.0, want: 0.0},
+		{name: "zero off at min", param: timeout, in: "0.001", want: 0.001},
+		{name: "zero off at max", param: timeout, in: 86400.0, want: 86400.0},
+		{name: "zero off tiny", param: timeout, in: 1e-10, wantErr: "parameter t: must be 0 (off) or between 0.001 and 86400, got 0.0000000001"},
+		{name: "zero off huge", param: timeout, in: "1e308", wantErr: "parameter t: must be 0 (off) or between 0.001 and 86400, got 1e+308"},
+		{name: "zero off negative", param: timeout, in: -1.0, wantErr: "parameter t: must be 0 (off) or between 0.001 and 86400, got -1"},
+		// Limit bounds an open-ended range on its own; the messages about the range stay as they were.
+		{name: "limit", param: Param{Name: "d", Type: TypeFloat, Min: AtLeast(0), Limit: thi}, in: 1e10, wantErr: "parameter d: must be at most 86400, got 10000000000"},
+		{name: "limit inside", param: Param{Name: "d", Type: TypeFloat, Min: AtLeast(0), Limit: thi}, in: 86400.0, want: 86400.0},
+		{name: "limit below min", param: Param{Name: "d", Type: TypeFloat, Min: AtLeast(0), Limit: thi}, in: -1.0, wantErr: "parameter d: must be at least 0, got -1"},
+		{name: "zero off type error", param: timeout, in: "soon", wantErr: `parameter t: must be a number of 0 (off) or between 0.001 and 86400, got "soon"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -378,9 +393,24 @@ func TestDecodeDoesNotMutateRaw(t *testing.T) {
 
 func TestFmtNum(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[float64]string{5: "5", 1.5: "1.5", -0.25: "-0.25", 1e21: "1000000000000000000000", math.MaxInt32: "2147483647"} {
+	for in, want := range map[float64]string{5: "5", 1.5: "1.5", -0.25: "-0.25", 1e21: "1000000000000000000000", math.MaxInt32: "2147483647",
+		1e22: "1e+22", -1e308: "-1e+308", 1e-10: "0.0000000001"} {
 		if got := fmtNum(in); got != want {
 			t.Errorf("fmtNum(%v) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestParamValue decodes one value outside an argument file (a command-line argument) with the
+// same checks and messages as Decode.
+func TestParamValue(t *testing.T) {
+	t.Parallel()
+	lo, hi := Range(0, 86400)
+	p := Param{Name: "base_seconds", Type: TypeFloat, Min: lo, Max: hi}
+	if v, err := p.Value("2.5"); err != nil || v != 2.5 {
+		t.Errorf("Value(2.5) = %v, %v", v, err)
+	}
+	if _, err := p.Value("1e308"); err == nil || !strings.Contains(err.Error(), "parameter base_seconds: must be between 0 and 86400") {
+		t.Errorf("Value(1e308) error = %v", err)
 	}
 }

@@ -24,7 +24,8 @@ var facilities = map[string]syslog.Priority{
 
 // writeSyslog sends one message at LOG_INFO with the facility ansible passed (LOG_USER when
 // unknown), tagged like Ansible's own modules. A host without syslog gets nothing and no error:
-// logging never fails a task.
+// logging never fails a task. Every message goes through logLine, so it stays one line. This is
+// the one place the collection writes to syslog (Ctx.Log calls it).
 func writeSyslog(facility, tag, msg string) {
 	prio, ok := facilities[strings.ToUpper(facility)]
 	if !ok {
@@ -44,5 +45,5 @@ func writeSyslog(facility, tag, msg string) {
 		return
 	}
 	defer w.Close()
-	_ = w.Info(msg)
+	_ = w.Info(logLine(msg))
 }

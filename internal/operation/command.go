@@ -22,8 +22,14 @@ import (
 // they hold the error). The rest is counted and dropped.
 const DefaultMaxOutput = 64 << 10
 
-// killGrace is how long a killed command's pipes may stay open before Wait gives up on them.
+// killGrace bounds each wait for the processes of a command to end: after SIGTERM, before SIGKILL,
+// and for its output pipes to close once they are gone.
 const killGrace = 2 * time.Second
+
+// AttemptEnv is set in the environment of every command (on Linux) to a value of its own, and so
+// inherited by the processes it starts: it is how the processes of one run are found once they
+// have left its process group.
+const AttemptEnv = "RESILIENCE_OPS_ATTEMPT"
 
 // Command is a command to run. Exactly one of Argv and Shell is set. Safe for concurrent use:
 // Run does not modify it.
@@ -67,8 +73,19 @@ func (c Command) argv() []string {
 }
 
 // Run runs the command once. The context's deadline is the per-attempt timeout: when it passes,
-// the whole process group is killed. A non-zero exit gives a Failure with the exit code and the
-// output.
+// every process of the command is killed at once (see below). A non-zero exit gives a Failure with
+// the exit code and the output.
+//
+// The command's exit status is reported as it was, also when it leaves processes running (a
+// daemon, "cmd &"), which may hold its stdout and stderr open: when the command exits, what it
+// left running is ended, with SIGTERM and, after killGrace, SIGKILL, and its output up to then is
+// kept. An attempt never leaves processes behind. "Every process of the command" is its process
+// group and, on Linux, every process it started, also those that left the group (setsid, a
+// double fork): this process becomes a child subreaper (PR_SET_CHILD_SUBREAPER), so orphans of the
+// command are re-parented to it rather than to init, and the command's processes carry a marker
+// in their environment (AttemptEnv). A process that both leaves the group and clears its
+// environment escapes once its parent is gone. Other Unix systems end the process group only;
+// Windows ends the command's own process on timeout and leaves its children.
 func (c Command) Run(ctx context.Context) (CommandResult, *retry.Failure) {
 	return c.run(ctx, nil, nil)
 }
@@ -79,6 +96,24 @@ func (c Command) RunPassthrough(ctx context.Context, stdout, stderr io.Writer) (
 	return c.run(ctx, stdout, stderr)
 }
 
+// chdirProblem reports a working directory that the command cannot run in, naming the chdir
+// parameter and the path, with the exit status a shell gives a command it cannot run: the
+// runtime's own message ("fork/exec /usr/bin/pwd: no such file or directory") blamed the program.
+func chdirProblem(dir string) (string, int) {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Sprintf("chdir %s: the directory does not exist", dir), 127
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Sprintf("chdir %s: permission denied", dir), 126
+	case err != nil:
+		return fmt.Sprintf("chdir %s: %v", dir, err), 127
+	case !fi.IsDir():
+		return fmt.Sprintf("chdir %s: not a directory", dir), 127
+	}
+	return "", 0
+}
+
 func (c Command) run(ctx context.Context, passOut, passErr io.Writer) (CommandResult, *retry.Failure) {
 	argv := c.argv()
 	res := CommandResult{Cmd: argv, RC: -1}
@@ -86,45 +121,139 @@ func (c Command) run(ctx context.Context, passOut, passErr io.Writer) (CommandRe
 	if max <= 0 {
 		max = DefaultMaxOutput
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	couldNotRun := func(msg string, rc int, err error) (CommandResult, *retry.Failure) {
+		res.RC = rc
+		return res, &retry.Failure{Err: err, Message: msg, ExitCode: &rc}
+	}
+	if c.Chdir != "" {
+		if msg, rc := chdirProblem(c.Chdir); msg != "" {
+			return couldNotRun(msg, rc, nil)
+		}
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = c.Chdir
+	cmd.Env = os.Environ()
 	if len(c.Env) > 0 {
 		keys := make([]string, 0, len(c.Env))
 		for k := range c.Env {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		cmd.Env = os.Environ()
 		for _, k := range keys {
 			cmd.Env = append(cmd.Env, k+"="+c.Env[k])
 		}
 	}
-	if c.Stdin != "" {
-		cmd.Stdin = strings.NewReader(c.Stdin)
+	procs := newProcTree(cmd)
+	if err := ctx.Err(); err != nil { // out of time before it started
+		res.RC = -1
+		return res, &retry.Failure{Err: err, TimedOut: errors.Is(err, context.DeadlineExceeded),
+			Message: fmt.Sprintf("command %s was not started: %v", argv[0], err)}
 	}
+
+	// The pipes are the process's own files (*os.File), so that Wait returns when the process
+	// exits, whoever else holds them; the output is copied by our readers.
 	stdout, stderr := &tailBuffer{max: max}, &tailBuffer{max: max}
-	cmd.Stdout, cmd.Stderr = io.Writer(stdout), io.Writer(stderr)
+	var outW, errW io.Writer = stdout, stderr
 	if passOut != nil {
-		cmd.Stdout = io.MultiWriter(stdout, passOut)
+		outW = io.MultiWriter(stdout, passOut)
 	}
 	if passErr != nil {
-		cmd.Stderr = io.MultiWriter(stderr, passErr)
+		errW = io.MultiWriter(stderr, passErr)
 	}
-	setProcessGroup(cmd)
-	cmd.WaitDelay = killGrace
-	err := cmd.Run()
+	outR, outPipe, err := os.Pipe()
+	if err != nil {
+		return couldNotRun(fmt.Sprintf("command %s could not run: %v", argv[0], err), 127, err)
+	}
+	errR, errPipe, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outPipe.Close()
+		return couldNotRun(fmt.Sprintf("command %s could not run: %v", argv[0], err), 127, err)
+	}
+	cmd.Stdout, cmd.Stderr = outPipe, errPipe
+	var inR, inW *os.File
+	if c.Stdin != "" {
+		if inR, inW, err = os.Pipe(); err == nil {
+			cmd.Stdin = inR
+		}
+	}
+	err = cmd.Start()
+	outPipe.Close() // the child has its copies
+	errPipe.Close()
+	if inR != nil {
+		inR.Close()
+	}
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		if inW != nil {
+			inW.Close()
+		}
+		rc := 127
+		if errors.Is(err, os.ErrPermission) {
+			rc = 126
+		}
+		return couldNotRun(fmt.Sprintf("command %s could not run: %v", argv[0], err), rc, err)
+	}
+	if inW != nil {
+		go func() { // a command that does not read its input must not block us: errors are ignored
+			_, _ = io.WriteString(inW, c.Stdin)
+			inW.Close()
+		}()
+	}
+	copied := make(chan struct{}, 2)
+	for _, p := range []struct {
+		r *os.File
+		w io.Writer
+	}{{outR, outW}, {errR, errW}} {
+		go func() {
+			_, _ = io.Copy(p.w, p.r)
+			copied <- struct{}{}
+		}()
+	}
+
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	killed := false
+	select {
+	case err = <-exited:
+	case <-ctx.Done():
+		select {
+		case err = <-exited: // it had just exited: its status stands
+		default:
+			procs.kill() // every process at once, while the command's own pid is still held
+			killed = true
+			err = <-exited
+		}
+	}
+	// Whatever the command left running ends now, and with it the pipes it holds.
+	procs.end(!killed)
+	deadline := time.NewTimer(killGrace)
+	for n := 0; n < 2; {
+		select {
+		case <-copied:
+			n++
+		case <-deadline.C: // a process out of reach holds the pipes: keep what was read
+			outR.Close()
+			errR.Close()
+		}
+	}
+	deadline.Stop()
+	outR.Close()
+	errR.Close()
+
 	res.Stdout, res.StdoutTruncated = stdout.String(), stdout.dropped > 0
 	res.Stderr, res.StderrTruncated = stderr.String(), stderr.dropped > 0
 	if cmd.ProcessState != nil {
 		res.RC = cmd.ProcessState.ExitCode()
 	}
-	if err == nil {
+	if !killed && err == nil {
 		return res, nil
 	}
 	f := &retry.Failure{Stdout: res.Stdout, Stderr: res.Stderr}
 	var exitErr *exec.ExitError
 	switch {
-	case ctx.Err() != nil:
+	case killed:
 		f.TimedOut = errors.Is(ctx.Err(), context.DeadlineExceeded)
 		f.Err = ctx.Err()
 		f.Message = fmt.Sprintf("command %s was killed: %v", argv[0], ctx.Err())
@@ -135,15 +264,9 @@ func (c Command) run(ctx context.Context, passOut, passErr io.Writer) (CommandRe
 		if f.Message == "" {
 			f.Message = fmt.Sprintf("command %s exited with status %d", argv[0], rc)
 		}
-	default: // could not start: not found, not executable, bad chdir
+	default: // killed by a signal that was not ours, or a wait error
 		f.Err = err
-		f.Message = fmt.Sprintf("command %s could not run: %v", argv[0], err)
-		rc := 127
-		if errors.Is(err, os.ErrPermission) {
-			rc = 126
-		}
-		f.ExitCode = &rc
-		res.RC = rc
+		f.Message = fmt.Sprintf("command %s failed: %v", argv[0], err)
 	}
 	return res, f
 }

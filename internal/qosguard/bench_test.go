@@ -3,7 +3,6 @@
 package qosguard
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -18,13 +17,10 @@ import (
 func BenchmarkModuleInvocation(b *testing.B) {
 	bin := modtest.BuildBinary(b, "resilience.ops/internal/cmd/qos_guard")
 	dir := b.TempDir()
-	args := filepath.Join(dir, "args")
-	if err := os.WriteFile(args, []byte(`{"path": "`+filepath.Join(dir, "guard")+`", "state": "status", "_ansible_check_mode": false}`), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	prog, args := modtest.ModuleDir(b, bin, []byte(`{"path": "`+filepath.Join(dir, "guard")+`", "state": "status", "_ansible_check_mode": false}`))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		cmd := exec.Command(bin, args)
+		cmd := exec.Command(prog, args)
 		if err := cmd.Run(); err != nil {
 			b.Fatal(err)
 		}

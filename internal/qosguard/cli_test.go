@@ -17,7 +17,7 @@ type run struct {
 func runCLI(t *testing.T, env map[string]string, args ...string) run {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := Main(args, &out, &errb, func(k string) string { return env[k] })
+	code := Main(append([]string{"qos_guard"}, args...), &out, &errb, func(k string) string { return env[k] })
 	return run{code, out.String(), errb.String()}
 }
 

@@ -3,8 +3,6 @@ package qosguard
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -36,12 +34,8 @@ func TestConcurrentProcesses(t *testing.T) {
 		errs    []string
 	)
 	invoke := func(i int, name string, args map[string]any) {
-		f := filepath.Join(dir, fmt.Sprintf("args-%d-%s.json", i, name))
 		b, _ := json.Marshal(args)
-		if err := os.WriteFile(f, b, 0o600); err != nil {
-			panic(err)
-		}
-		out, err := exec.Command(bin, f).Output()
+		out, err := modtest.ModuleCommand(t, bin, b).Output()
 		var o outcome
 		if jerr := json.Unmarshal(out, &o); jerr != nil {
 			mu.Lock()

@@ -5,6 +5,7 @@ package qosguard
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"resilience.ops/internal/guard"
@@ -198,6 +199,11 @@ func LockedMessage(s guard.Status) string {
 	return "deployment refused: " + Summary(s)
 }
 
+// remaining formats seconds as a duration ("14m30s"); beyond what a Duration holds (a stored
+// expiry centuries away), in hours.
 func remaining(sec int64) string {
+	if sec > int64(math.MaxInt64/time.Second) || sec < int64(math.MinInt64/time.Second) {
+		return fmt.Sprintf("%dh", sec/3600)
+	}
 	return (time.Duration(sec) * time.Second).String()
 }

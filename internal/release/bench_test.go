@@ -20,14 +20,11 @@ func BenchmarkModuleInvocation(b *testing.B) {
 	srv := startBackend()
 	defer srv.close()
 	dir := b.TempDir()
-	args := filepath.Join(dir, "args")
-	if err := os.WriteFile(args, []byte(`{"path": "`+filepath.Join(dir, "guard")+`", "prom_url": "`+srv.prom.URL+
-		`", "loki_url": "`+srv.loki.URL+`", "_ansible_check_mode": false}`), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	prog, args := modtest.ModuleDir(b, bin, []byte(`{"path": "`+filepath.Join(dir, "guard")+`", "prom_url": "`+srv.prom.URL+
+		`", "loki_url": "`+srv.loki.URL+`", "_ansible_check_mode": false}`))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		cmd := exec.Command(bin, args)
+		cmd := exec.Command(prog, args)
 		if out, err := cmd.Output(); err != nil {
 			b.Fatalf("%v: %s", err, out)
 		}

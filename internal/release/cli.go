@@ -64,11 +64,13 @@ var envParams = []struct{ env, param string }{
 	{"LOKI_TENANT", "loki_tenant"},
 }
 
-// Main runs qos_guard_release with args (without the program name) and returns the exit status.
-func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	if module.IsArgsFile(args) {
-		return module.Run(args[0], stdout, Spec, Handle)
+// Main runs qos_guard_release with argv (os.Args: the program name, then its arguments) and returns the exit
+// status: the Ansible module when ansible-core runs it (module.ArgsFile), else the command line.
+func Main(argv []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if path, ok := module.ArgsFile(argv); ok {
+		return module.Run(path, stdout, Spec, Handle)
 	}
+	args := argv[min(len(argv), 1):]
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return cli(ctx, args, stdout, stderr, getenv, defaultDeps())

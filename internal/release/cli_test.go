@@ -153,6 +153,13 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"bad URL", map[string]string{"PROMETHEUS_URL": "prometheus:9090"}, nil, `PROMETHEUS_URL: scheme must be http or https`},
 		{"bad URL flag", nil, []string{"--loki-url", "http://"}, `--loki-url: has no host`},
 		{"bad poll interval", nil, []string{"--poll-interval", "often"}, `--poll-interval: "often" is not a duration`},
+		// Every number has a maximum, also from the environment and the flags.
+		{"window too long", nil, []string{"--window", "8d"}, `--window: must be at most 1w`},
+		{"window too long in the environment", map[string]string{"STABILITY_WINDOW": "200y"}, nil, `STABILITY_WINDOW: must be at most 1w`},
+		{"log rate too high", map[string]string{"MAX_ERROR_LOGS_PER_MIN": "1e300"}, nil, `MAX_ERROR_LOGS_PER_MIN: must be at most 1000000, got 1e+300`},
+		{"wait timeout too long", nil, []string{"--wait-timeout", "1e300"}, `--wait-timeout: "1e300" is not a usable number of seconds`},
+		{"poll interval too long", nil, []string{"--poll-interval", "25h"}, `--poll-interval: must be between 1s and 24h0m0s`},
+		{"etcd timeout too long", map[string]string{"QOS_GUARD_STORE": "etcd", "QOS_GUARD_ETCD_ENDPOINTS": "http://127.0.0.1:1", "QOS_GUARD_ETCD_TIMEOUT": "1e10"}, nil, `QOS_GUARD_ETCD_TIMEOUT`},
 		{"unknown flag", nil, []string{"--max-5xx", "0.1"}, "flag provided but not defined: -max-5xx"},
 		{"argument", nil, []string{"release"}, `unexpected argument "release"`},
 		{"token with basic auth in the URL", map[string]string{"PROMETHEUS_URL": "http://u:p@h:9090", "PROMETHEUS_BEARER_TOKEN": "tok-xyz"},
@@ -184,7 +191,7 @@ func TestCLIUsageErrors(t *testing.T) {
 func TestCLIHelp(t *testing.T) {
 	t.Parallel()
 	var out, errb bytes.Buffer
-	code := Main([]string{"-h"}, &out, &errb, func(string) string { return "" })
+	code := Main([]string{"qos_guard_release", "-h"}, &out, &errb, func(string) string { return "" })
 	if code != 0 || !strings.Contains(out.String(), "usage: qos_guard_release [flags]") || !strings.Contains(out.String(), "-wait-timeout") {
 		t.Errorf("exit %d, help %q", code, out.String())
 	}

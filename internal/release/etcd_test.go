@@ -8,6 +8,7 @@ import (
 	"resilience.ops/internal/etcdstore"
 	"resilience.ops/internal/etcdtest"
 	"resilience.ops/internal/guard"
+	"resilience.ops/internal/modtest"
 )
 
 // The release works on a guard kept in etcd, and an unreachable etcd never releases anything.
@@ -47,11 +48,10 @@ func TestModuleOnEtcd(t *testing.T) {
 		dead := etcdtest.Unreachable(t)
 		args := with(onEtcd, "etcd_endpoints", []any{dead}, "etcd_timeout", "500ms", "etcd_username", "deployer",
 			"etcd_password", "hunter2-etcd-secret")
-		start := time.Now()
-		code, res, text := runModule(t, args)
-		if took := time.Since(start); took > 3*time.Second {
-			t.Errorf("took %s with etcd_timeout 500ms", took)
-		}
+		var code int
+		var res map[string]any
+		var text string
+		modtest.Finishes(t, func() { code, res, text = runModule(t, args) }) // a hang, not a measurement
 		gst, _ := res["guard"].(map[string]any)
 		if code != 1 || res["status"] != string(StatusGuardError) || res["unlocked"] != false ||
 			gst["locked"] != true || gst["unknown"] != true {

@@ -29,6 +29,9 @@ var (
 	builtinChecks      = []string{slo.CheckHTTP5xxRatio, slo.CheckHealthRatio, slo.CheckErrorLogRate}
 )
 
+// maxErrorLogsPerMin bounds max_error_logs_per_min: one million error lines a minute.
+var maxErrorLogsPerMin = 1e6
+
 // Spec declares the module's parameters; plugins/modules/qos_guard_release.py documents the same.
 // Tokens, passwords and header values are Secret: masked in invocation.module_args and scrubbed
 // from every returned string.
@@ -38,7 +41,7 @@ var Spec = module.Spec{
 	{Name: "job", Type: module.TypeStr, Default: slo.DefaultJob},
 	{Name: "max_5xx_ratio", Type: module.TypeFloat, Default: slo.DefaultMax5xxRatio, Min: ratioMin, Max: ratioMax},
 	{Name: "min_health_ratio", Type: module.TypeFloat, Default: slo.DefaultMinHealthRatio, Min: ratioMin, Max: ratioMax},
-	{Name: "max_error_logs_per_min", Type: module.TypeFloat, Default: slo.DefaultMaxErrorLogsPerMin, Min: module.AtLeast(0)},
+	{Name: "max_error_logs_per_min", Type: module.TypeFloat, Default: slo.DefaultMaxErrorLogsPerMin, Min: module.AtLeast(0), Limit: &maxErrorLogsPerMin},
 	{Name: "window", Type: module.TypeStr, Default: slo.DefaultWindow},
 	{Name: "path", Type: module.TypePath, Default: guard.DefaultPath, Aliases: []string{"lock_file"}},
 	{Name: "disable", Type: module.TypeList, Elements: module.TypeStr, Choices: builtinChecks},

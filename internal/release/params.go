@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"resilience.ops/internal/duration"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/slo"
 	"resilience.ops/internal/state"
@@ -72,6 +73,9 @@ func fromParams(p module.Params) (settings, error) {
 	s.cfg = cfg
 	if w, err := slo.ParseWindow(cfg.Window); err == nil {
 		s.req.window = w
+		if w > MaxWindow {
+			errs = append(errs, &module.ParamError{Param: "window", Msg: fmt.Sprintf("must be at most 1w (one week, the longest guard window), got %q", cfg.Window)})
+		}
 	} // else reported by slo.New with the other configuration errors
 	return s, errors.Join(errs...)
 }
@@ -104,7 +108,7 @@ func parseDuration(s string) (time.Duration, error) {
 		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > MaxWaitTimeout.Seconds()*1000 {
 			return 0, fmt.Errorf("%q is not a usable number of seconds", s)
 		}
-		return time.Duration(f * float64(time.Second)), nil
+		return duration.FromSeconds(f), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {

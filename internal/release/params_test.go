@@ -1,6 +1,7 @@
 package release
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -111,4 +112,40 @@ func FuzzParams(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParamsHaveMaxima: every duration and number of qos_guard_release has a maximum, and a value
+// past it fails naming the parameter. The stability window had none: "200y" was accepted.
+func TestParamsHaveMaxima(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		raw  map[string]any
+		want string
+	}{
+		{map[string]any{"window": "8d"}, `window: must be at most 1w`},
+		{map[string]any{"window": "200y"}, `window: must be at most 1w`},
+		{map[string]any{"max_error_logs_per_min": 1e300}, `max_error_logs_per_min: must be at most 1000000, got 1e+300`},
+		{map[string]any{"wait_timeout": "1e300"}, `wait_timeout`},
+		{map[string]any{"poll_interval": "25h"}, `poll_interval: must be between 1s and 24h0m0s`},
+		{map[string]any{"query_timeout": "11m"}, `query_timeout: must be between 1ms and 10m0s`},
+	} {
+		p, err := Spec.Decode(tc.raw)
+		if err == nil {
+			_, err = fromParams(p)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.raw, err, tc.want)
+		}
+	}
+	p, err := Spec.Decode(map[string]any{"window": "1w", "max_error_logs_per_min": 1e6})
+	if err == nil {
+		_, err = fromParams(p)
+	}
+	if err != nil {
+		t.Errorf("the maxima themselves: %v", err)
+	}
+	// Seconds round to the nearest nanosecond, as everywhere else (duration.FromSeconds).
+	if d, err := parseDuration("0.3"); err != nil || d != 300*time.Millisecond {
+		t.Errorf("parseDuration(0.3) = %d ns, %v", d, err)
+	}
 }

@@ -42,6 +42,9 @@ const (
 	MinPollInterval = time.Second
 	// MaxWaitTimeout bounds wait_timeout: one day.
 	MaxWaitTimeout = 24 * time.Hour
+	// MaxWindow bounds the stability window: one week, the longest guard window
+	// (guard.MaxWindowMinutes). A longer window could never lie after the lock.
+	MaxWindow = guard.MaxWindowMinutes * time.Minute
 	// ReleaseEvent names the audit event written when the guard is released.
 	ReleaseEvent = "release"
 	// maxRelockRetries bounds how often the decision is redone when the guard was locked again

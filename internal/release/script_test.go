@@ -6,15 +6,18 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/qosguard"
 )
 
 // TestMain lets the test binary act as qos_guard_release (and qos_guard, to lock a guard) inside
 // the scripts.
 func TestMain(m *testing.M) {
+	release := func() { os.Exit(Main(os.Args, os.Stdout, os.Stderr, os.Getenv)) }
+	guard := func() { os.Exit(qosguard.Main(os.Args, os.Stdout, os.Stderr, os.Getenv)) }
 	testscript.Main(m, map[string]func(){
-		"qos_guard_release": func() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) },
-		"qos_guard":         func() { os.Exit(qosguard.Main(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) },
+		"qos_guard_release": release, "AnsiballZ_qos_guard_release": release,
+		"qos_guard": guard, "AnsiballZ_qos_guard": guard,
 	})
 }
 
@@ -32,6 +35,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"module": modtest.ScriptModule,
 			// subst file...: expand $VARIABLES in the files, so that argument files can name the servers.
 			"subst": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) == 0 {

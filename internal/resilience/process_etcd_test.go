@@ -59,8 +59,20 @@ func TestProcessesEtcdBulkhead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The holders keep their leases alive past the lease time.
-		time.Sleep(ttl + ttl/2)
+		// The holders keep their leases alive past the lease time: past the end of a lease as
+		// long, granted after theirs, on etcd's own clock (no sleep).
+		sentinel := "sentinel/" + key
+		if err := st.UpdateWithTTL(sentinel, func([]byte) ([]byte, time.Duration, error) { return []byte("s"), ttl, nil }); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+			if b, err := st.Load(sentinel); err != nil || b == nil {
+				break
+			}
+			if time.Now().After(deadline) { // a safety net against a hang, not a measurement
+				t.Fatal("etcd never expired a lease")
+			}
+		}
 		if adm := before(t, g, "held"); adm.Admitted || adm.ErrorType != retry.BulkheadFull {
 			t.Fatalf("a third call was admitted while two processes hold the slots: %s", toJSON(adm))
 		}
@@ -73,7 +85,7 @@ func TestProcessesEtcdBulkhead(t *testing.T) {
 				adm.Release()
 				break
 			}
-			if time.Since(killed) > ttl+2*time.Second {
+			if time.Since(killed) > 2*time.Minute { // a safety net: etcd expires the lease when it can
 				t.Fatalf("the killed holder's slot is not free %s after the kill (lease %s)", time.Since(killed).Round(time.Millisecond), ttl)
 			}
 			time.Sleep(50 * time.Millisecond)

@@ -97,6 +97,15 @@ const (
 	DefaultBackoffMultiplier = 2.0
 	// MinBackoffMultiplier is the smallest backoff_multiplier: delays never shrink.
 	MinBackoffMultiplier = 1.0
+	// MaxBackoffMultiplier is the largest backoff_multiplier: 100 reaches max_delay from a
+	// millisecond in four retries.
+	MaxBackoffMultiplier = 100.0
+	// MaxDuration is the largest base_delay, max_delay, max_total_time and attempt_timeout (and
+	// of the retry_backoff tool's seconds): one day. Larger values are refused, never clamped.
+	MaxDuration = 24 * time.Hour
+	// MinTimeout is the smallest max_total_time and attempt_timeout besides 0 (none): a positive
+	// value below it is refused rather than rounded to 0, which would mean no limit at all.
+	MinTimeout = time.Millisecond
 	// DefaultJitterEnabled is the default jitter_enabled. When false no
 	// jitter is applied, whatever jitter_mode says.
 	DefaultJitterEnabled = true
@@ -214,26 +223,40 @@ func (p Policy) Validate() error {
 	if !slices.Contains(policyKinds, p.RetryPolicy) {
 		ps.add("retry_policy", "must be one of %s, got %q", joinStrings(policyKinds), p.RetryPolicy)
 	}
-	if p.BaseDelay < 0 {
+	switch {
+	case p.BaseDelay < 0:
 		ps.add("base_delay", "must not be negative, got %s", seconds(p.BaseDelay))
+	case p.BaseDelay > MaxDuration:
+		ps.add("base_delay", "must be at most %s, got %s", seconds(MaxDuration), seconds(p.BaseDelay))
 	}
 	switch {
 	case p.MaxDelay < 0:
 		ps.add("max_delay", "must not be negative, got %s", seconds(p.MaxDelay))
 	case p.MaxDelay < p.BaseDelay:
 		ps.add("max_delay", "must be at least base_delay (%s), got %s", seconds(p.BaseDelay), seconds(p.MaxDelay))
+	case p.MaxDelay > MaxDuration:
+		ps.add("max_delay", "must be at most %s, got %s", seconds(MaxDuration), seconds(p.MaxDelay))
 	}
-	if m := p.BackoffMultiplier; math.IsNaN(m) || math.IsInf(m, 0) || m < MinBackoffMultiplier {
+	switch m := p.BackoffMultiplier; {
+	case math.IsNaN(m) || math.IsInf(m, 0) || m < MinBackoffMultiplier:
 		ps.add("backoff_multiplier", "must be a finite number of at least %g, got %g", MinBackoffMultiplier, m)
+	case m > MaxBackoffMultiplier:
+		ps.add("backoff_multiplier", "must be at most %g, got %g", MaxBackoffMultiplier, m)
 	}
 	if !slices.Contains(jitterModes, p.JitterMode) {
 		ps.add("jitter_mode", "must be one of %s, got %q", joinStrings(jitterModes), p.JitterMode)
 	}
-	if p.MaxTotalTime < 0 {
-		ps.add("max_total_time", "must not be negative (0 means no deadline), got %s", seconds(p.MaxTotalTime))
+	switch d := p.MaxTotalTime; {
+	case d < 0:
+		ps.add("max_total_time", "must not be negative (0 means no deadline), got %s", seconds(d))
+	case d > 0 && d < MinTimeout || d > MaxDuration:
+		ps.add("max_total_time", "must be 0 (no deadline) or between %s and %s, got %s", seconds(MinTimeout), seconds(MaxDuration), seconds(d))
 	}
-	if p.AttemptTimeout < 0 {
-		ps.add("attempt_timeout", "must not be negative (0 means no timeout), got %s", seconds(p.AttemptTimeout))
+	switch d := p.AttemptTimeout; {
+	case d < 0:
+		ps.add("attempt_timeout", "must not be negative (0 means no timeout), got %s", seconds(d))
+	case d > 0 && d < MinTimeout || d > MaxDuration:
+		ps.add("attempt_timeout", "must be 0 (no timeout) or between %s and %s, got %s", seconds(MinTimeout), seconds(MaxDuration), seconds(d))
 	}
 	for i, t := range p.RetryConditions {
 		param := fmt.Sprintf("retry_conditions[%d]", i)

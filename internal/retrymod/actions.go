@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"resilience.ops/internal/duration"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/retry"
 	"resilience.ops/internal/session"
@@ -311,7 +312,9 @@ func fmtSeconds(f float64) string {
 
 func secondsOf(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
 
-func durationOf(s float64) time.Duration { return time.Duration(math.Round(s * float64(time.Second))) }
+// durationOf is s seconds as a Duration: every conversion of the module's seconds goes through
+// duration.FromSeconds, rounded to the nanosecond and never overflowing.
+func durationOf(s float64) time.Duration { return duration.FromSeconds(s) }
 
 // handleRecord records one attempt of an operation that ran elsewhere (action record), or a
 // finished run of the module (operation_result), in the session.
@@ -633,7 +636,7 @@ func retentionOf(p module.Params) (session.Retention, error) {
 	if err != nil {
 		return session.Retention{}, fmt.Errorf("retention: %w", err)
 	}
-	days := func(name string) time.Duration { return time.Duration(r.Float(name) * float64(session.Day)) }
+	days := func(name string) time.Duration { return duration.FromDays(r.Float(name)) }
 	return session.Retention{MaxAge: days("max_age_days"), MaxSessions: int(r.Int("max_sessions")),
 		CompressMinSize: r.Int("compress_min_size"), CompressAfter: days("compress_after_days")}, nil
 }

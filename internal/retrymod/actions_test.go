@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/retry"
 	"resilience.ops/internal/session"
@@ -500,15 +501,10 @@ func TestConcurrentSessionWriters(t *testing.T) {
 	}
 	bin := buildModule(t)
 	dir := filepath.Join(t.TempDir(), "state")
-	work := t.TempDir()
 	const procs, id = 50, "retry_1764000000_000042"
 	invoke := func(name string, args map[string]any) (map[string]any, error) {
-		f := filepath.Join(work, name+".json")
 		b, _ := json.Marshal(args)
-		if err := os.WriteFile(f, b, 0o600); err != nil {
-			return nil, err
-		}
-		out, err := exec.Command(bin, f).Output()
+		out, err := modtest.ModuleCommand(t, bin, b).Output()
 		var res map[string]any
 		if jerr := json.Unmarshal(out, &res); jerr != nil {
 			return nil, fmt.Errorf("%s: %v: not one JSON object: %q", name, err, out)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"resilience.ops/internal/duration"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/operation"
 	"resilience.ops/internal/retry"
@@ -37,15 +39,18 @@ const backoffUsage = `usage: retry_backoff [flags] [max_attempts [base_seconds]]
 Runs the command until it succeeds, at most max_attempts times (default $MAX_RETRY_ATTEMPTS or 3),
 waiting base_seconds * 2^(attempt-1) between attempts (base default $BASE_RETRY_DELAY or 5).
 Exits 0 when an attempt succeeds and 1 when every attempt failed; 2 on usage errors.
+Processes an attempt leaves running are ended when it exits (SIGTERM, then SIGKILL).
 
 flags:
 `
 
-// Main runs the program: the retry_manager module on an argument file, else retry_backoff.
-func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	if module.IsArgsFile(args) {
-		return module.Run(args[0], stdout, Spec, Handle)
+// Main runs the program with argv (os.Args): the retry_manager module when ansible-core runs it
+// (module.ArgsFile), else retry_backoff.
+func Main(argv []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if path, ok := module.ArgsFile(argv); ok {
+		return module.Run(path, stdout, Spec, Handle)
 	}
+	args := argv[min(len(argv), 1):]
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Backoff(ctx, args, stdout, stderr, getenv, deps{})
@@ -59,7 +64,7 @@ func Backoff(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	maxDelay := fs.Float64("max-delay", retry.DefaultMaxDelay.Seconds(), "cap of each delay in seconds")
 	multiplier := fs.Float64("multiplier", 2, "backoff multiplier")
 	jitter := fs.String("jitter", "none", "jitter mode: none, additive, full, equal, decorrelated")
-	timeout := fs.Float64("timeout", 0, "per-attempt timeout in seconds; the command's process group is killed (0: none)")
+	timeout := fs.Float64("timeout", 0, "per-attempt timeout in seconds, 0 (none) or 0.001 to 86400; every process of the command is then killed")
 	total := fs.Float64("max-total-time", 0, "give up when the next wait would pass this many seconds (0: none)")
 	exitCodes := fs.String("retry-exit-codes", "", "comma-separated exit codes to retry; others fail at once (default: retry any failure)")
 	classify := fs.Bool("classify", false, "retry only failures classified as retryable (connection_error, timeout, ...)")
@@ -113,17 +118,29 @@ func Backoff(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil || attempts < retry.MinMaxAttempts || attempts > retry.MaxMaxAttempts {
 		return usage("%s must be a whole number from %d to %d, got %q", attemptsSrc, retry.MinMaxAttempts, retry.MaxMaxAttempts, attemptsText)
 	}
-	base, err := strconv.ParseFloat(baseText, 64)
-	if err != nil || base < 0 {
-		return usage("%s must be a number of seconds of at least 0, got %q", baseSrc, baseText)
+	base, err := cliSeconds(baseSrc, baseText, false)
+	if err != nil {
+		return usage("%v", err)
+	}
+	for _, f := range []struct {
+		name    string
+		val     float64
+		zeroOff bool
+	}{{"--max-delay", *maxDelay, false}, {"--timeout", *timeout, true}, {"--max-total-time", *total, true}} {
+		if _, err := cliSeconds(f.name, strconv.FormatFloat(f.val, 'g', -1, 64), f.zeroOff); err != nil {
+			return usage("%v", err)
+		}
+	}
+	if m := *multiplier; !(m >= retry.MinBackoffMultiplier && m <= retry.MaxBackoffMultiplier) {
+		return usage("--multiplier must be a number from %g to %g, got %g", retry.MinBackoffMultiplier, retry.MaxBackoffMultiplier, m)
 	}
 	pol := retry.DefaultPolicy()
 	pol.MaxAttempts = attempts
-	pol.BaseDelay, pol.MaxDelay = seconds(base), seconds(*maxDelay)
+	pol.BaseDelay, pol.MaxDelay = duration.FromSeconds(base), duration.FromSeconds(*maxDelay)
 	pol.BackoffMultiplier = *multiplier
 	pol.JitterMode = retry.JitterMode(*jitter)
 	pol.JitterEnabled = *jitter != string(retry.JitterNone)
-	pol.AttemptTimeout, pol.MaxTotalTime = seconds(*timeout), seconds(*total)
+	pol.AttemptTimeout, pol.MaxTotalTime = duration.FromSeconds(*timeout), duration.FromSeconds(*total)
 	var rules []retry.Rule
 	if !*classify {
 		// Like the script it replaces: any failure is retried.
@@ -195,6 +212,25 @@ func Backoff(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	logf("failed: %s after %d attempt(s) (last exit status %d)", out.Reason, len(out.Attempts), lastRC)
 	return exitFailed
+}
+
+// cliSeconds reads text, the value of the argument, flag or environment variable name, as a
+// number of seconds with the ranges of the module's parameters: from 0 to maxSeconds for a delay;
+// 0 (off) or from minTimeout to maxSeconds for a timeout (zeroOff). The error names the source.
+func cliSeconds(name, text string, zeroOff bool) (float64, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
+	ok := err == nil && !math.IsNaN(f)
+	switch {
+	case zeroOff:
+		if !ok || f != 0 && (f < minTimeout || f > maxSeconds) {
+			return 0, fmt.Errorf("%s must be 0 (off) or a number of seconds from %g to %d, got %q", name, minTimeout, maxSeconds, text)
+		}
+	case !ok || f < 0:
+		return 0, fmt.Errorf("%s must be a number of seconds of at least 0, got %q", name, text)
+	case f > maxSeconds:
+		return 0, fmt.Errorf("%s must be a number of seconds of at most %d (one day), got %q", name, maxSeconds, text)
+	}
+	return f, nil
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -127,3 +127,42 @@ func TestBackoffUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestBackoffLimits: every number of retry_backoff has a maximum, and a value past it is a usage
+// error naming the argument, flag or variable, before anything runs. `retry_backoff 3 1e308` used
+// to overflow into "base_delay must not be negative, got -9223372036.8s", and --timeout 1e-10
+// rounded to no timeout at all.
+func TestBackoffLimits(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"3", "1e308", "--", "true"}, nil, `base_seconds must be a number of seconds of at most 86400 (one day), got "1e308"`},
+		{[]string{"3", "86400.5", "--", "true"}, nil, `base_seconds must be a number of seconds of at most 86400`},
+		{[]string{"--", "true"}, map[string]string{"BASE_RETRY_DELAY": "1e10"}, `BASE_RETRY_DELAY must be a number of seconds of at most 86400`},
+		{[]string{"3", "NaN", "--", "true"}, nil, `base_seconds must be a number of seconds of at least 0, got "NaN"`},
+		{[]string{"--max-delay", "1e10", "3", "1", "--", "true"}, nil, `--max-delay must be a number of seconds of at most 86400`},
+		{[]string{"--timeout", "1e-10", "3", "1", "--", "true"}, nil, `--timeout must be 0 (off) or a number of seconds from 0.001 to 86400, got "1e-10"`},
+		{[]string{"--timeout", "1e308", "3", "1", "--", "true"}, nil, `--timeout must be 0 (off) or a number of seconds from 0.001 to 86400`},
+		{[]string{"--max-total-time", "-1", "3", "1", "--", "true"}, nil, `--max-total-time must be 0 (off)`},
+		{[]string{"--max-total-time", "90000", "3", "1", "--", "true"}, nil, `--max-total-time must be 0 (off)`},
+		{[]string{"--multiplier", "1000", "3", "1", "--", "true"}, nil, `--multiplier must be a number from 1 to 100, got 1000`},
+		{[]string{"--multiplier", "NaN", "3", "1", "--", "true"}, nil, `--multiplier must be a number from 1 to 100, got NaN`},
+	} {
+		code, _, stderr, clk := runBackoff(t, context.Background(), tc.env, tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "negative") {
+			t.Errorf("%q %v: exit %d, stderr %q; want 2 and %q", tc.args, tc.env, code, stderr, tc.want)
+		}
+		if len(slept(clk)) > 0 || strings.Contains(stderr, "attempt") {
+			t.Errorf("%q: ran the command: %q", tc.args, stderr)
+		}
+	}
+	// The largest values are accepted (the command runs once, and succeeds).
+	code, _, stderr, _ := runBackoff(t, context.Background(), nil, "--max-delay", "86400", "--timeout", "86400",
+		"--max-total-time", "86400", "--multiplier", "100", "1", "86400", "--", "true")
+	if code != 0 {
+		t.Errorf("the largest values: exit %d: %s", code, stderr)
+	}
+}

@@ -3,9 +3,7 @@
 package retrymod
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"resilience.ops/internal/modtest"
@@ -17,14 +15,10 @@ import (
 // One attempt of a command that succeeds. A report, never a test.
 func BenchmarkModuleInvocation(b *testing.B) {
 	bin := modtest.BuildBinary(b, "resilience.ops/internal/cmd/retry_manager")
-	dir := b.TempDir()
-	args := filepath.Join(dir, "args")
-	if err := os.WriteFile(args, []byte(`{"operation": "noop", "argv": ["true"], "_ansible_check_mode": false}`), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	prog, args := modtest.ModuleDir(b, bin, []byte(`{"operation": "noop", "argv": ["true"], "_ansible_check_mode": false}`))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		cmd := exec.Command(bin, args)
+		cmd := exec.Command(prog, args)
 		if err := cmd.Run(); err != nil {
 			b.Fatal(err)
 		}

@@ -4,12 +4,16 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
 	"resilience.ops/internal/modtest"
+	"resilience.ops/internal/module"
+	"resilience.ops/internal/resilience"
+	"resilience.ops/internal/retry"
 )
 
 // returnTypes are the result structs of the actions; RETURN documents the union of their keys.
@@ -81,5 +85,64 @@ func TestDocsGuardrailSuboptions(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s suboptions (-go +docs):\n%s", name, diff)
 		}
+	}
+}
+
+// The numbers inside the dictionary parameters have maxima too, stated where they are documented:
+// in the suboption's description for the guardrails, in the parameter's description for the others.
+func TestDocsStateNestedMaxima(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("../../plugins/modules/retry_manager.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := modtest.DocBlock(string(src), "DOCUMENTATION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type option struct {
+		Description any               `yaml:"description"`
+		Suboptions  map[string]option `yaml:"suboptions"`
+	}
+	var doc struct {
+		Options map[string]option `yaml:"options"`
+	}
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		t.Fatal(err)
+	}
+	join := func(d any) string {
+		if l, ok := d.([]any); ok {
+			var parts []string
+			for _, e := range l {
+				parts = append(parts, e.(string))
+			}
+			return strings.Join(parts, " ")
+		}
+		s, _ := d.(string)
+		return s
+	}
+	// The guardrails' ranges are checked by resilience.Settings.Validate (with its own messages);
+	// their maxima are its constants. Only the seconds have a Limit in the spec as well.
+	validated := map[string]float64{
+		"circuit_breaker.failure_threshold": resilience.MaxFailureThreshold, "circuit_breaker.failure_rate_threshold": 1,
+		"circuit_breaker.minimum_calls": resilience.MaxMinimumCalls, "circuit_breaker.half_open_max_calls": resilience.MaxHalfOpenMaxCalls,
+		"bulkhead.max_concurrent": resilience.MaxMaxConcurrent, "retry_budget.ratio": 1, "retry_budget.min_retries": resilience.MaxMinRetries,
+		"adaptive.minimum_calls": resilience.MaxMinimumCalls, "adaptive.target_success_rate": 1,
+		"adaptive.max_delay_factor": resilience.MaxMaxDelayFactor, "adaptive.min_attempts": retry.MaxMaxAttempts,
+	}
+	for name, spec := range guardSpecs(true) {
+		for _, p := range spec {
+			if max, ok := validated[name+"."+p.Name]; ok {
+				if p.Limit != nil || p.Max != nil {
+					t.Errorf("%s.%s: a range in the spec would replace the messages of resilience.Settings.Validate", name, p.Name)
+				}
+				p.Max = &max
+			}
+			modtest.CheckMaxima(t, name+"."+p.Name, join(doc.Options[name].Suboptions[p.Name].Description), module.Spec{p})
+		}
+	}
+	for name, spec := range map[string]module.Spec{"outcome": outcomeSpec, "monitoring": alertsSpec,
+		"retention": retentionSpec, "idempotency_check": checkSpec, "error_rules": ruleSpec} {
+		modtest.CheckMaxima(t, name, join(doc.Options[name].Description), spec)
 	}
 }

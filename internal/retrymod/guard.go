@@ -41,30 +41,36 @@ func guardSpecs(withDefaults bool) map[string]module.Spec {
 		return nil
 	}
 	secs := func(t time.Duration) any { return d(t.Seconds()) }
+	// resilience.Settings.Validate checks every key's range, naming it. The seconds have a Limit
+	// besides (resilience.MaxWindow), so that a value that would overflow a duration is refused as
+	// it is given, never converted.
+	seconds := func(name string, def time.Duration) module.Param {
+		return module.Param{Name: name, Type: module.TypeFloat, Default: secs(def), Limit: ptr(resilience.MaxWindow.Seconds())}
+	}
 	return map[string]module.Spec{
 		"circuit_breaker": {
 			{Name: "enabled", Type: module.TypeBool, Default: d(false)},
 			{Name: "failure_threshold", Type: module.TypeInt, Default: d(int64(resilience.DefaultFailureThreshold))},
 			{Name: "failure_rate_threshold", Type: module.TypeFloat, Default: d(resilience.DefaultFailureRateThreshold)},
 			{Name: "minimum_calls", Type: module.TypeInt, Default: d(int64(resilience.DefaultMinimumCalls))},
-			{Name: "window", Type: module.TypeFloat, Default: secs(resilience.DefaultBreakerWindow)},
-			{Name: "open_duration", Type: module.TypeFloat, Default: secs(resilience.DefaultOpenDuration)},
+			seconds("window", resilience.DefaultBreakerWindow),
+			seconds("open_duration", resilience.DefaultOpenDuration),
 			{Name: "half_open_max_calls", Type: module.TypeInt, Default: d(int64(resilience.DefaultHalfOpenMaxCalls))},
 		},
 		"bulkhead": {
 			{Name: "enabled", Type: module.TypeBool, Default: d(false)},
 			{Name: "max_concurrent", Type: module.TypeInt, Default: d(int64(resilience.DefaultMaxConcurrent))},
-			{Name: "max_wait", Type: module.TypeFloat, Default: secs(resilience.DefaultMaxWait)},
+			seconds("max_wait", resilience.DefaultMaxWait),
 		},
 		"retry_budget": {
 			{Name: "enabled", Type: module.TypeBool, Default: d(false)},
 			{Name: "ratio", Type: module.TypeFloat, Default: d(resilience.DefaultBudgetRatio)},
 			{Name: "min_retries", Type: module.TypeInt, Default: d(int64(resilience.DefaultMinRetries))},
-			{Name: "window", Type: module.TypeFloat, Default: secs(resilience.DefaultBudgetWindow)},
+			seconds("window", resilience.DefaultBudgetWindow),
 		},
 		"adaptive": {
 			{Name: "enabled", Type: module.TypeBool, Default: d(false)},
-			{Name: "window", Type: module.TypeFloat, Default: secs(resilience.DefaultAdaptiveWindow)},
+			seconds("window", resilience.DefaultAdaptiveWindow),
 			{Name: "minimum_calls", Type: module.TypeInt, Default: d(int64(resilience.DefaultAdaptiveMinimumCalls))},
 			{Name: "target_success_rate", Type: module.TypeFloat, Default: d(resilience.DefaultTargetSuccessRate)},
 			{Name: "max_delay_factor", Type: module.TypeFloat, Default: d(resilience.DefaultMaxDelayFactor)},

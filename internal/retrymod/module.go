@@ -467,7 +467,7 @@ func buildCheck(p module.Params) (*idemCheck, error) {
 	if err != nil {
 		return nil, fmt.Errorf("idempotency_check: %w", err)
 	}
-	ic := &idemCheck{timeout: seconds(dec.Float("timeout"))}
+	ic := &idemCheck{timeout: durationOf(dec.Float("timeout"))}
 	if dec.Has("url") {
 		if _, err := operation.ParseURL("idempotency_check.url", dec.Str("url")); err != nil {
 			return nil, err

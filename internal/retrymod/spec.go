@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"resilience.ops/internal/duration"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/operation"
 	"resilience.ops/internal/retry"
@@ -51,15 +52,16 @@ func policyParams(withDefaults bool) module.Spec {
 			Min: ptr(retry.MinMaxAttempts), Max: ptr(retry.MaxMaxAttempts)},
 		{Name: "retry_policy", Type: module.TypeStr, Default: d(string(retry.DefaultRetryPolicy)),
 			Choices: []string{string(retry.ExponentialBackoff), string(retry.LinearBackoff), string(retry.FixedDelay)}},
-		{Name: "base_delay", Type: module.TypeFloat, Default: d(retry.DefaultBaseDelay.Seconds()), Min: ptr(0)},
-		{Name: "max_delay", Type: module.TypeFloat, Default: d(retry.DefaultMaxDelay.Seconds()), Min: ptr(0)},
-		{Name: "backoff_multiplier", Type: module.TypeFloat, Default: d(retry.DefaultBackoffMultiplier), Min: ptr(retry.MinBackoffMultiplier)},
+		{Name: "base_delay", Type: module.TypeFloat, Default: d(retry.DefaultBaseDelay.Seconds()), Min: ptr(0), Limit: ptr(maxSeconds)},
+		{Name: "max_delay", Type: module.TypeFloat, Default: d(retry.DefaultMaxDelay.Seconds()), Min: ptr(0), Limit: ptr(maxSeconds)},
+		{Name: "backoff_multiplier", Type: module.TypeFloat, Default: d(retry.DefaultBackoffMultiplier),
+			Min: ptr(retry.MinBackoffMultiplier), Limit: ptr(retry.MaxBackoffMultiplier)},
 		{Name: "jitter_enabled", Type: module.TypeBool, Default: d(retry.DefaultJitterEnabled)},
 		{Name: "jitter_mode", Type: module.TypeStr, Default: d(string(retry.DefaultJitterMode)),
 			Choices: []string{string(retry.JitterNone), string(retry.JitterAdditive), string(retry.JitterFull),
 				string(retry.JitterEqual), string(retry.JitterDecorrelated)}},
-		{Name: "max_total_time", Type: module.TypeFloat, Default: d(0.0), Min: ptr(0)},
-		{Name: "attempt_timeout", Type: module.TypeFloat, Default: d(0.0), Min: ptr(0)},
+		{Name: "max_total_time", Type: module.TypeFloat, Default: d(0.0), Min: ptr(minTimeout), Max: ptr(maxSeconds), ZeroOff: true},
+		{Name: "attempt_timeout", Type: module.TypeFloat, Default: d(0.0), Min: ptr(minTimeout), Max: ptr(maxSeconds), ZeroOff: true},
 		{Name: "retry_conditions", Type: module.TypeList, Elements: module.TypeStr, Choices: errorTypeChoices(),
 			Default: d(defaultConditions())},
 		{Name: "retry_unknown", Type: module.TypeBool, Default: d(retry.DefaultRetryUnknown)},
@@ -105,7 +107,7 @@ var Spec = append(module.Spec{
 	{Name: "host", Type: module.TypeStr},
 	{Name: "operation_id", Type: module.TypeStr},
 	{Name: "attempt", Type: module.TypeInt, Min: ptr(1), Max: ptr(retry.MaxMaxAttempts)},
-	{Name: "attempt_start", Type: module.TypeFloat, Min: ptr(0)},
+	{Name: "attempt_start", Type: module.TypeFloat, Min: ptr(0), Limit: ptr(maxUnixTime)},
 	{Name: "outcome", Type: module.TypeDict},
 	{Name: "operation_result", Type: module.TypeDict},
 	{Name: "session_status", Type: module.TypeStr, Default: string(session.StatusCompleted),
@@ -147,8 +149,29 @@ var Spec = append(module.Spec{
 	{Name: "textfile_dir", Type: module.TypePath},
 }, append(append(policyParams(true), guardParams()...), storeconf.Spec...)...)
 
-// maxWait bounds the seconds of action wait: one day.
-const maxWait = 86400
+// Limits of the numeric parameters, documented in plugins/modules/retry_manager.py (the docs test
+// checks that each maximum is written there).
+const (
+	// maxWait bounds the seconds of action wait: one day.
+	maxWait = 86400
+	// maxSeconds bounds base_delay, max_delay, max_total_time, attempt_timeout and
+	// idempotency_check.timeout: one day (retry.MaxDuration).
+	maxSeconds = 86400
+	// minTimeout is the smallest max_total_time and attempt_timeout besides 0 (none): 1 ms
+	// (retry.MinTimeout). A smaller positive value would round to no limit at all.
+	minTimeout = 0.001
+	// maxUnixTime bounds attempt_start: 9999-12-31T23:59:59Z.
+	maxUnixTime = 253402300799
+	// maxExitCode and minExitCode bound an exit status in outcome.rc and error_rules: Windows
+	// statuses are 32-bit unsigned, and Python reports a process killed by signal N as -N.
+	minExitCode, maxExitCode = -255, 4294967295
+	// maxDays bounds the retention days: 100 years.
+	maxDays = 36500
+	// maxSessions bounds retention.max_sessions; maxCompressSize retention.compress_min_size (1 TiB).
+	maxSessions, maxCompressSize = 1000000, 1 << 40
+	// maxExecutionTime bounds monitoring.alerts.max_execution_time: a year of seconds.
+	maxExecutionTime = 365 * 86400
+)
 
 // outcomeSpec declares the keys of outcome: what one attempt that ran elsewhere observed.
 var outcomeSpec = module.Spec{
@@ -156,8 +179,8 @@ var outcomeSpec = module.Spec{
 	{Name: "msg", Type: module.TypeStr},
 	{Name: "stdout", Type: module.TypeStr},
 	{Name: "stderr", Type: module.TypeStr},
-	{Name: "rc", Type: module.TypeInt},
-	{Name: "status", Type: module.TypeInt},
+	{Name: "rc", Type: module.TypeInt, Min: ptr(minExitCode), Max: ptr(maxExitCode)},
+	{Name: "status", Type: module.TypeInt, Min: ptr(-1), Max: ptr(999)}, // ansible.builtin.uri gives -1 without an answer
 	{Name: "retry_after", Type: module.TypeStr},
 	{Name: "task", Type: module.TypeStr},
 	{Name: "result", Type: module.TypeDict},
@@ -176,17 +199,17 @@ var metricNames = []string{"success_rate", "average_retry_count", "total_executi
 
 var alertsSpec = module.Spec{
 	{Name: "min_success_rate", Type: module.TypeFloat, Default: session.DefaultMinSuccessRate, Min: ptr(0), Max: ptr(100)},
-	{Name: "max_average_retries", Type: module.TypeFloat, Default: session.DefaultMaxAverageRetries, Min: ptr(0)},
-	{Name: "max_execution_time", Type: module.TypeFloat, Default: session.DefaultMaxExecutionTime, Min: ptr(0)},
+	{Name: "max_average_retries", Type: module.TypeFloat, Default: session.DefaultMaxAverageRetries, Min: ptr(0), Limit: ptr(retry.MaxMaxAttempts)},
+	{Name: "max_execution_time", Type: module.TypeFloat, Default: session.DefaultMaxExecutionTime, Min: ptr(0), Limit: ptr(maxExecutionTime)},
 	{Name: "max_error_rate", Type: module.TypeFloat, Default: session.DefaultMaxErrorRate, Min: ptr(0), Max: ptr(100)},
 }
 
 // retentionSpec declares the keys of retention; 0 turns a rule off.
 var retentionSpec = module.Spec{
-	{Name: "max_age_days", Type: module.TypeFloat, Default: session.DefaultMaxAgeDays, Min: ptr(0)},
-	{Name: "max_sessions", Type: module.TypeInt, Default: int64(session.DefaultMaxSessions), Min: ptr(0)},
-	{Name: "compress_min_size", Type: module.TypeInt, Default: int64(session.DefaultCompressMinSize), Min: ptr(0)},
-	{Name: "compress_after_days", Type: module.TypeFloat, Default: session.DefaultCompressAfterDays, Min: ptr(0)},
+	{Name: "max_age_days", Type: module.TypeFloat, Default: session.DefaultMaxAgeDays, Min: ptr(0), Limit: ptr(maxDays)},
+	{Name: "max_sessions", Type: module.TypeInt, Default: int64(session.DefaultMaxSessions), Min: ptr(0), Limit: ptr(maxSessions)},
+	{Name: "compress_min_size", Type: module.TypeInt, Default: int64(session.DefaultCompressMinSize), Min: ptr(0), Limit: ptr(maxCompressSize)},
+	{Name: "compress_after_days", Type: module.TypeFloat, Default: session.DefaultCompressAfterDays, Min: ptr(0), Limit: ptr(maxDays)},
 }
 
 // roleOnlySettings are keys of the role's retry_manager dictionary that settings accepts and the
@@ -294,7 +317,7 @@ var checkSpec = module.Spec{
 	{Name: "url", Type: module.TypeStr},
 	{Name: "method", Type: module.TypeStr, Default: "GET", Choices: []string{"GET", "HEAD"}},
 	{Name: "status_code", Type: module.TypeList, Elements: module.TypeInt, Min: ptr(100), Max: ptr(599)},
-	{Name: "timeout", Type: module.TypeFloat, Default: 30.0, Min: ptr(0.001)},
+	{Name: "timeout", Type: module.TypeFloat, Default: 30.0, Min: ptr(minTimeout), Limit: ptr(maxSeconds)},
 }
 
 // ruleSpec declares the keys of one error_rules entry.
@@ -302,11 +325,9 @@ var ruleSpec = module.Spec{
 	{Name: "error_type", Type: module.TypeStr, Required: true, Choices: errorTypeChoices()},
 	{Name: "pattern", Type: module.TypeStr},
 	{Name: "field", Type: module.TypeStr, Choices: []string{"any", "message", "error", "stderr", "stdout"}},
-	{Name: "exit_code", Type: module.TypeInt},
+	{Name: "exit_code", Type: module.TypeInt, Min: ptr(minExitCode), Max: ptr(maxExitCode)},
 	{Name: "http_status", Type: module.TypeInt, Min: ptr(100), Max: ptr(599)},
 }
-
-func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 
 // overrides turns decoded policy parameters into retry.Overrides (set fields only).
 func overrides(p module.Params) retry.Overrides {
@@ -325,7 +346,7 @@ func overrides(p module.Params) retry.Overrides {
 	}{{"base_delay", &o.BaseDelay}, {"max_delay", &o.MaxDelay}, {"max_total_time", &o.MaxTotalTime}, {"attempt_timeout", &o.AttemptTimeout}}
 	for _, d := range durs {
 		if p.Has(d.name) {
-			v := seconds(p.Float(d.name))
+			v := duration.FromSeconds(p.Float(d.name))
 			*d.dst = &v
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"resilience.ops/internal/duration"
 	"resilience.ops/internal/export"
 	"resilience.ops/internal/retry"
 	"resilience.ops/internal/state"
@@ -26,7 +27,7 @@ func Snapshot(s *Session, now time.Time, th *Thresholds) (export.Snapshot, []Ale
 		dur = max(now.Sub(start), 0)
 	}
 	if s.SessionStatus != StatusActive && s.SessionEnd != "" {
-		dur = time.Duration(s.SessionDuration * float64(time.Second))
+		dur = max(duration.FromSeconds(s.SessionDuration), 0) // read from a file: never trusted
 	}
 	stats := Compute(s.Operations, dur)
 	alerts := []Alert{}

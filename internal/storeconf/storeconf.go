@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"resilience.ops/internal/duration"
 	"resilience.ops/internal/etcdstore"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/state"
@@ -150,7 +151,7 @@ func parseDuration(s string) (time.Duration, error) {
 		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > etcdstore.MaxTimeout.Seconds() {
 			return 0, fmt.Errorf("%q is not a usable number of seconds", s)
 		}
-		return time.Duration(f * float64(time.Second)), nil
+		return duration.FromSeconds(f), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {

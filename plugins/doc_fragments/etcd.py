@@ -46,7 +46,7 @@ options:
   etcd_timeout:
     description:
       - The bound on every etcd operation, retries on other members and conflicting writes included
-        (seconds, or a duration such as C(500ms)). Nothing waits longer for etcd.
+        (seconds, or a duration such as C(500ms); 100ms to 5m). Nothing waits longer for etcd.
     type: str
     default: 5s
 """

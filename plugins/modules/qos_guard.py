@@ -66,7 +66,7 @@ options:
     default: status
   minutes:
     description:
-      - The guard window in minutes, for I(state=locked).
+      - The guard window in minutes, for I(state=locked), 1 to 10080 (one week).
     type: int
     default: 15
     aliases: [window_minutes]

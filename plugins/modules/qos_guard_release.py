@@ -87,13 +87,14 @@ options:
   max_error_logs_per_min:
     description:
       - The C(error_log_rate) check passes when the matching error lines in the window, divided by the
-        window in minutes, are at most this (inclusive).
+        window in minutes, are at most this (inclusive), 0 to 1000000.
     type: float
     default: 1
   window:
     description:
       - The stability window, a Prometheus duration such as C(15m) or C(1h30m), that is how far back
-        every built-in check looks. It must lie entirely after the event that locked the guard.
+        every built-in check looks, at most C(1w) (the longest guard window). It must lie entirely after the
+        event that locked the guard.
     type: str
     default: 15m
   path:
@@ -147,8 +148,8 @@ options:
         default: unknown
   query_timeout:
     description:
-      - Bounds each check on its own (seconds, or a duration such as C(10s)). Checks run concurrently,
-        so one evaluation takes about as long as the slowest check.
+      - Bounds each check on its own (seconds, or a duration such as C(10s); 1ms to 10m). Checks run
+        concurrently, so one evaluation takes about as long as the slowest check.
     type: str
     default: 10s
   prom_bearer_token:
@@ -232,11 +233,11 @@ options:
     type: bool
     default: false
   poll_interval:
-    description: With I(wait), the pause between two evaluations (seconds, or a duration such as C(30s); at least 1s).
+    description: With I(wait), the pause between two evaluations (seconds, or a duration such as C(30s); 1s to 24h).
     type: str
     default: 30s
   wait_timeout:
-    description: With I(wait), the budget of the whole wait, sleeps included (seconds, or a duration such as C(30m); at most 24h).
+    description: With I(wait), the budget of the whole wait, sleeps included (seconds, or a duration such as C(30m); 0 to 24h).
     type: str
     default: 30m
   textfile_dir:

@@ -170,11 +170,13 @@ options:
     type: str
   attempt:
     description:
-      - With I(action=record), the number of the attempt recorded. When given it must be the next one, so a
+      - With I(action=record), the number of the attempt recorded, 1 to 10. When given it must be the next one, so a
         recorded attempt is never recorded twice.
     type: int
   attempt_start:
-    description: With I(action=record), when the attempt started, in Unix seconds (C(now().timestamp()) in a template).
+    description:
+      - With I(action=record), when the attempt started, in Unix seconds (C(now().timestamp()) in a template), 0 to
+        253402300799 (the end of year 9999).
     type: float
   outcome:
     description:
@@ -183,6 +185,8 @@ options:
         C(status) and the C(retry_after) header of M(ansible.builtin.uri), also of a loop's first failed item;
         the keys C(msg), C(stdout), C(stderr), C(rc), C(status) and C(retry_after) given directly win.
         C(task) names the failed task.
+      - C(rc) is -255 to 4294967295 (Python reports a process killed by signal N as -N; Windows statuses are 32-bit),
+        C(status) -1 (M(ansible.builtin.uri) without an answer) to 999.
     type: dict
   operation_result:
     description: With I(action=record), the registered result of a finished I(action=run), recorded as it is.
@@ -195,9 +199,10 @@ options:
   monitoring:
     description:
       - With I(action=finalize), C(enabled) (default true) and C(alerts), the thresholds whose breaches are returned
-        in C(alerts) - C(min_success_rate) (default 85, percent), C(max_average_retries) (2.5),
-        C(max_execution_time) (1800 seconds, compared with total_execution_time) and C(max_error_rate) (15, percent,
-        compared with failure_rate). C(metrics) is accepted; every metric is always computed.
+        in C(alerts) - C(min_success_rate) (default 85, percent, 0 to 100), C(max_average_retries) (2.5, 0 to 10),
+        C(max_execution_time) (1800 seconds, compared with total_execution_time, 0 to 31536000, a year) and
+        C(max_error_rate) (15, percent, compared with failure_rate, 0 to 100). C(metrics) is accepted; every metric is
+        always computed.
     type: dict
   retention:
     description:
@@ -206,9 +211,11 @@ options:
         (1) and C(compress_min_size) (1048576 bytes, finalized sessions only) choose the sessions to gzip. 0 turns a
         rule off. Active sessions are never removed by the count, and a session written while retention runs is
         kept.
+      - The days are at most 36500 (100 years), C(max_sessions) at most 1000000, C(compress_min_size) at most
+        1099511627776 (1 TiB).
     type: dict
   seconds:
-    description: With I(action=wait), how long to wait, in seconds.
+    description: With I(action=wait), how long to wait, in seconds, 0 to 86400 (one day).
     type: float
   operation_configs:
     description:
@@ -222,7 +229,8 @@ options:
     description:
       - Ordered classification rules that win over the built-in ones. Each has C(error_type) and at least
         one of C(pattern) (a regular expression, case-insensitive, matched against C(field), one of any, message,
-        error, stderr or stdout), C(exit_code) and C(http_status); all given conditions must match.
+        error, stderr or stdout), C(exit_code) (-255 to 4294967295) and C(http_status) (100 to 599); all given
+        conditions must match.
     type: list
     elements: dict
   debug_mode:
@@ -237,7 +245,15 @@ options:
     type: bool
     default: true
   argv:
-    description: The command to run, as a list; no shell is involved. Exclusive with I(cmd) and I(url).
+    description:
+      - The command to run, as a list; no shell is involved. Exclusive with I(cmd) and I(url).
+      - The command's exit status is reported as it was, also when it leaves processes running (C(cmd &), a
+        daemon) that hold its output open. When it exits, what it left running is ended (SIGTERM, then
+        SIGKILL 2 seconds later), so an attempt leaves no process behind. On Linux the module adopts the
+        command's orphans (it is their child subreaper) and finds them by the variable C(RESILIENCE_OPS_ATTEMPT)
+        that it adds to the command's environment; a process that leaves the process group and clears its
+        environment escapes. Other Unix systems end the process group only; on Windows only the command's own
+        process is killed on timeout, and its children are left.
     type: list
     elements: str
   cmd:
@@ -250,7 +266,8 @@ options:
     type: bool
     default: false
   chdir:
-    description: The directory to run the command in.
+    description: The directory to run the command in. One that does not exist fails the attempt (rc 127,
+      C(configuration_error)) with a message naming it.
     type: path
   environment:
     description: Variables added to the command's environment.
@@ -259,7 +276,7 @@ options:
     description: Text given to the command on its standard input.
     type: str
   max_output:
-    description: Bytes kept of stdout and of stderr (the last ones); the rest is dropped and flagged.
+    description: Bytes kept of stdout and of stderr (the last ones), 1024 to 16777216; the rest is dropped and flagged.
     type: int
     default: 65536
   url:
@@ -293,7 +310,7 @@ options:
     choices: [raw, json]
     default: raw
   status_code:
-    description: Statuses that count as success; any 2xx when not given.
+    description: Statuses that count as success, each 100 to 599; any 2xx when not given.
     type: list
     elements: int
   url_username:
@@ -317,13 +334,13 @@ options:
   idempotency_check:
     description:
       - A command (C(argv) or C(cmd), C(use_shell), C(chdir)) or an HTTP request (C(url), C(method) GET or
-        HEAD, C(status_code)) that runs before each retry, with its own C(timeout) (seconds, default 30).
-        When it succeeds, the operation's effect is already there (for example the VM exists after a
+        HEAD, C(status_code) each 100 to 599) that runs before each retry, with its own C(timeout) (seconds,
+        default 30, 0.001 to 86400). When it succeeds, the operation's effect is already there (for example the VM exists after a
         timed-out create) and the operation is reported as succeeded without running again.
       - An HTTP check uses the task's authentication and TLS settings.
     type: dict
   max_attempts:
-    description: Attempts in all, not retries (3 means at most 2 retries).
+    description: Attempts in all, not retries (3 means at most 2 retries), 1 to 10.
     type: int
     default: 3
   retry_policy:
@@ -332,15 +349,15 @@ options:
     choices: [exponential_backoff, linear_backoff, fixed_delay]
     default: exponential_backoff
   base_delay:
-    description: The first delay, in seconds.
+    description: The first delay, in seconds, 0 to 86400 (one day).
     type: float
     default: 5.0
   max_delay:
-    description: The largest delay, in seconds; at least I(base_delay).
+    description: The largest delay, in seconds; at least I(base_delay) and at most 86400 (one day).
     type: float
     default: 300.0
   backoff_multiplier:
-    description: The growth factor of C(exponential_backoff); at least 1.
+    description: The growth factor of C(exponential_backoff), 1 to 100.
     type: float
     default: 2.0
   jitter_enabled:
@@ -356,11 +373,15 @@ options:
     description:
       - An overall deadline in seconds, from the first attempt; 0 means none. Retrying stops when the next
         wait would reach it, and it bounds each attempt.
+      - 0 or 0.001 to 86400 (one day); a positive value below a millisecond is refused rather than read as none.
     type: float
     default: 0.0
   attempt_timeout:
-    description: Seconds one attempt may run; a command's whole process group is then killed. 0 means none for
-      a command; an HTTP operation (I(url)) then gets 30 seconds.
+    description:
+      - Seconds one attempt may run; every process the command started is then killed (SIGKILL), its process
+        group and, on Linux, also the processes that left the group (C(setsid), double forks). 0 means none for
+        a command; an HTTP operation (I(url)) then gets 30 seconds.
+      - 0 or 0.001 to 86400 (one day); a positive value below a millisecond is refused rather than read as none.
     type: float
     default: 0.0
   retry_conditions:
@@ -408,19 +429,19 @@ options:
         type: float
         default: 0.5
       minimum_calls:
-        description: Calls in I(window) before the failure rate is judged.
+        description: Calls in I(window) before the failure rate is judged, 1 to 100000.
         type: int
         default: 10
       window:
-        description: Seconds of the failure rate's sliding window.
+        description: Seconds of the failure rate's sliding window, 0.001 to 86400 (one day).
         type: float
         default: 60.0
       open_duration:
-        description: Seconds an open breaker refuses calls before trial calls run.
+        description: Seconds an open breaker refuses calls before trial calls run, 0.001 to 86400 (one day).
         type: float
         default: 30.0
       half_open_max_calls:
-        description: Trial calls that may run at once while half-open (not a number of successes to collect).
+        description: Trial calls that may run at once while half-open (not a number of successes to collect), 1 to 100.
         type: int
         default: 1
   bulkhead:
@@ -440,7 +461,7 @@ options:
         type: int
         default: 10
       max_wait:
-        description: Seconds to wait for a slot; 0 does not wait.
+        description: Seconds to wait for a slot, 0 to 86400 (one day); 0 does not wait.
         type: float
         default: 60.0
   retry_budget:
@@ -460,11 +481,11 @@ options:
         type: float
         default: 0.1
       min_retries:
-        description: Retries per window that are always allowed.
+        description: Retries per window that are always allowed, 0 to 100000.
         type: int
         default: 10
       window:
-        description: Seconds of the budget's sliding window.
+        description: Seconds of the budget's sliding window, 0.001 to 86400 (one day).
         type: float
         default: 60.0
   adaptive:
@@ -481,11 +502,11 @@ options:
         type: bool
         default: false
       window:
-        description: Seconds of the success rate's sliding window.
+        description: Seconds of the success rate's sliding window, 0.001 to 86400 (one day).
         type: float
         default: 600.0
       minimum_calls:
-        description: Calls in I(window) before anything is adapted.
+        description: Calls in I(window) before anything is adapted, 1 to 100000.
         type: int
         default: 10
       target_success_rate:
@@ -493,11 +514,11 @@ options:
         type: float
         default: 0.9
       max_delay_factor:
-        description: The largest factor on base_delay and max_delay, at a success rate of 0.
+        description: The largest factor on base_delay and max_delay, at a success rate of 0, 1 to 100.
         type: float
         default: 4.0
       min_attempts:
-        description: The fewest attempts max_attempts is lowered to (it is never raised).
+        description: The fewest attempts max_attempts is lowered to (it is never raised), 1 to 10.
         type: int
         default: 2
   external_systems:

@@ -7,4 +7,4 @@ import (
 	"resilience.ops/internal/qosguard"
 )
 
-func main() { os.Exit(qosguard.Main(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }
+func main() { os.Exit(qosguard.Main(os.Args, os.Stdout, os.Stderr, os.Getenv)) }

@@ -8,4 +8,4 @@ import (
 	"resilience.ops/internal/release"
 )
 
-func main() { os.Exit(release.Main(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }
+func main() { os.Exit(release.Main(os.Args, os.Stdout, os.Stderr, os.Getenv)) }
