@@ -126,7 +126,7 @@ func TestCommandLineIgnoresWorkingDirectory(t *testing.T) {
 
 		// A guard locked long enough ago that its window can be evaluated.
 		g := filepath.Join(t.TempDir(), "guard")
-		lock := `{"id": "0123456789abcdef", "locked_at": "2020-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z", "owner": "ci@runner", "reason": "rollback", "window_minutes": 60}`
+		lock := `{"id": "0123456789abcdef", "locked_at": "2020-01-01T00:00:00Z", "window_start": "2020-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z", "owner": "ci@runner", "reason": "rollback", "window_minutes": 60}`
 		if err := os.WriteFile(g, []byte(lock), 0o600); err != nil {
 			t.Fatal(err)
 		}

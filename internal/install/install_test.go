@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -129,19 +130,28 @@ func TestInstallScriptNames(t *testing.T) {
 		}
 	})
 
-	// A file named like the command in the job's directory must not change what either name does
-	// differently: both names take the same path (whether a lone existing file means an argument
-	// file is decided by the module runtime from argv[0], the same for both).
-	t.Run("same mode whatever the directory holds", func(t *testing.T) {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "status"), []byte("{}"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		env := []string{"QOS_GUARD_FILE=" + filepath.Join(dir, "guard")}
-		code, out, _ := run(t, dir, filepath.Join(sbin, "qos_guard"), env, "status")
-		codeSh, outSh, _ := run(t, dir, filepath.Join(sbin, "qos_guard.sh"), env, "status")
-		if code != codeSh || out != outSh {
-			t.Errorf("qos_guard status: exit %d %q; qos_guard.sh status: exit %d %q", code, out, codeSh, outSh)
+	// A file named like the command in the job's directory is never read as module arguments,
+	// under either name (module.ArgsFile): a pull request that adds ./status to the checkout
+	// cannot force-unlock the guard that the job checks.
+	t.Run("the command line whatever the directory holds", func(t *testing.T) {
+		for _, name := range []string{"qos_guard", "qos_guard.sh"} {
+			dir := t.TempDir()
+			guard := filepath.Join(dir, "guard")
+			env := []string{"QOS_GUARD_FILE=" + guard}
+			hostile := `{"path": "` + guard + `", "state": "unlocked", "force": true}`
+			if err := os.WriteFile(filepath.Join(dir, "status"), []byte(hostile), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if code, _, errOut := run(t, dir, filepath.Join(sbin, name), env, "lock", "15"); code != 0 {
+				t.Fatalf("%s lock 15: exit %d: %s", name, code, errOut)
+			}
+			code, out, _ := run(t, dir, filepath.Join(sbin, name), env, "status")
+			if code != 1 || !strings.Contains(out, "is locked until") {
+				t.Errorf("%s status beside ./status: exit %d %q, want 1 (locked)", name, code, out)
+			}
+			if _, err := os.Stat(guard); err != nil {
+				t.Errorf("%s status beside ./status removed the guard: %v", name, err)
+			}
 		}
 	})
 }

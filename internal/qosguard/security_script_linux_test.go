@@ -18,6 +18,7 @@ import (
 // (modtest.AttackerName) plants files and holds locks with processes of its own, and with oversized
 // values. Commands besides testscript's own:
 //
+//	module qos_guard file        run the module on file as ansible-core does (modtest.ScriptModule)
 //	attacker prog args...        run prog as the attacker (! when it must fail)
 //	attacker-hold path           the attacker holds an flock on path until the script ends
 //	subst file...                expand $VARIABLES in files (argument files that name $SHARED)
@@ -40,6 +41,7 @@ func TestSecurityScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"module": modtest.ScriptModule,
 			"attacker": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) == 0 {
 					ts.Fatalf("usage: attacker prog args...")
