@@ -11,6 +11,7 @@ import (
 
 	"resilience.ops/internal/duration"
 	"resilience.ops/internal/module"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/retry"
 	"resilience.ops/internal/session"
 )
@@ -66,7 +67,7 @@ func policyOf(p retry.Policy) *policyJSON {
 
 // recordReturn is the result of action record: the operation as recorded, and the decision.
 type recordReturn struct {
-	session.Operation
+	record.Operation
 	ErrorType     string   `json:"error_type"`
 	ShouldRetry   bool     `json:"should_retry"`
 	Delay         float64  `json:"delay"`
@@ -362,7 +363,7 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 	}
 	name, given := p.Str("operation"), int(p.Int("attempt"))
 	st := newStore(ctx, p, d)
-	var rec session.Operation
+	var rec record.Operation
 	var decision retry.StopReason
 	var delay time.Duration
 	var typ retry.ErrorType
@@ -373,21 +374,21 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 			return err
 		}
 		n := o.AttemptCount + 1
-		opStart, err := session.ParseTimestamp(o.StartTime)
+		opStart, err := record.ParseTimestamp(o.StartTime)
 		if err != nil {
 			opStart = start
 		}
-		a := session.Attempt{AttemptNumber: n, StartTime: session.Timestamp(start), EndTime: session.Timestamp(now),
-			Status: "success", ExecutionTime: secondsOf(now.Sub(start)), FailedTask: oc.task}
+		a := record.Attempt{AttemptNumber: n, StartTime: record.Timestamp(start), EndTime: record.Timestamp(now),
+			Status: record.AttemptSuccess, ExecutionTime: secondsOf(now.Sub(start)), FailedTask: oc.task}
 		if !oc.failed {
 			a.FailedTask = ""
-			o.Status, o.StopReason, decision = session.OpCompleted, string(retry.StopSucceeded), retry.StopSucceeded
+			o.Status, o.StopReason, decision = record.Completed, string(retry.StopSucceeded), retry.StopSucceeded
 		} else {
 			var ev retry.Evidence
 			typ, ev = cls.Classify(oc.failure)
 			summary := oc.failure.Summary()
 			t := string(typ)
-			a.Status, a.ErrorType, a.ErrorMessage = "failed", &t, &summary
+			a.Status, a.ErrorType, a.ErrorMessage = record.AttemptFailed, &t, &summary
 			if p.Bool("debug_mode") {
 				a.Evidence = &ev
 			}
@@ -412,7 +413,7 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 			if decision == "" {
 				a.ShouldRetry, a.DelayBeforeRetry = true, delay.Seconds()
 			} else {
-				o.Status, o.StopReason = session.OpFailed, string(decision)
+				o.Status, o.StopReason = record.Failed, string(decision)
 				if o.ErrorType == "" {
 					o.ErrorType = t
 				}
@@ -422,7 +423,7 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 			gr.record("", true)
 		}
 		o.Attempts = append(o.Attempts, a)
-		o.AttemptCount, o.MaxAttempts, o.EndTime = n, pol.MaxAttempts, session.Timestamp(now)
+		o.AttemptCount, o.MaxAttempts, o.EndTime = n, pol.MaxAttempts, record.Timestamp(now)
 		o.ExecutionTime = secondsOf(now.Sub(opStart))
 		session.NoteContext(se, o.Context)
 		rec = *o
@@ -437,7 +438,7 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 			return module.Result{}, err
 		}
 	}
-	if rec.Status == session.OpFailed {
+	if rec.Status == record.Failed {
 		if err := st.AppendError(id, session.ErrorEntryOf(&rec, now)); err != nil {
 			return module.Result{}, err
 		}
@@ -481,14 +482,14 @@ func ingest(ctx *module.Ctx, p module.Params, id string, d deps) (module.Result,
 	if err != nil {
 		return module.Result{}, fmt.Errorf("parameter operation_result: %w", err)
 	}
-	var op session.Operation
+	var op record.Operation
 	if err := json.Unmarshal(b, &op); err != nil {
 		return module.Result{}, fmt.Errorf("parameter operation_result: not the result of action run: %v", err)
 	}
 	switch {
-	case op.Status == "planned":
+	case op.Status == record.Planned:
 		return module.Result{}, fmt.Errorf("parameter operation_result: a check-mode result (status planned) has nothing to record")
-	case op.Status != session.OpCompleted && op.Status != session.OpFailed:
+	case !op.Finished():
 		return module.Result{}, fmt.Errorf("parameter operation_result: status must be completed or failed (the registered result of action run), got %q", op.Status)
 	case len(op.Attempts) != op.AttemptCount:
 		return module.Result{}, fmt.Errorf("parameter operation_result: attempt_count %d but %d attempts", op.AttemptCount, len(op.Attempts))
@@ -516,11 +517,7 @@ func ingest(ctx *module.Ctx, p module.Params, id string, d deps) (module.Result,
 	ret := recordReturn{Operation: op, SessionFile: st.Files().Session(id), PolicySources: []string{}}
 	// The type of the failure that ended the run: a guardrail's refusal (circuit_open, ...) when
 	// one stopped it, else the last attempt's.
-	if op.ErrorType != "" {
-		ret.ErrorType = op.ErrorType
-	} else if n := len(op.Attempts); n > 0 && op.Attempts[n-1].ErrorType != nil {
-		ret.ErrorType = *op.Attempts[n-1].ErrorType
-	}
+	ret.ErrorType = op.LastErrorType()
 	msg := fmt.Sprintf("recorded %s (%s after %d attempts) in retry session %s", op.OperationID, op.Status, op.AttemptCount, id)
 	if ctx.CheckMode {
 		msg = "check mode: " + msg + " (nothing written)"
@@ -530,7 +527,7 @@ func ingest(ctx *module.Ctx, p module.Params, id string, d deps) (module.Result,
 
 // logOperation writes the per-attempt logs (when asked) and the error log entry (when the
 // operation failed) of a finished operation.
-func logOperation(st *session.Store, p module.Params, d deps, id string, op *session.Operation) error {
+func logOperation(st *session.Store, p module.Params, d deps, id string, op *record.Operation) error {
 	if p.Bool("log_individual_attempts") {
 		for _, a := range op.Attempts {
 			if err := st.WriteAttempt(id, op, a); err != nil {
@@ -538,7 +535,7 @@ func logOperation(st *session.Store, p module.Params, d deps, id string, op *ses
 			}
 		}
 	}
-	if op.Status == session.OpFailed {
+	if op.Status == record.Failed {
 		return st.AppendError(id, session.ErrorEntryOf(op, d.now()))
 	}
 	return nil
@@ -546,17 +543,10 @@ func logOperation(st *session.Store, p module.Params, d deps, id string, op *ses
 
 // trackRun records a finished run of action run in its session (track_session); errorType is
 // the type of the failure that ended it ("" when it succeeded).
-func trackRun(p module.Params, d deps, rec retry.OperationRecord, errorType retry.ErrorType) (string, error) {
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return "", err
-	}
-	var op session.Operation
-	if err := json.Unmarshal(b, &op); err != nil {
-		return "", err
-	}
+func trackRun(p module.Params, d deps, rec record.Operation, errorType retry.ErrorType) (string, error) {
+	op := rec
 	op.Host = p.Str("host")
-	if rec.Status == session.OpFailed {
+	if rec.Status == record.Failed {
 		op.ErrorType = string(errorType)
 	}
 	st := &session.Store{Dir: p.Str("state_dir"), Now: d.now}

@@ -17,6 +17,7 @@ import (
 
 	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/retry"
 	"resilience.ops/internal/session"
 )
@@ -550,7 +551,7 @@ func TestConcurrentSessionWriters(t *testing.T) {
 	hosts := map[string]bool{}
 	for _, op := range sess.Operations {
 		hosts[op.Host] = true
-		if op.AttemptCount != 3 || len(op.Attempts) != 3 || op.Status != session.OpCompleted {
+		if op.AttemptCount != 3 || len(op.Attempts) != 3 || op.Status != record.Completed {
 			t.Errorf("%s: %d attempts, status %s", op.OperationID, op.AttemptCount, op.Status)
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"resilience.ops/internal/retry"
+	"resilience.ops/internal/record"
 )
 
 // The AAP artifacts of action run: the reference role's names for one operation. Each value is
@@ -33,14 +33,14 @@ const maxArtifactText = 256
 // nodes. retry_session_id is set only when the run belongs to a session (track_session, or a
 // session_id given by the task), since otherwise the id is a fresh one that nothing else knows.
 // now is when the artifacts are published, as RFC 3339 UTC to the second (retry_timestamp).
-func operationArtifacts(rec retry.OperationRecord, inSession bool, now time.Time) map[string]any {
+func operationArtifacts(rec record.Operation, inSession bool, now time.Time) map[string]any {
 	a := map[string]any{
 		artCurrentOperation: clipText(rec.OperationName),
 		artOperationID:      rec.OperationID,
 		artOperationStatus:  rec.Status,
 		artAttemptCount:     rec.AttemptCount,
 		artExecutionTime:    rec.ExecutionTime,
-		artOperationSuccess: rec.Status == "completed",
+		artOperationSuccess: rec.Status == record.Completed,
 		artTimestamp:        now.UTC().Format("2006-01-02T15:04:05Z"),
 	}
 	if inSession {

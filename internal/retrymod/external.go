@@ -10,6 +10,7 @@ import (
 
 	"resilience.ops/internal/export"
 	"resilience.ops/internal/module"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/resilience"
 	"resilience.ops/internal/retry"
 	"resilience.ops/internal/session"
@@ -21,8 +22,8 @@ import (
 // operationFor returns the operation of session se that attempt given (0: not given) of name
 // belongs to: the one with *opID, or a new one started at start (whose id is then set in *opID).
 // It refuses what would record an attempt twice or out of order.
-func operationFor(ctx *module.Ctx, p module.Params, se *session.Session, id string, opID *string, name string, given int, start time.Time) (*session.Operation, error) {
-	var o *session.Operation
+func operationFor(ctx *module.Ctx, p module.Params, se *session.Session, id string, opID *string, name string, given int, start time.Time) (*record.Operation, error) {
+	var o *record.Operation
 	if *opID != "" {
 		o = se.Operation(*opID)
 	}
@@ -37,11 +38,11 @@ func operationFor(ctx *module.Ctx, p module.Params, se *session.Session, id stri
 		}
 		if *opID == "" {
 			// Its own random source: d.rnd draws the jitter, as in the engine.
-			*opID = session.NewOperationID(name, start, nil)
+			*opID = record.NewOperationID(name, start, nil)
 		}
-		se.Operations = append(se.Operations, session.Operation{OperationID: *opID, OperationName: name, SessionID: id,
-			Host: p.Str("host"), StartTime: session.Timestamp(start), Status: session.OpRunning, AttemptCount: done,
-			Attempts: []session.Attempt{}, Context: p.Dict("context")})
+		se.Operations = append(se.Operations, record.Operation{OperationID: *opID, OperationName: name, SessionID: id,
+			Host: p.Str("host"), StartTime: record.Timestamp(start), Status: record.Running, AttemptCount: done,
+			Attempts: []record.Attempt{}, Context: p.Dict("context")})
 		o = &se.Operations[len(se.Operations)-1]
 	}
 	if o.Finished() {
@@ -149,18 +150,18 @@ func recordRefusal(ctx *module.Ctx, p module.Params, d deps, id, name string, f 
 	}
 	now := d.now()
 	st := newStore(ctx, p, d)
-	var rec session.Operation
+	var rec record.Operation
 	_, _, err = st.Update(id, func(se *session.Session, _ bool) error {
 		o, err := operationFor(ctx, p, se, id, &opID, name, int(p.Int("attempt")), now)
 		if err != nil {
 			return err
 		}
-		opStart, err := session.ParseTimestamp(o.StartTime)
+		opStart, err := record.ParseTimestamp(o.StartTime)
 		if err != nil {
 			opStart = now
 		}
-		o.Status, o.StopReason, o.ErrorType = session.OpFailed, string(retry.StopRejected), string(f.Type)
-		o.MaxAttempts, o.EndTime, o.ExecutionTime = pol.MaxAttempts, session.Timestamp(now), secondsOf(now.Sub(opStart))
+		o.Status, o.StopReason, o.ErrorType = record.Failed, string(retry.StopRejected), string(f.Type)
+		o.MaxAttempts, o.EndTime, o.ExecutionTime = pol.MaxAttempts, record.Timestamp(now), secondsOf(now.Sub(opStart))
 		session.NoteContext(se, o.Context)
 		rec = *o
 		return nil
@@ -241,7 +242,7 @@ func handleSend(ctx *module.Ctx, p module.Params, d deps) (module.Result, error)
 				session.ErrNoSession, id, st.Dir)
 		}
 		// A session started in check mode has no file: an empty one says what would be sent.
-		sess = &session.Session{SessionID: id, SessionStart: session.Timestamp(d.now()), SessionStatus: session.StatusActive}
+		sess = &session.Session{SessionID: id, SessionStart: record.Timestamp(d.now()), SessionStatus: session.StatusActive}
 	}
 	now := d.now()
 	snap, alerts := session.Snapshot(sess, now, th)

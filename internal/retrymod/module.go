@@ -10,6 +10,7 @@ import (
 
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/operation"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/retry"
 	"resilience.ops/internal/session"
 )
@@ -17,7 +18,10 @@ import (
 // Return is what the module returns besides the common keys: the operation record in the shape
 // users' reports consume, plus the last attempt's output.
 type Return struct {
-	retry.OperationRecord
+	record.Operation
+	// StopReason is always there, also empty (check mode): it shadows the record's, which a
+	// session leaves out while an operation runs.
+	StopReason      string                `json:"stop_reason"`
 	ErrorType       string                `json:"error_type"`
 	PolicySources   []string              `json:"policy_sources"`
 	RC              *int                  `json:"rc,omitempty"`
@@ -174,14 +178,14 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 		return module.Result{}, err
 	}
 	out := eng.Do(context.Background(), op.attempt)
-	rec := retry.NewOperationRecord(session.NewOperationID(name, out.Start, d.rnd), name, sessionID, out)
+	rec := record.FromOutcome(record.NewOperationID(name, out.Start, d.rnd), name, sessionID, out)
 	rec.Context = p.Dict("context")
 	if !p.Bool("debug_mode") {
 		for i := range rec.Attempts {
 			rec.Attempts[i].Evidence = nil
 		}
 	}
-	ret := Return{OperationRecord: rec, ErrorType: string(out.LastType), PolicySources: sources}
+	ret := Return{Operation: rec, StopReason: rec.StopReason, ErrorType: string(out.LastType), PolicySources: sources}
 	op.fill(&ret, out.Reason == retry.StopAlreadyDone)
 	if gr != nil {
 		ret.guardReport = gr.report()
@@ -218,7 +222,7 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 
 // runArtifacts are the AAP artifacts of action run, or nil when publish_artifacts is off (the
 // role turns it off: it publishes the same names itself, with the session's statistics).
-func runArtifacts(p module.Params, rec retry.OperationRecord, track bool, d deps) map[string]any {
+func runArtifacts(p module.Params, rec record.Operation, track bool, d deps) map[string]any {
 	if !p.Bool("publish_artifacts") {
 		return nil
 	}
@@ -258,9 +262,9 @@ func failureMessage(name string, out retry.Outcome) string {
 // guardrails are read (an open circuit breaker says the operation would fail at once).
 func checkRun(ctx *module.Ctx, p module.Params, gr *guardRun, op *op, pol retry.Policy, sources []string, name, sessionID string, d deps) (module.Result, error) {
 	plan := planOf(pol)
-	rec := retry.OperationRecord{OperationName: name, SessionID: sessionID, Status: "planned",
-		MaxAttempts: pol.MaxAttempts, Attempts: []retry.Attempt{}, Context: p.Dict("context")}
-	ret := Return{OperationRecord: rec, PolicySources: sources, Schedule: &plan}
+	rec := record.Operation{OperationName: name, SessionID: sessionID, Status: record.Planned,
+		MaxAttempts: pol.MaxAttempts, Attempts: []record.Attempt{}, Context: p.Dict("context")}
+	ret := Return{Operation: rec, PolicySources: sources, Schedule: &plan}
 	msg := fmt.Sprintf("check mode: %s was not run; up to %d attempts, worst-case wait %s s%s",
 		op.describe(), pol.MaxAttempts, trimFloat(plan.WorstCaseWait), boundText(plan))
 	if gr != nil {
