@@ -7,13 +7,14 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
-	"resilience.ops/internal/duration"
-	"resilience.ops/internal/module"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"resilience.ops/internal/duration"
+	"resilience.ops/internal/module"
 
 	"resilience.ops/internal/retry"
 )

@@ -22,6 +22,7 @@ import (
 	"os/user"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/state"
 )
 
@@ -166,20 +167,15 @@ type Event struct {
 type Guard struct {
 	Path  string
 	Store state.Store
-	Now   func() time.Time // defaults to time.Now
-	NewID func() string    // defaults to 16 random hex digits
-	Actor string           // who performs the changes (recorded in the audit); defaults to user@host
+	Clock clock.Clock   // gives the lock times; nil means the real clock
+	NewID func() string // defaults to 16 random hex digits
+	Actor string        // who performs the changes (recorded in the audit); defaults to user@host
 }
 
 // New returns a guard on path kept in local files.
 func New(path string) *Guard { return &Guard{Path: path, Store: state.FileStore{}} }
 
-func (g *Guard) now() time.Time {
-	if g.Now != nil {
-		return g.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (g *Guard) now() time.Time { return clock.Or(g.Clock).Now().UTC() }
 
 func (g *Guard) newID() string {
 	if g.NewID != nil {

@@ -151,7 +151,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 	g := guard.New(s.path)
 	g.Store = s.store
-	g.Now = d.clock.now
+	g.Clock = d.clock
 	r := &releaser{guard: g, eval: ev, clock: d.clock}
 	out, err := r.run(ctx, s.req)
 	ret := newReturn(out, s)

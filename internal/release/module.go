@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/slo"
@@ -95,12 +96,13 @@ type Return struct {
 
 // deps are the seams of a run: the clock, and how an evaluator is built (tests give fakes).
 type deps struct {
-	clock        clock
+	clock        clock.Clock
 	newEvaluator func(slo.Config) (evaluator, error)
 }
 
 func defaultDeps() deps {
-	return deps{clock: realClock(), newEvaluator: func(cfg slo.Config) (evaluator, error) { return slo.New(cfg) }}
+	c := clock.Real{}
+	return deps{clock: c, newEvaluator: func(cfg slo.Config) (evaluator, error) { return slo.New(cfg, slo.WithClock(c)) }}
 }
 
 // Handle implements the module.
@@ -123,7 +125,7 @@ func handle(c context.Context, ctx *module.Ctx, d deps) (module.Result, error) {
 	}
 	g := guard.New(s.path)
 	g.Store = s.store
-	g.Now = d.clock.now
+	g.Clock = d.clock
 	r := &releaser{guard: g, eval: ev, clock: d.clock}
 	s.req.check = ctx.CheckMode
 	out, err := r.run(c, s.req)
@@ -136,7 +138,7 @@ func handle(c context.Context, ctx *module.Ctx, d deps) (module.Result, error) {
 	if !ctx.CheckMode {
 		ctx.Log("QoS guard release decision for %s: %s", s.path, msg)
 		if dir := ctx.Params.Str("textfile_dir"); dir != "" {
-			if werr := WriteMetrics(dir, ret, d.clock.now()); werr != nil {
+			if werr := WriteMetrics(dir, ret, d.clock.Now()); werr != nil {
 				ctx.Warn("could not write the release metrics: %v", werr)
 			}
 		}

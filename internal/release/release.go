@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/guard"
-	"resilience.ops/internal/retry"
 	"resilience.ops/internal/slo"
 )
 
@@ -57,15 +57,6 @@ type evaluator interface {
 	Evaluate(ctx context.Context) slo.Report
 }
 
-// clock is the time seam: now and a sleep that ends early when ctx ends. Tests use a fake clock,
-// so no test sleeps for real.
-type clock struct {
-	now   func() time.Time
-	sleep func(ctx context.Context, d time.Duration) error
-}
-
-func realClock() clock { return clock{now: time.Now, sleep: retry.RealClock{}.Sleep} }
-
 // request is one release decision's settings.
 type request struct {
 	window       time.Duration
@@ -110,7 +101,7 @@ func (o *outcome) warn(format string, a ...any) {
 type releaser struct {
 	guard *guard.Guard
 	eval  evaluator
-	clock clock
+	clock clock.Clock // tests use a fake clock, so no test sleeps for real
 }
 
 // run decides and, when every check passes, releases the guard. The error is a guard error
@@ -122,9 +113,9 @@ type releaser struct {
 // lies after the deadline. The guard is re-read before each evaluation and stays locked throughout:
 // it is released only after an evaluation in which every check passed.
 func (r *releaser) run(ctx context.Context, req request) (out outcome, err error) {
-	start := r.clock.now()
+	start := r.clock.Now()
 	deadline := start.Add(req.waitTimeout)
-	defer func() { out.waited = r.clock.now().Sub(start) }()
+	defer func() { out.waited = r.clock.Now().Sub(start) }()
 	relocks := 0
 	for {
 		st, serr := r.guard.Status(req.check)
@@ -136,7 +127,7 @@ func (r *releaser) run(ctx context.Context, req request) (out outcome, err error
 			out.status = StatusGuardError
 			return out, guardError(serr)
 		}
-		now := r.clock.now()
+		now := r.clock.Now()
 		out.evaluable, out.wait, out.evaluableAt, out.lockedSince = true, 0, time.Time{}, time.Time{}
 		if st.After.Locked {
 			out.lockedSince = r.lockedSince(st.After, &out)
@@ -151,7 +142,7 @@ func (r *releaser) run(ctx context.Context, req request) (out outcome, err error
 				if !req.wait || now.Add(wait).After(deadline) {
 					return out, nil
 				}
-				if err := r.clock.sleep(ctx, wait); err != nil {
+				if err := r.clock.Sleep(ctx, wait); err != nil {
 					out.interrupted = true
 					return out, nil
 				}
@@ -207,11 +198,11 @@ func (r *releaser) run(ctx context.Context, req request) (out outcome, err error
 		if out.status == StatusConfigError || !req.wait {
 			return out, nil
 		}
-		now = r.clock.now()
+		now = r.clock.Now()
 		if !now.Before(deadline) {
 			return out, nil
 		}
-		if err := r.clock.sleep(ctx, min(req.pollInterval, deadline.Sub(now))); err != nil {
+		if err := r.clock.Sleep(ctx, min(req.pollInterval, deadline.Sub(now))); err != nil {
 			out.interrupted = true
 			return out, nil
 		}

@@ -97,7 +97,7 @@ type waitReturn struct {
 
 // newStore returns the store of the state directory; in check mode it writes nothing.
 func newStore(ctx *module.Ctx, p module.Params, d deps) *session.Store {
-	return &session.Store{Dir: p.Str("state_dir"), Now: d.now, DryRun: ctx.CheckMode}
+	return &session.Store{Dir: p.Str("state_dir"), Clock: d.clock, DryRun: ctx.CheckMode}
 }
 
 // sessionID returns the session_id parameter, checked; required says it must be given.
@@ -120,7 +120,7 @@ func handleStart(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (m
 		return module.Result{}, err
 	}
 	if id == "" {
-		id = session.NewID(d.now())
+		id = session.NewID(d.clock.Now())
 	}
 	ret := startReturn{}
 	if p.Str("operation") != "" {
@@ -330,7 +330,7 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 	if err := requireOperation(p); err != nil {
 		return module.Result{}, err
 	}
-	now := d.now()
+	now := d.clock.Now()
 	oc, err := outcomeOf(p.Dict("outcome"), now)
 	if err != nil {
 		return module.Result{}, err
@@ -536,7 +536,7 @@ func logOperation(st *session.Store, p module.Params, d deps, id string, op *rec
 		}
 	}
 	if op.Status == record.Failed {
-		return st.AppendError(id, session.ErrorEntryOf(op, d.now()))
+		return st.AppendError(id, session.ErrorEntryOf(op, d.clock.Now()))
 	}
 	return nil
 }
@@ -549,7 +549,7 @@ func trackRun(p module.Params, d deps, rec record.Operation, errorType retry.Err
 	if rec.Status == record.Failed {
 		op.ErrorType = string(errorType)
 	}
-	st := &session.Store{Dir: p.Str("state_dir"), Now: d.now}
+	st := &session.Store{Dir: p.Str("state_dir"), Clock: d.clock}
 	if _, err := st.RecordOperation(rec.SessionID, op); err != nil {
 		return "", err
 	}
@@ -691,10 +691,6 @@ func handleWait(ctx *module.Ctx, p module.Params, d deps) (module.Result, error)
 		return module.Result{Msg: fmt.Sprintf("check mode: did not wait %s s", fmtSeconds(secs)), Data: waitReturn{}}, nil
 	}
 	wait := durationOf(secs)
-	if d.clock != nil {
-		_ = d.clock.Sleep(context.Background(), wait)
-	} else {
-		time.Sleep(wait)
-	}
+	_ = d.clock.Sleep(context.Background(), wait)
 	return module.Result{Msg: fmt.Sprintf("waited %s s", fmtSeconds(secs)), Data: waitReturn{Waited: secs}}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"resilience.ops/internal/fakeclock"
 	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
 )
@@ -32,7 +33,9 @@ func runModuleAt(t *testing.T, args map[string]any) (map[string]any, int) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	d := deps{rnd: zero, clock: newFakeClock(), now: func() time.Time { return publishedAt }}
+	clk := fakeclock.New(publishedAt) // every reading a millisecond later: still publishedAt's second
+	clk.SetTick(time.Millisecond)
+	d := deps{rnd: zero, clock: clk}
 	code := module.Run(f, &out, Spec, func(c *module.Ctx) (module.Result, error) { return handle(c, d) })
 	var res map[string]any
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {

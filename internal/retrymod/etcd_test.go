@@ -69,7 +69,7 @@ func TestRunBreakerOnEtcd(t *testing.T) {
 	store, st := onEtcd(t)
 	srv := newFlakyServer(t)
 	clk := newFakeClock()
-	d := deps{rnd: zero, clock: clk, now: clk.Now}
+	d := deps{rnd: zero, clock: clk}
 	host1, host2 := filepath.Join(t.TempDir(), "host1"), filepath.Join(t.TempDir(), "host2")
 	args := with(store, map[string]any{"operation": "vm_create", "circuit_key": "vcenter01.example.com", "url": srv.URL,
 		"state_dir": host1, "max_attempts": 2, "base_delay": 1, "jitter_enabled": false,
@@ -177,7 +177,7 @@ func TestAdmitAndRecordOnEtcd(t *testing.T) {
 	t.Parallel()
 	store, st := onEtcd(t)
 	clk := newFakeClock()
-	d := deps{rnd: zero, clock: clk, now: clk.Now}
+	d := deps{rnd: zero, clock: clk}
 	// The role's defaults leave the etcd options empty; the store's are given over them.
 	settings := with(roleStoreDefaults(), store)
 	settings = with(settings, map[string]any{"max_attempts": 3, "state_dir": t.TempDir(),

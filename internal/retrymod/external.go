@@ -148,7 +148,7 @@ func recordRefusal(ctx *module.Ctx, p module.Params, d deps, id, name string, f 
 			return module.Result{}, err
 		}
 	}
-	now := d.now()
+	now := d.clock.Now()
 	st := newStore(ctx, p, d)
 	var rec record.Operation
 	_, _, err = st.Update(id, func(se *session.Session, _ bool) error {
@@ -242,9 +242,9 @@ func handleSend(ctx *module.Ctx, p module.Params, d deps) (module.Result, error)
 				session.ErrNoSession, id, st.Dir)
 		}
 		// A session started in check mode has no file: an empty one says what would be sent.
-		sess = &session.Session{SessionID: id, SessionStart: record.Timestamp(d.now()), SessionStatus: session.StatusActive}
+		sess = &session.Session{SessionID: id, SessionStart: record.Timestamp(d.clock.Now()), SessionStatus: session.StatusActive}
 	}
-	now := d.now()
+	now := d.clock.Now()
 	snap, alerts := session.Snapshot(sess, now, th)
 	alertMode := p.Str("action") == actionSendAlerts
 	opts := export.Options{CheckMode: ctx.CheckMode, Alerts: alertMode}

@@ -228,9 +228,7 @@ func applyGuard(s *resilience.Settings, name string, dec module.Params) {
 // newGuardrails builds the guardrails of c; in check mode they read state and never change it.
 func newGuardrails(c *guardConfig, check bool, d deps) (*resilience.Guardrails, error) {
 	opts := []resilience.Option{resilience.WithCheckMode(check)}
-	if d.clock != nil {
-		opts = append(opts, resilience.WithClock(d.clock))
-	}
+	opts = append(opts, resilience.WithClock(d.clock))
 	if d.rnd != nil {
 		opts = append(opts, resilience.WithRandom(d.rnd))
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/operation"
 	"resilience.ops/internal/record"
@@ -56,18 +57,15 @@ type ScheduledAttempt struct {
 
 // deps are what a run needs from outside: replaced in tests.
 type deps struct {
-	clock retry.Clock
+	clock clock.Clock // nil: the real clock
 	rnd   func() float64
-	now   func() time.Time
 }
 
 // Handle implements the module.
 func Handle(ctx *module.Ctx) (module.Result, error) { return handle(ctx, deps{}) }
 
 func handle(ctx *module.Ctx, d deps) (module.Result, error) {
-	if d.now == nil {
-		d.now = time.Now
-	}
+	d.clock = clock.Or(d.clock)
 	p, fromSettings, err := applySettings(ctx.Params)
 	if err != nil {
 		return module.Result{}, err
@@ -126,6 +124,10 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 	if err != nil {
 		return module.Result{}, err
 	}
+	op.clock = d.clock
+	if check != nil {
+		check.clock = d.clock
+	}
 	if op.req != nil {
 		// The server's answer is scrubbed of every secret of the task (its secret headers too)
 		// before it is cut to a message or kept in a session file.
@@ -140,7 +142,7 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 	name := p.Str("operation")
 	sessionID := p.Str("session_id")
 	if sessionID == "" {
-		sessionID = NewSessionID(d.now())
+		sessionID = NewSessionID(d.clock.Now())
 	}
 	gr, pol, err := startGuardRun(p, pol, ctx.CheckMode, d)
 	if err != nil {
@@ -162,9 +164,7 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 	if gr != nil {
 		opts = append(opts, retry.WithGate(gr.gate))
 	}
-	if d.clock != nil {
-		opts = append(opts, retry.WithClock(d.clock))
-	}
+	opts = append(opts, retry.WithClock(d.clock))
 	if d.rnd != nil {
 		opts = append(opts, retry.WithRandom(d.rnd))
 	}
@@ -226,7 +226,7 @@ func runArtifacts(p module.Params, rec record.Operation, track bool, d deps) map
 	if !p.Bool("publish_artifacts") {
 		return nil
 	}
-	return operationArtifacts(rec, track || p.Str("session_id") != "", d.now())
+	return operationArtifacts(rec, track || p.Str("session_id") != "", d.clock.Now())
 }
 
 // logAttempt writes one attempt to the host's syslog: its outcome, error type and the delay before
@@ -332,7 +332,8 @@ type op struct {
 	cmd     *operation.Command
 	req     *operation.HTTPRequest
 	client  *http.Client
-	changes bool // whether success means a change (a command, or a non-GET request)
+	clock   clock.Clock // the time a Retry-After date is counted from
+	changes bool        // whether success means a change (a command, or a non-GET request)
 
 	lastCmd  *operation.CommandResult
 	lastHTTP *operation.HTTPResult
@@ -354,7 +355,7 @@ func (o *op) attempt(ctx context.Context, _ int) retry.Result {
 		o.lastCmd = &res
 		return retry.Result{Failure: f}
 	}
-	res, f, after := o.req.Do(ctx, o.client, time.Now())
+	res, f, after := o.req.Do(ctx, o.client, o.clock.Now())
 	o.lastHTTP = &res
 	return retry.Result{Failure: f, RetryAfter: after}
 }
@@ -459,6 +460,7 @@ type idemCheck struct {
 	cmd     *operation.Command
 	req     *operation.HTTPRequest
 	client  *http.Client
+	clock   clock.Clock
 	timeout time.Duration
 }
 
@@ -503,6 +505,6 @@ func (ic *idemCheck) done(ctx context.Context) bool {
 		_, f := ic.cmd.Run(ctx)
 		return f == nil
 	}
-	_, f, _ := ic.req.Do(ctx, ic.client, time.Now())
+	_, f, _ := ic.req.Do(ctx, ic.client, ic.clock.Now())
 	return f == nil
 }

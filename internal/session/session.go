@@ -16,7 +16,7 @@
 //
 // Session ids are checked (ValidateID) before any path is built, so an id can never name a file
 // outside the directory. The statistics (Compute) and alerts (CheckAlerts) are pure functions;
-// the Store takes its clock as a field, so tests control time exactly.
+// the Store takes its clock (package clock) as a field, so tests control time exactly.
 package session
 
 import (

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"resilience.ops/internal/clock"
+	"resilience.ops/internal/fakeclock"
 	"resilience.ops/internal/record"
 )
 
@@ -114,21 +116,12 @@ func TestCheckAlerts(t *testing.T) {
 	}
 }
 
-// fakeNow is a settable clock.
-type fakeNow struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeNow) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeNow) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
-
 // TestFinalizeWorkedExample finalizes the documented session and compares the summary with the
 // "Session Statistics" JSON of the role's documentation.
 func TestFinalizeWorkedExample(t *testing.T) {
 	t.Parallel()
-	clk := &fakeNow{t: time.Date(2023, 12, 1, 10, 0, 0, 0, time.UTC)}
-	st := &Store{Dir: filepath.Join(t.TempDir(), "ansible_retry"), Now: clk.Now}
+	clk := fakeclock.New(time.Date(2023, 12, 1, 10, 0, 0, 0, time.UTC))
+	st := &Store{Dir: filepath.Join(t.TempDir(), "ansible_retry"), Clock: clk}
 	const id = "retry_1640995200_123456"
 	if _, created, _, err := st.Start(id, map[string]any{"call_stack_session_id": "cs_42", "vm_name": "web01"}); err != nil || !created {
 		t.Fatalf("start: created %v, %v", created, err)
@@ -376,7 +369,7 @@ func names(t *testing.T, dir string) []string {
 func TestCleanup(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	st := &Store{Dir: filepath.Join(t.TempDir(), "state"), Now: func() time.Time { return now }}
+	st := &Store{Dir: filepath.Join(t.TempDir(), "state"), Clock: clock.Func(func() time.Time { return now })}
 	newSession(t, st, "retry_1_1", false, now, 40*Day) // too old: removed
 	newSession(t, st, "retry_2_2", true, now, 40*Day)  // too old, though active: removed
 	newSession(t, st, "retry_3_3", false, now, 3*Day)  // beyond the 2 newest: removed
@@ -390,7 +383,7 @@ func TestCleanup(t *testing.T) {
 	setAge(t, orphan, now, 31*Day)
 	r := Retention{MaxAge: 30 * Day, MaxSessions: 2}
 
-	dry := &Store{Dir: st.Dir, Now: st.Now, DryRun: true}
+	dry := &Store{Dir: st.Dir, Clock: st.Clock, DryRun: true}
 	before := names(t, st.Dir)
 	wouldRemove, err := dry.Cleanup(r, "retry_6_6")
 	if err != nil {
@@ -437,7 +430,7 @@ func TestCleanup(t *testing.T) {
 func TestCompressAndReadBack(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	st := &Store{Dir: filepath.Join(t.TempDir(), "state"), Now: func() time.Time { return now }}
+	st := &Store{Dir: filepath.Join(t.TempDir(), "state"), Clock: clock.Func(func() time.Time { return now })}
 	newSession(t, st, "retry_1_1", false, now, 2*Day) // old: compressed
 	newSession(t, st, "retry_2_2", false, now, 0)     // recent and small: kept
 	newSession(t, st, "retry_3_3", true, now, 0)      // large but active: kept
@@ -455,7 +448,7 @@ func TestCompressAndReadBack(t *testing.T) {
 	r := Retention{CompressAfter: Day, CompressMinSize: 4096}
 	oldMtime := now.Add(-2 * Day)
 
-	dry := &Store{Dir: st.Dir, Now: st.Now, DryRun: true}
+	dry := &Store{Dir: st.Dir, Clock: st.Clock, DryRun: true}
 	before := names(t, st.Dir)
 	would, err := dry.Compress(r, "")
 	if err != nil || len(would) != 6 {

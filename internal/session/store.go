@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/record"
 	"resilience.ops/internal/state"
 )
@@ -30,8 +31,8 @@ type Store struct {
 	// created in it, when it or a directory above it belongs to another user, can be written by
 	// others without the sticky bit, or is a symbolic link (state.OpenDir).
 	Dir string
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock gives the time of every timestamp; nil means the real clock.
+	Clock clock.Clock
 	// DryRun (check mode) reads files but never creates, writes or removes one: updates are
 	// computed on what is read and returned as they would be written.
 	DryRun bool
@@ -40,12 +41,7 @@ type Store struct {
 // Files returns the file names of the store's directory.
 func (s *Store) Files() Files { return Files{Dir: s.Dir} }
 
-func (s *Store) now() time.Time {
-	if s.Now == nil {
-		return time.Now()
-	}
-	return s.Now()
-}
+func (s *Store) now() time.Time { return clock.Or(s.Clock).Now() }
 
 // readMaybeGz reads path, or path.gz when only the compressed file exists; (nil, nil) when
 // neither (or their directory) does.

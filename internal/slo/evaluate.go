@@ -9,6 +9,7 @@ import (
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"resilience.ops/internal/clock"
 )
 
 // Evaluator runs the checks of a Config. Build it once with New; it is
@@ -19,7 +20,7 @@ type Evaluator struct {
 	window   string        // normalised, as written in the queries
 	duration time.Duration // the window; a sample stamped before it is stale
 	timeout  time.Duration
-	now      func() time.Time
+	clock    clock.Clock
 	redact   *redactor
 }
 
@@ -27,17 +28,17 @@ type Evaluator struct {
 type Option func(*options)
 
 type options struct {
-	now     func() time.Time
+	clock   clock.Clock
 	maxBody int64
 }
 
-// WithClock sets the clock that gives the evaluation time (default
-// time.Now; nil keeps it). Every query of an evaluation runs as an instant
+// WithClock sets the clock that gives the evaluation time (default the
+// real clock; nil keeps it). Every query of an evaluation runs as an instant
 // query at that one time.
-func WithClock(now func() time.Time) Option {
+func WithClock(c clock.Clock) Option {
 	return func(o *options) {
-		if now != nil {
-			o.now = now
+		if c != nil {
+			o.clock = c
 		}
 	}
 }
@@ -60,7 +61,7 @@ func New(cfg Config, opts ...Option) (*Evaluator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := options{now: time.Now, maxBody: DefaultMaxResponseBytes}
+	o := options{clock: clock.Real{}, maxBody: DefaultMaxResponseBytes}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -69,7 +70,7 @@ func New(cfg Config, opts ...Option) (*Evaluator, error) {
 		window:   formatWindow(d),
 		duration: d,
 		timeout:  cfg.Timeout,
-		now:      o.now,
+		clock:    o.clock,
 		redact:   newRedactor(cfg.Prometheus, cfg.Loki),
 		clients:  map[Source]querier{},
 	}
@@ -108,7 +109,7 @@ func newEndpointQuerier(ep Endpoint, src Source, maxBody int64, red *redactor) (
 // own timeout under ctx, all at the same evaluation time, and returns when
 // all have ended. It never returns an error: failures are outcomes.
 func (e *Evaluator) Evaluate(ctx context.Context) Report {
-	at := e.now()
+	at := e.clock.Now()
 	results := make([]CheckResult, len(e.checks))
 	var wg sync.WaitGroup
 	for i, c := range e.checks {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"resilience.ops/internal/clock"
 )
 
 // fixture is one answer: a body from testdata (or inline) with the status
@@ -174,7 +176,7 @@ func testConfig(promURL, lokiURL string) Config {
 
 func evaluate(t testing.TB, cfg Config, opts ...Option) Report {
 	t.Helper()
-	e, err := New(cfg, append([]Option{WithClock(func() time.Time { return testNow })}, opts...)...)
+	e, err := New(cfg, append([]Option{WithClock(clock.Func(func() time.Time { return testNow }))}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

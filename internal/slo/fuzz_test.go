@@ -10,6 +10,7 @@ import (
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"resilience.ops/internal/clock"
 )
 
 // stubClient answers every request with one status and body, without a
@@ -53,7 +54,7 @@ func FuzzServerResponse(f *testing.F) {
 				SourcePrometheus: v1.NewAPI(statusClient{Client: stub, source: SourcePrometheus, redact: red}),
 				SourceLoki:       v1.NewAPI(statusClient{Client: stub, source: SourceLoki, redact: red}),
 			},
-			window: "15m", duration: 15 * time.Minute, timeout: time.Second, now: func() time.Time { return testNow }, redact: red,
+			window: "15m", duration: 15 * time.Minute, timeout: time.Second, clock: clock.Func(func() time.Time { return testNow }), redact: red,
 		}
 		r := e.Evaluate(context.Background())
 		for _, c := range r.Checks {
