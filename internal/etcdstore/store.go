@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/state"
 )
 
@@ -75,19 +76,20 @@ var (
 	_ state.SlotProvider = (*Store)(nil)
 )
 
-// New checks cfg and returns a store. It does not connect: the first operation does.
+// New checks cfg and returns a store. It does not connect: the first operation does. A setting
+// it refuses is a *field.Error named by its module parameter (etcd_endpoints, etcd_timeout, ...).
 func New(cfg Config) (*Store, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Timeout < MinTimeout || cfg.Timeout > MaxTimeout {
-		return nil, fmt.Errorf("etcd_timeout must be between %s and %s, got %s", MinTimeout, MaxTimeout, cfg.Timeout)
+		return nil, &field.Error{Path: "etcd_timeout", Problem: fmt.Sprintf("must be between %s and %s, got %s", MinTimeout, MaxTimeout, cfg.Timeout), Form: field.Sentence}
 	}
 	if cfg.SlotTTL == 0 {
 		cfg.SlotTTL = DefaultSlotTTL
 	}
 	if cfg.SlotTTL < MinTTL {
-		return nil, fmt.Errorf("the slot lease must be at least %s, got %s", MinTTL, cfg.SlotTTL)
+		return nil, &field.Error{Path: "slot_ttl", Problem: fmt.Sprintf("the slot lease must be at least %s, got %s", MinTTL, cfg.SlotTTL), Form: field.Plain}
 	}
 	prefix := cfg.Prefix
 	if prefix == "" {

@@ -3,18 +3,17 @@ package export
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	"resilience.ops/internal/coerce"
 	"resilience.ops/internal/duration"
-	"resilience.ops/internal/module"
+	"resilience.ops/internal/field"
 
 	"resilience.ops/internal/retry"
 )
@@ -175,16 +174,6 @@ func (s System) GoString() string { return "export.System{" + s.String() + "}" }
 // receives reports whether s takes event e.
 func (s System) receives(e Event) bool { return slices.Contains(s.Events, e) }
 
-// FieldError is one invalid setting. Field is "external_systems[i].key"; Problem says what is
-// allowed and, for values that are not secrets, what was given. It is not modified after
-// creation: safe for concurrent use.
-type FieldError struct {
-	Field   string
-	Problem string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
-
 // The keys an entry may have, sorted for messages.
 var knownKeys = []string{
 	"auth_header", "ca_file", "directory", "enabled", "events", "grouping", "headers", "job", "labels",
@@ -218,7 +207,7 @@ var forbiddenHeaders = []string{"Content-Type", "Content-Encoding", "Content-Len
 
 // ParseSystems validates the user's external_systems list (as decoded from JSON: a []any of
 // map[string]any) and returns one System per entry, in order. It reports every problem, joined
-// with errors.Join, each a *FieldError. Values are accepted as Ansible's Python modules accept
+// with errors.Join, each a *field.Error. Values are accepted as Ansible's Python modules accept
 // them: numeric strings for numbers, yes/no/true/false/on/off/1/0 for booleans. Unknown keys and
 // keys that do not apply to the entry's type are errors that list the accepted keys. It does no
 // I/O. Disabled entries are validated too, so that enabling one later cannot reveal a mistake.
@@ -228,7 +217,7 @@ func ParseSystems(v any) ([]System, error) {
 	}
 	list, ok := v.([]any)
 	if !ok {
-		return nil, &FieldError{Field: "external_systems", Problem: "must be a list of dictionaries, got " + describe("", v)}
+		return nil, &field.Error{Path: "external_systems", Problem: "must be a list of dictionaries, got " + describe("", v)}
 	}
 	var errs []error
 	out := make([]System, 0, len(list))
@@ -237,7 +226,7 @@ func ParseSystems(v any) ([]System, error) {
 		p := &parser{prefix: fmt.Sprintf("external_systems[%d]", i)}
 		m, ok := e.(map[string]any)
 		if !ok {
-			errs = append(errs, &FieldError{Field: p.prefix, Problem: "must be a dictionary, got " + describe("", e)})
+			errs = append(errs, &field.Error{Path: p.prefix, Problem: "must be a dictionary, got " + describe("", e)})
 			continue
 		}
 		s := p.system(m)
@@ -264,7 +253,7 @@ type parser struct {
 }
 
 func (p *parser) fail(key, format string, a ...any) {
-	p.errs = append(p.errs, &FieldError{Field: p.prefix + "." + key, Problem: fmt.Sprintf(format, a...)})
+	p.errs = append(p.errs, &field.Error{Path: p.prefix + "." + key, Problem: fmt.Sprintf(format, a...)})
 }
 
 func (p *parser) system(m map[string]any) System {
@@ -447,65 +436,24 @@ func (p *parser) str(m map[string]any, key string) string {
 	if !ok || v == nil {
 		return ""
 	}
-	switch t := v.(type) {
-	case string:
-		return t
-	case float64:
-		return strconv.FormatFloat(t, 'f', -1, 64)
-	case int:
-		return strconv.Itoa(t)
-	case int64:
-		return strconv.FormatInt(t, 10)
-	case bool:
-		if t {
-			return "True"
-		}
-		return "False"
+	if s, ok := coerce.Str(v); ok {
+		return s
 	}
 	p.fail(key, "must be a string, got %s", describe(key, v))
 	return ""
 }
 
 func (p *parser) boolean(m map[string]any, key string) bool {
-	switch t := m[key].(type) {
-	case bool:
-		return t
-	case float64:
-		if t == 1 || t == 0 {
-			return t == 1
-		}
-	case int:
-		if t == 1 || t == 0 {
-			return t == 1
-		}
-	case int64:
-		if t == 1 || t == 0 {
-			return t == 1
-		}
-	case string:
-		switch strings.ToLower(strings.TrimSpace(t)) {
-		case "yes", "y", "true", "t", "on", "1":
-			return true
-		case "no", "n", "false", "f", "off", "0":
-			return false
-		}
+	if b, ok := coerce.Bool(m[key]); ok {
+		return b
 	}
 	p.fail(key, "must be a boolean (true/false, yes/no, on/off, 1/0), got %s", describe(key, m[key]))
 	return false
 }
 
 func (p *parser) number(m map[string]any, key string) (float64, bool) {
-	switch t := m[key].(type) {
-	case float64:
-		return t, true
-	case int:
-		return float64(t), true
-	case int64:
-		return float64(t), true
-	case string:
-		if f, err := strconv.ParseFloat(strings.TrimSpace(t), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
-			return f, true
-		}
+	if f, ok := coerce.Float(m[key]); ok {
+		return f, true
 	}
 	p.fail(key, "must be a number, got %s", describe(key, m[key]))
 	return 0, false
@@ -516,7 +464,7 @@ func (p *parser) integer(m map[string]any, key string) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+	if !coerce.Whole(f) {
 		p.fail(key, "must be a whole number, got %s", fmtNum(f))
 		return 0, false
 	}
@@ -793,5 +741,5 @@ func describe(key string, v any) string {
 	if secretKeys[key] {
 		return "a value that is not shown"
 	}
-	return module.Describe(v)
+	return coerce.Describe(v)
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"resilience.ops/internal/clock"
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/retry"
 )
 
@@ -129,7 +130,7 @@ func Deliver(ctx context.Context, systems []System, snap Snapshot, opts Options)
 		case event == EventAlerts && len(snap.Alerts) == 0 && snapErr == nil:
 			r.Skipped = SkipNoBreach
 		case snapErr != nil:
-			r.Error, r.ErrorType = "invalid snapshot: "+strings.ReplaceAll(snapErr.Error(), "\n", "; "), retry.InvalidParameter
+			r.Error, r.ErrorType = "invalid snapshot: "+field.Line(snapErr), retry.InvalidParameter
 		default:
 			p, h, err := prepare(sys, snap, event, clk)
 			if err != nil {

@@ -95,6 +95,23 @@ var ErrCorrupt = errors.New("guard file is corrupt")
 // made (the guard fails closed) but the call still fails, so that the missing audit line is seen.
 var ErrAudit = errors.New("the audit trail is unsafe")
 
+// advisedError is an error that already tells the user how to recover (inspect the guard, then
+// lock or unlock with force): callers add no advice of their own (see Advised).
+type advisedError struct{ err error }
+
+func (e *advisedError) Error() string { return e.err.Error() }
+func (e *advisedError) Unwrap() error { return e.err }
+
+// advise marks err as one that says how to recover.
+func advise(err error) error { return &advisedError{err: err} }
+
+// Advised reports whether err already says how to recover with force, so that a caller does not
+// add the advice again.
+func Advised(err error) bool {
+	var a *advisedError
+	return errors.As(err, &a)
+}
+
 // Lock is the stored guard document.
 type Lock struct {
 	ID            string    `json:"id"`
@@ -318,7 +335,7 @@ func decodeOrUnreadable(path string, cur []byte, unreadable error) (*Lock, error
 // guard is corrupt and counts as locked.
 func (g *Guard) unreadableResult(err error, hint string) (Result, error) {
 	st := corruptStatus(g.Path)
-	return Result{Before: st, After: st}, fmt.Errorf("%w: %w; it is treated as locked: inspect it, then %s", ErrCorrupt, err, hint)
+	return Result{Before: st, After: st}, advise(fmt.Errorf("%w: %w; it is treated as locked: inspect it, then %s", ErrCorrupt, err, hint))
 }
 
 // Result describes what an operation did.
@@ -421,7 +438,7 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 		if err != nil && !req.Force {
 			st := corruptStatus(g.Path)
 			res.Before, res.After = st, st
-			return nil, fmt.Errorf("%w; it is treated as locked: inspect it, then lock with force to replace it", err)
+			return nil, advise(fmt.Errorf("%w; it is treated as locked: inspect it, then lock with force to replace it", err))
 		}
 		if err != nil {
 			old = nil
@@ -528,7 +545,7 @@ func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
 		case err != nil && !req.Force:
 			st := corruptStatus(g.Path)
 			res.Before, res.After = st, st
-			return nil, fmt.Errorf("%w; it is treated as locked: inspect it, then unlock with force to remove it", err)
+			return nil, advise(fmt.Errorf("%w; it is treated as locked: inspect it, then unlock with force to remove it", err))
 		case err != nil:
 			res.Before = corruptStatus(g.Path)
 		default:
@@ -546,8 +563,8 @@ func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
 		}
 		if req.LockID != "" && !req.Force && old.ID != req.LockID {
 			res.After = res.Before
-			return nil, fmt.Errorf("%w: the guard is held by lock %s (owner %s, reason %q), not %s; unlock with force to override",
-				ErrLockIDMismatch, old.ID, old.Owner, old.Reason, req.LockID)
+			return nil, advise(fmt.Errorf("%w: the guard is held by lock %s (owner %s, reason %q), not %s; unlock with force to override",
+				ErrLockIDMismatch, old.ID, old.Owner, old.Reason, req.LockID))
 		}
 		if !req.ExpiresAt.IsZero() && !req.Force && !old.ExpiresAt.Truncate(time.Second).Equal(req.ExpiresAt.Truncate(time.Second)) {
 			res.After = res.Before

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/state"
@@ -97,13 +98,13 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		st, err = storeconf.Open(params)
 	}
 	if err != nil {
-		var pe *module.ParamError
+		var pe *field.Error
 		if errors.As(err, &pe) {
-			name := pe.Param
-			if s, ok := source[pe.Param]; ok {
+			name := pe.Path
+			if s, ok := source[pe.Path]; ok {
 				name = s
 			}
-			return fail("%s: %s", name, pe.Msg)
+			return fail("%s: %s", name, pe.Detail())
 		}
 		return fail("%v", err)
 	}

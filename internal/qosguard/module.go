@@ -102,7 +102,7 @@ func handle(ctx *module.Ctx, c clock.Clock) (module.Result, error) {
 func limitParamError(err error) error {
 	var le *guard.LimitError
 	if errors.As(err, &le) {
-		return &module.ParamError{Param: le.Field, Msg: fmt.Sprintf("must be at most %d bytes, got %d bytes", le.Max, le.Got)}
+		return module.ParamErr(le.Field, "must be at most %d bytes, got %d bytes", le.Max, le.Got)
 	}
 	return err
 }

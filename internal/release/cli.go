@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"resilience.ops/internal/duration"
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/slo"
@@ -89,8 +90,8 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	job := str("job", "job", "job label of the built-in checks ($THREADER_JOB, default "+slo.DefaultJob+")")
 	window := str("window", "window", "stability window, a Prometheus duration ($STABILITY_WINDOW, default "+slo.DefaultWindow+")")
 	path := str("path", "path", "guard file ($QOS_GUARD_FILE, default "+guard.DefaultPath+")")
-	poll := str("poll-interval", "poll_interval", "with --wait: pause between evaluations (default 30s)")
-	waitTimeout := str("wait-timeout", "wait_timeout", "with --wait: give up after this long (default 30m)")
+	poll := str("poll-interval", "poll_interval", "with --wait: pause between evaluations (default "+duration.Text(DefaultPollInterval)+")")
+	waitTimeout := str("wait-timeout", "wait_timeout", "with --wait: give up after this long (default "+duration.Text(DefaultWaitTimeout)+")")
 	reportOnly := fs.Bool("report-only", false, "report only: exit 0 on instability (configuration errors still exit 2)")
 	wait := fs.Bool("wait", false, "re-evaluate until stable or until --wait-timeout; the guard stays locked meanwhile")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object instead of lines")

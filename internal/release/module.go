@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"resilience.ops/internal/clock"
+	"resilience.ops/internal/duration"
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/slo"
@@ -70,8 +71,8 @@ var Spec = module.Spec{
 
 	{Name: "report_only", Type: module.TypeBool, Default: false},
 	{Name: "wait", Type: module.TypeBool, Default: false},
-	{Name: "poll_interval", Type: module.TypeStr, Default: "30s"},
-	{Name: "wait_timeout", Type: module.TypeStr, Default: "30m"},
+	{Name: "poll_interval", Type: module.TypeStr, Default: duration.Text(DefaultPollInterval)},
+	{Name: "wait_timeout", Type: module.TypeStr, Default: duration.Text(DefaultWaitTimeout)},
 	{Name: "textfile_dir", Type: module.TypePath},
 }
 

@@ -247,7 +247,7 @@ func (e *errGuard) Error() string { return e.err.Error() }
 func (e *errGuard) Unwrap() error { return e.err }
 
 func guardError(err error) error {
-	if errors.Is(err, guard.ErrCorrupt) && !strings.Contains(err.Error(), "force") {
+	if errors.Is(err, guard.ErrCorrupt) && !guard.Advised(err) {
 		err = fmt.Errorf("%w; it counts as locked and is left as it is: inspect it, then remove it with "+
 			"resilience.ops.qos_guard (state: unlocked, force: true) or `qos_guard --force unlock`", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"resilience.ops/internal/duration"
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/operation"
 	"resilience.ops/internal/retry"
@@ -168,7 +169,7 @@ func Backoff(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		pol.MaxDelay = pol.BaseDelay
 	}
 	if err := pol.Validate(); err != nil {
-		return usage("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return usage("%s", field.Line(err))
 	}
 	cls, err := retry.NewClassifier(rules)
 	if err != nil {

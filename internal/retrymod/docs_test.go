@@ -138,11 +138,11 @@ func TestDocsStateNestedMaxima(t *testing.T) {
 				}
 				p.Max = &max
 			}
-			modtest.CheckMaxima(t, name+"."+p.Name, join(doc.Options[name].Suboptions[p.Name].Description), module.Spec{p})
+			modtest.CheckLimits(t, name+"."+p.Name, join(doc.Options[name].Suboptions[p.Name].Description), module.Spec{p})
 		}
 	}
 	for name, spec := range map[string]module.Spec{"outcome": outcomeSpec, "monitoring": alertsSpec,
 		"retention": retentionSpec, "idempotency_check": checkSpec, "error_rules": ruleSpec} {
-		modtest.CheckMaxima(t, name, join(doc.Options[name].Description), spec)
+		modtest.CheckLimits(t, name, join(doc.Options[name].Description), spec)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"resilience.ops/internal/export"
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/record"
 	"resilience.ops/internal/resilience"
@@ -191,7 +192,7 @@ func recordRefusal(ctx *module.Ctx, p module.Params, d deps, id, name string, f 
 func parseSystems(p module.Params) ([]export.System, error) {
 	systems, err := export.ParseSystems(p.List("external_systems"))
 	if err != nil {
-		return nil, fmt.Errorf("invalid external_systems: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return nil, fmt.Errorf("invalid external_systems: %s", field.Line(err))
 	}
 	return systems, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"resilience.ops/internal/etcdstore"
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/resilience"
 	"resilience.ops/internal/retry"
@@ -143,9 +144,9 @@ func resolveGuardrails(p module.Params) (*guardConfig, error) {
 			}
 			dec, err := specs[name].Decode(m)
 			if err != nil {
-				var pe *module.ParamError
+				var pe *field.Error
 				if errors.As(err, &pe) {
-					return nil, &module.ParamError{Param: prefixes[i] + name + "." + pe.Param, Msg: pe.Msg}
+					return nil, module.ParamErr(prefixes[i]+name+"."+pe.Path, "%s", pe.Problem)
 				}
 				return nil, err
 			}
@@ -156,9 +157,13 @@ func resolveGuardrails(p module.Params) (*guardConfig, error) {
 		}
 	}
 	if err := s.Validate(); err != nil {
-		msg := strings.ReplaceAll(err.Error(), "\n", "; ")
-		msg = strings.ReplaceAll(msg, adaptiveAlias+".", "adaptive.")
-		return nil, fmt.Errorf("invalid guardrail settings: %s", msg)
+		// Package resilience names adaptive retry by its alias: the module's name is adaptive.
+		for _, fe := range field.All(err) {
+			if rest, ok := strings.CutPrefix(fe.Path, adaptiveAlias+"."); ok {
+				fe.Path = "adaptive." + rest
+			}
+		}
+		return nil, fmt.Errorf("invalid guardrail settings: %s", field.Line(err))
 	}
 	c := &guardConfig{settings: s, key: key}
 	c.etcd, _ = st.(*etcdstore.Store)

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"resilience.ops/internal/duration"
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/operation"
 	"resilience.ops/internal/retry"
@@ -408,7 +408,7 @@ func resolvePolicy(p module.Params, fromSettings bool) (retry.Policy, []string, 
 	}
 	pol := retry.Resolve(retry.DefaultPolicy(), global, perOp)
 	if err := pol.Validate(); err != nil {
-		return pol, sources, fmt.Errorf("invalid retry settings: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return pol, sources, fmt.Errorf("invalid retry settings: %s", field.Line(err))
 	}
 	return pol, sources, nil
 }
@@ -438,7 +438,7 @@ func classifier(p module.Params) (*retry.Classifier, error) {
 	}
 	c, err := retry.NewClassifier(rules)
 	if err != nil {
-		return nil, fmt.Errorf("error_rules: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return nil, fmt.Errorf("error_rules: %s", field.Line(err))
 	}
 	return c, nil
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"resilience.ops/internal/field"
 )
 
 // Defaults used by [DefaultConfig]. They match the release playbook that the
@@ -76,34 +78,18 @@ func DefaultConfig() Config {
 	}
 }
 
-// FieldError is one validation problem. Field is the configuration key
-// ("window", "loki.ca_file", "checks[1].comparison"); Problem never quotes a
-// secret.
-type FieldError struct {
-	Field   string
-	Problem string
-	Err     error // underlying cause, if any (for example a file error)
-}
-
-func (e *FieldError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Field, e.Problem, e.Err)
-	}
-	return e.Field + ": " + e.Problem
-}
-
-func (e *FieldError) Unwrap() error { return e.Err }
-
-func fieldErr(field, format string, args ...any) *FieldError {
-	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+// fieldErr is one validation problem: a *field.Error whose Path is the configuration key
+// ("window", "loki.ca_file", "checks[1].comparison"); the problem never quotes a secret.
+func fieldErr(path, format string, args ...any) *field.Error {
+	return &field.Error{Path: path, Problem: fmt.Sprintf(format, args...)}
 }
 
 // Validate reports every problem in c, joined with errors.Join; each one is a
-// *FieldError. It does not touch the network or the file system (New loads
+// *field.Error. It does not touch the network or the file system (New loads
 // the TLS files).
 func (c Config) Validate() error {
 	var errs []error
-	add := func(e *FieldError) {
+	add := func(e *field.Error) {
 		if e != nil {
 			errs = append(errs, e)
 		}
@@ -153,9 +139,9 @@ func allBuiltinsIn(set map[string]bool) bool {
 	return true
 }
 
-func checkRatio(field string, v float64) *FieldError {
+func checkRatio(path string, v float64) *field.Error {
 	if !isFinite(v) || v < 0 || v > 1 {
-		return fieldErr(field, "must be a ratio between 0 and 1")
+		return fieldErr(path, "must be a ratio between 0 and 1")
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"resilience.ops/internal/field"
 )
 
 func TestDefaultConfigIsValid(t *testing.T) {
@@ -95,12 +97,12 @@ func TestValidate(t *testing.T) {
 			cfg := DefaultConfig()
 			tt.adjust(&cfg)
 			err := cfg.Validate()
-			var fe *FieldError
+			var fe *field.Error
 			if !errors.As(err, &fe) {
-				t.Fatalf("Validate() = %v, want a *FieldError", err)
+				t.Fatalf("Validate() = %v, want a *field.Error", err)
 			}
-			if fe.Field != tt.field {
-				t.Errorf("field = %q, want %q (error: %v)", fe.Field, tt.field, err)
+			if fe.Path != tt.field {
+				t.Errorf("field = %q, want %q (error: %v)", fe.Path, tt.field, err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -148,8 +150,8 @@ func TestNewLoadsTLSFilesOfUsedSourcesOnly(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Loki.CAFile = "/nonexistent/ca.pem"
 	_, err := New(cfg)
-	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "loki.ca_file" {
+	var fe *field.Error
+	if !errors.As(err, &fe) || fe.Path != "loki.ca_file" {
 		t.Fatalf("New() = %v, want a loki.ca_file error", err)
 	}
 	cfg.Disable = []string{CheckErrorLogRate}

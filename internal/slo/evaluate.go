@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"resilience.ops/internal/clock"
+	"resilience.ops/internal/field"
 )
 
 // Evaluator runs the checks of a Config. Build it once with New; it is
@@ -55,7 +56,7 @@ func WithMaxResponseBytes(n int64) Option {
 }
 
 // New validates cfg, loads its TLS files and builds the HTTP clients of the
-// sources that enabled checks use. Errors are *FieldError values (joined
+// sources that enabled checks use. Errors are *field.Error values (joined
 // when there are several) and never contain a secret.
 func New(cfg Config, opts ...Option) (*Evaluator, error) {
 	if err := cfg.Validate(); err != nil {
@@ -100,7 +101,7 @@ func newEndpointQuerier(ep Endpoint, src Source, maxBody int64, red *redactor) (
 	}
 	q, err := newQuerier(u.String(), rt, src, red)
 	if err != nil {
-		return nil, &FieldError{Field: string(src) + ".url", Problem: "cannot build a client"}
+		return nil, &field.Error{Path: string(src) + ".url", Problem: "cannot build a client"}
 	}
 	return q, nil
 }

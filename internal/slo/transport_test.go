@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"resilience.ops/internal/field"
 )
 
 // promOnly runs only the 5xx check, against one server.
@@ -148,8 +150,8 @@ func TestTLSFileErrors(t *testing.T) {
 		cfg := promOnly("")
 		cfg.Prometheus = tt.ep
 		_, err := New(cfg)
-		var fe *FieldError
-		if !errors.As(err, &fe) || fe.Field != tt.field {
+		var fe *field.Error
+		if !errors.As(err, &fe) || fe.Path != tt.field {
 			t.Errorf("New(%+v) = %v, want a %s error", tt.ep, err, tt.field)
 		}
 	}
