@@ -153,8 +153,9 @@ func releaseCases() []gcase {
 	return cases
 }
 
+// cl is a command line: prog with args (none: the program alone) and env.
 func cl(prog string, env map[string]string, args ...string) step {
-	return step{prog: prog, cli: args, env: env}
+	return step{prog: prog, cli: append([]string{}, args...), env: env}
 }
 
 // cliCases cover the command-line tools.
