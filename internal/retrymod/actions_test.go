@@ -473,13 +473,13 @@ func TestFailureFromResult(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, _ := (*retry.Classifier)(nil).Classify(o.failure); got != tc.want {
-				t.Errorf("type %s, want %s (failure %+v)", got, tc.want, o.failure)
+			if got, _ := (*retry.Classifier)(nil).Classify(o.Failure); got != tc.want {
+				t.Errorf("type %s, want %s (failure %+v)", got, tc.want, o.Failure)
 			}
 		})
 	}
 	o, _ := outcomeOf(map[string]any{"failed": true, "result": map[string]any{"status": 429.0, "retry_after": "7"}}, time.Now())
-	if o.retryAfter != 7*time.Second || o.failure.HTTPStatus != 429 {
+	if o.RetryAfter != 7*time.Second || o.Failure.HTTPStatus != 429 {
 		t.Errorf("retry_after: %+v", o)
 	}
 }

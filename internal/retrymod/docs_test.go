@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"resilience.ops/internal/manager"
 	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/resilience"
@@ -17,8 +18,8 @@ import (
 )
 
 // returnTypes are the result structs of the actions; RETURN documents the union of their keys.
-var returnTypes = []any{Return{}, startReturn{}, recordReturn{}, finalizeReturn{}, retentionReturn{}, waitReturn{},
-	admitReturn{}, refusedReturn{}, sendReturn{}}
+var returnTypes = []any{manager.RunResult{}, manager.StartResult{}, manager.RecordResult{}, manager.FinalizeResult{}, manager.RetentionResult{}, manager.WaitResult{},
+	manager.AdmitResult{}, manager.RefusedResult{}, manager.SendResult{}}
 
 // returnUnion builds a struct whose JSON fields are the union of the keys of every action's result,
 // for modtest.CheckDocs.

@@ -13,6 +13,7 @@ import (
 
 	"resilience.ops/internal/etcdstore"
 	"resilience.ops/internal/etcdtest"
+	"resilience.ops/internal/manager"
 	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/resilience"
@@ -46,7 +47,7 @@ func onEtcd(t *testing.T) (map[string]any, *etcdstore.Store) {
 // breakerOf decodes the breaker of the state document of key in st.
 func breakerOf(t *testing.T, st *etcdstore.Store, key string) map[string]any {
 	t.Helper()
-	data, err := st.Load(etcdDir + "/" + resilience.FileName(key) + ".json")
+	data, err := st.Load(manager.EtcdDir + "/" + resilience.FileName(key) + ".json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestRunBulkheadOnEtcd(t *testing.T) {
 	srv.healthy.Store(true)
 	s := resilience.DefaultSettings()
 	s.Dir, s.Bulkhead.Enabled, s.Bulkhead.MaxConcurrent, s.Bulkhead.MaxWait = t.TempDir(), true, 1, 0
-	other, err := resilience.New(s, resilience.WithStore(st), resilience.WithSlots(st), resilience.WithDir(etcdDir))
+	other, err := resilience.New(s, resilience.WithStore(st), resilience.WithSlots(st), resilience.WithDir(manager.EtcdDir))
 	if err != nil {
 		t.Fatal(err)
 	}

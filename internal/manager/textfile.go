@@ -1,4 +1,4 @@
-package retrymod
+package manager
 
 import (
 	"time"

@@ -1,4 +1,4 @@
-package retrymod
+package manager
 
 import (
 	"time"
@@ -20,13 +20,13 @@ const (
 	artSessionID        = "retry_session_id" // only when the run is part of a session
 )
 
-// artifactKeys are the artifacts action run can publish, in the order the docs list them.
-var artifactKeys = []string{artCurrentOperation, artOperationID, artOperationStatus, artAttemptCount,
+// ArtifactKeys are the artifacts action run can publish, in the order the docs list them.
+var ArtifactKeys = []string{artCurrentOperation, artOperationID, artOperationStatus, artAttemptCount,
 	artExecutionTime, artOperationSuccess, artTimestamp, artSessionID}
 
-// maxArtifactText bounds the strings among the artifacts (the operation name and the session id
+// MaxArtifactText bounds the strings among the artifacts (the operation name and the session id
 // come from the task): longer ones are cut and end in "…".
-const maxArtifactText = 256
+const MaxArtifactText = 256
 
 // operationArtifacts are the artifacts of one run of action run: published through ansible_stats
 // (per_host false) so that AAP keeps them as job artifacts and passes them to the next workflow
@@ -49,13 +49,13 @@ func operationArtifacts(rec record.Operation, inSession bool, now time.Time) map
 	return a
 }
 
-// clipText cuts s to at most maxArtifactText bytes on a rune boundary.
+// clipText cuts s to at most MaxArtifactText bytes on a rune boundary.
 func clipText(s string) string {
-	if len(s) <= maxArtifactText {
+	if len(s) <= MaxArtifactText {
 		return s
 	}
 	const ellipsis = "…"
-	cut := maxArtifactText - len(ellipsis)
+	cut := MaxArtifactText - len(ellipsis)
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

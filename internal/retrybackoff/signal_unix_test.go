@@ -1,6 +1,6 @@
 //go:build unix
 
-package retrymod
+package retrybackoff
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"resilience.ops/internal/modtest"
 )
 
 // TestBackoffSignalStopsChild sends SIGTERM to a real retry_backoff process whose command hangs:
@@ -64,7 +66,7 @@ func TestBackoffSignalStopsChild(t *testing.T) {
 	if strings.Count(stderr.String(), "attempt ") > 1 {
 		t.Errorf("retried after the signal: %q", stderr.String())
 	}
-	if !ended(t, childPid) { // a zombie whose parent is gone does not count
+	if !modtest.Ended(t, childPid) { // a zombie whose parent is gone does not count
 		syscall.Kill(childPid, syscall.SIGKILL)
 		t.Error("the command's child survived the signal")
 	}

@@ -1,4 +1,4 @@
-package retrymod
+package modtest
 
 import (
 	"os"
@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// ended waits until process pid runs no more (gone, or a zombie), with a safety deadline against
+// Ended waits until process pid runs no more (gone, or a zombie), with a safety deadline against
 // a hang: it measures nothing.
-func ended(t *testing.T, pid int) bool {
+func Ended(t testing.TB, pid int) bool {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {

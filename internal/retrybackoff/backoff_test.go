@@ -1,4 +1,4 @@
-package retrymod
+package retrybackoff
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ func runBackoff(t *testing.T, ctx context.Context, env map[string]string, args .
 	t.Helper()
 	clk := newFakeClock()
 	var out, errb bytes.Buffer
-	code := Backoff(ctx, args, &out, &errb, func(k string) string { return env[k] }, deps{clock: clk, rnd: zero})
+	code := Backoff(ctx, args, &out, &errb, func(k string) string { return env[k] }, Deps{Clock: clk, Rand: zero})
 	return code, out.String(), errb.String(), clk
 }
 

@@ -1,4 +1,8 @@
-package retrymod
+// Package retrybackoff is the retry_backoff command line: it runs a command with retries on the
+// retry engine (package retry) with the limits of retry_manager's parameters, logs one line per
+// attempt on stderr and passes the command's own output through. It replaces the shell script of
+// the same name: retry_backoff <max_attempts> <base_seconds> -- <command...>.
+package retrybackoff
 
 import (
 	"context"
@@ -14,9 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/duration"
 	"resilience.ops/internal/field"
-	"resilience.ops/internal/module"
 	"resilience.ops/internal/operation"
 	"resilience.ops/internal/retry"
 )
@@ -25,6 +29,13 @@ import (
 const (
 	defaultCLIAttempts = 3 // $MAX_RETRY_ATTEMPTS
 	defaultCLIBase     = 5 // seconds, $BASE_RETRY_DELAY
+)
+
+// Limits of the seconds, as retry_manager's: a delay from 0 to maxSeconds, a timeout 0 (off) or
+// from minTimeout to maxSeconds.
+const (
+	maxSeconds = float64(retry.MaxDuration / time.Second)
+	minTimeout = float64(retry.MinTimeout) / float64(time.Second)
 )
 
 // Exit statuses of retry_backoff.
@@ -45,21 +56,25 @@ Processes an attempt leaves running are ended when it exits (SIGTERM, then SIGKI
 flags:
 `
 
-// Main runs the program with argv (os.Args): the retry_manager module when ansible-core runs it
-// (module.ArgsFile), else retry_backoff.
+// Main runs retry_backoff with argv (os.Args: the program's name, then its arguments) and
+// returns the exit status. SIGINT and SIGTERM stop the command and the retries.
 func Main(argv []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	if path, ok := module.ArgsFile(argv); ok {
-		return module.Run(path, stdout, Spec, Handle)
-	}
 	args := argv[min(len(argv), 1):]
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return Backoff(ctx, args, stdout, stderr, getenv, deps{})
+	return Backoff(ctx, args, stdout, stderr, getenv, Deps{})
+}
+
+// Deps are what a run takes from outside: the clock and the random source of jitter (nil: the
+// real ones). Tests replace them.
+type Deps struct {
+	Clock clock.Clock
+	Rand  func() float64
 }
 
 // Backoff is retry_backoff: it logs one line per attempt on stderr and passes the command's own
 // output through.
-func Backoff(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, d deps) int {
+func Backoff(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, d Deps) int {
 	fs := flag.NewFlagSet("retry_backoff", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	maxDelay := fs.Float64("max-delay", retry.DefaultMaxDelay.Seconds(), "cap of each delay in seconds")
@@ -187,11 +202,9 @@ func Backoff(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		logf("attempt %d/%d failed after %s (%s): %s; %s", a.Number, attempts,
 			a.ExecutionTime().Round(time.Millisecond), a.ErrorType, clipLine(a.ErrorMessage), next)
 	})}
-	if d.clock != nil {
-		opts = append(opts, retry.WithClock(d.clock))
-	}
-	if d.rnd != nil {
-		opts = append(opts, retry.WithRandom(d.rnd))
+	opts = append(opts, retry.WithClock(d.Clock))
+	if d.Rand != nil {
+		opts = append(opts, retry.WithRandom(d.Rand))
 	}
 	eng, err := retry.NewEngine(pol, opts...)
 	if err != nil {
@@ -224,12 +237,12 @@ func cliSeconds(name, text string, zeroOff bool) (float64, error) {
 	switch {
 	case zeroOff:
 		if !ok || f != 0 && (f < minTimeout || f > maxSeconds) {
-			return 0, fmt.Errorf("%s must be 0 (off) or a number of seconds from %g to %d, got %q", name, minTimeout, maxSeconds, text)
+			return 0, fmt.Errorf("%s must be 0 (off) or a number of seconds from %g to %g, got %q", name, minTimeout, maxSeconds, text)
 		}
 	case !ok || f < 0:
 		return 0, fmt.Errorf("%s must be a number of seconds of at least 0, got %q", name, text)
 	case f > maxSeconds:
-		return 0, fmt.Errorf("%s must be a number of seconds of at most %d (one day), got %q", name, maxSeconds, text)
+		return 0, fmt.Errorf("%s must be a number of seconds of at most %g (one day), got %q", name, maxSeconds, text)
 	}
 	return f, nil
 }
