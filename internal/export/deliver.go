@@ -181,30 +181,20 @@ func Deliver(ctx context.Context, systems []System, snap Snapshot, opts Options)
 
 // prepare builds the plan of one system.
 func prepare(sys System, snap Snapshot, e Event, clk clock.Clock) (*plan, *httpSender, error) {
-	if sys.Type == TypeTextfile {
-		return textfilePlan(sys, snap), nil, nil
-	}
-	if sys.url == nil {
+	k := kindOf(sys.Type)
+	switch {
+	case k == nil:
+		return nil, nil, fmt.Errorf("unknown type %q", sys.Type)
+	case k.writesFile():
+		return k.plan(sys, snap, e, clk, nil), nil, nil
+	case sys.url == nil:
 		return nil, nil, errors.New("no valid URL: build systems with ParseSystems")
 	}
 	h, err := newHTTPSender(sys, clk)
 	if err != nil {
 		return nil, nil, err
 	}
-	switch sys.Type {
-	case TypeRemoteWrite:
-		return remoteWritePlan(sys, snap, h), h, nil
-	case TypePushgateway:
-		return pushgatewayPlan(sys, snap, h), h, nil
-	case TypeSlack:
-		return slackPlan(sys, snap, e, h), h, nil
-	case TypeDatadog:
-		return datadogPlan(sys, snap, h), h, nil
-	case TypeWebhook:
-		return webhookPlan(sys, snap, e, clk.Now(), h), h, nil
-	}
-	h.close()
-	return nil, nil, fmt.Errorf("unknown type %q", sys.Type)
+	return k.plan(sys, snap, e, clk, h), h, nil
 }
 
 // run sends one plan with the system's retries and fills r.
@@ -240,7 +230,7 @@ func run(ctx context.Context, sys System, p *plan, clk clock.Clock, r *Result) {
 func policyFor(sys System) retry.Policy {
 	p := retry.DefaultPolicy()
 	p.MaxAttempts = sys.RetryCount + 1
-	if sys.Type == TypeTextfile {
+	if k := kindOf(sys.Type); k != nil && k.writesFile() {
 		p.MaxAttempts = 1
 	}
 	p.RetryPolicy = retry.FixedDelay

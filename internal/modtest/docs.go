@@ -277,7 +277,7 @@ func OptionDescription(t testing.TB, pyPath, name string) string {
 	}
 	var doc struct {
 		Options map[string]struct {
-			Description []string `yaml:"description"`
+			Description any `yaml:"description"`
 		} `yaml:"options"`
 	}
 	if err := yaml.Unmarshal([]byte(docText), &doc); err != nil {
@@ -287,5 +287,5 @@ func OptionDescription(t testing.TB, pyPath, name string) string {
 	if !ok {
 		t.Fatalf("%s: option %s is not documented", pyPath, name)
 	}
-	return strings.Join(o.Description, " ")
+	return descriptionText(o.Description)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"resilience.ops/internal/export"
 	"resilience.ops/internal/manager"
 	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
@@ -145,5 +146,17 @@ func TestDocsStateNestedMaxima(t *testing.T) {
 	for name, spec := range map[string]module.Spec{"outcome": outcomeSpec, "monitoring": alertsSpec,
 		"retention": retentionSpec, "idempotency_check": checkSpec, "error_rules": ruleSpec} {
 		modtest.CheckLimits(t, name, join(doc.Options[name].Description), spec)
+	}
+}
+
+// The documentation of external_systems names every type of external system that package export
+// registers: a new type is its own file in package export plus these docs.
+func TestDocsNameEverySystemType(t *testing.T) {
+	t.Parallel()
+	desc := modtest.OptionDescription(t, "../../plugins/modules/retry_manager.py", "external_systems")
+	for _, typ := range export.Types() {
+		if !strings.Contains(desc, string(typ)) {
+			t.Errorf("the documentation of external_systems does not name type %s", typ)
+		}
 	}
 }
