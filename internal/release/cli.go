@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"strings"
@@ -51,19 +52,14 @@ flags:
 `
 
 // envParams maps environment variables to module parameters; flags override them.
-var envParams = []struct{ env, param string }{
-	{"PROMETHEUS_URL", "prom_url"},
-	{"LOKI_URL", "loki_url"},
+var envParams = append(endpointEnv(), []struct{ env, param string }{
 	{"THREADER_JOB", "job"},
 	{"MAX_5XX_RATIO", "max_5xx_ratio"},
 	{"MIN_HEALTH_RATIO", "min_health_ratio"},
 	{"MAX_ERROR_LOGS_PER_MIN", "max_error_logs_per_min"},
 	{"STABILITY_WINDOW", "window"},
 	{"QOS_GUARD_FILE", "path"},
-	{"PROMETHEUS_BEARER_TOKEN", "prom_bearer_token"},
-	{"LOKI_BEARER_TOKEN", "loki_bearer_token"},
-	{"LOKI_TENANT", "loki_tenant"},
-}
+}...)
 
 // Main runs qos_guard_release with argv (os.Args: the program name, then its arguments) and returns the exit
 // status: the Ansible module when ansible-core runs it (module.ArgsFile), else the command line.
@@ -85,8 +81,11 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		flagParams[name] = param
 		return fs.String(name, "", help)
 	}
-	promURL := str("prom-url", "prom_url", "Prometheus base URL ($PROMETHEUS_URL, default "+slo.DefaultPrometheusURL+")")
-	lokiURL := str("loki-url", "loki_url", "Loki base URL ($LOKI_URL, default "+slo.DefaultLokiURL+")")
+	given := map[string]*string{}
+	for _, b := range backends {
+		given[b.flag+"url"] = str(b.flag+"url", b.prefix+"url", b.description+" base URL ($"+b.env+"URL, default "+
+			slo.DefaultConfig().Endpoints[b.source].URL+")")
+	}
 	job := str("job", "job", "job label of the built-in checks ($THREADER_JOB, default "+slo.DefaultJob+")")
 	window := str("window", "window", "stability window, a Prometheus duration ($STABILITY_WINDOW, default "+slo.DefaultWindow+")")
 	path := str("path", "path", "guard file ($QOS_GUARD_FILE, default "+guard.DefaultPath+")")
@@ -122,8 +121,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 	}
 	storeconf.FromEnv(getenv, raw, source)
-	given := map[string]*string{"prom-url": promURL, "loki-url": lokiURL, "job": job, "window": window, "path": path,
-		"poll-interval": poll, "wait-timeout": waitTimeout}
+	maps.Copy(given, map[string]*string{"job": job, "window": window, "path": path, "poll-interval": poll, "wait-timeout": waitTimeout})
 	fs.Visit(func(f *flag.Flag) {
 		if v, ok := given[f.Name]; ok {
 			raw[flagParams[f.Name]], source[flagParams[f.Name]] = *v, "--"+f.Name

@@ -38,8 +38,6 @@ var maxErrorLogsPerMin = 1e6
 // Tokens, passwords and header values are Secret: masked in invocation.module_args and scrubbed
 // from every returned string.
 var Spec = module.Spec{
-	{Name: "prom_url", Type: module.TypeStr, Default: slo.DefaultPrometheusURL},
-	{Name: "loki_url", Type: module.TypeStr, Default: slo.DefaultLokiURL},
 	{Name: "job", Type: module.TypeStr, Default: slo.DefaultJob},
 	{Name: "max_5xx_ratio", Type: module.TypeFloat, Default: slo.DefaultMax5xxRatio, Min: ratioMin, Max: ratioMax},
 	{Name: "min_health_ratio", Type: module.TypeFloat, Default: slo.DefaultMinHealthRatio, Min: ratioMin, Max: ratioMax},
@@ -49,26 +47,6 @@ var Spec = module.Spec{
 	{Name: "disable", Type: module.TypeList, Elements: module.TypeStr, Choices: builtinChecks},
 	{Name: "checks", Type: module.TypeList, Elements: module.TypeDict},
 	{Name: "query_timeout", Type: module.TypeStr, Default: slo.DefaultTimeout.String()},
-
-	{Name: "prom_bearer_token", Type: module.TypeStr, Secret: true},
-	{Name: "prom_username", Type: module.TypeStr},
-	{Name: "prom_password", Type: module.TypeStr, Secret: true},
-	{Name: "prom_headers", Type: module.TypeDict, Secret: true},
-	{Name: "prom_ca_file", Type: module.TypePath},
-	{Name: "prom_client_cert", Type: module.TypePath},
-	{Name: "prom_client_key", Type: module.TypePath},
-	{Name: "prom_validate_certs", Type: module.TypeBool, Default: true},
-
-	{Name: "loki_bearer_token", Type: module.TypeStr, Secret: true},
-	{Name: "loki_username", Type: module.TypeStr},
-	{Name: "loki_password", Type: module.TypeStr, Secret: true},
-	{Name: "loki_headers", Type: module.TypeDict, Secret: true},
-	{Name: "loki_tenant", Type: module.TypeStr},
-	{Name: "loki_ca_file", Type: module.TypePath},
-	{Name: "loki_client_cert", Type: module.TypePath},
-	{Name: "loki_client_key", Type: module.TypePath},
-	{Name: "loki_validate_certs", Type: module.TypeBool, Default: true},
-
 	{Name: "report_only", Type: module.TypeBool, Default: false},
 	{Name: "wait", Type: module.TypeBool, Default: false},
 	{Name: "poll_interval", Type: module.TypeStr, Default: duration.Text(DefaultPollInterval)},
@@ -76,7 +54,7 @@ var Spec = module.Spec{
 	{Name: "textfile_dir", Type: module.TypePath},
 }
 
-func init() { Spec = append(Spec, storeconf.Spec...) }
+func init() { Spec = append(append(Spec, endpointSpec()...), storeconf.Spec...) }
 
 // Return is what the module returns besides the common keys (and what the command line prints
 // with --json).

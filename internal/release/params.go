@@ -55,9 +55,7 @@ func fromParams(p module.Params) (settings, error) {
 	s.store = st
 
 	cfg := slo.DefaultConfig()
-	cfg.Prometheus = endpoint(p, "prom_")
-	cfg.Loki = endpoint(p, "loki_")
-	cfg.Loki.TenantID = p.Str("loki_tenant")
+	cfg.Endpoints = endpoints(p)
 	cfg.Job = p.Str("job")
 	cfg.Window = strings.TrimSpace(p.Str("window"))
 	cfg.Max5xxRatio = p.Float("max_5xx_ratio")
@@ -78,26 +76,6 @@ func fromParams(p module.Params) (settings, error) {
 		}
 	} // else reported by slo.New with the other configuration errors
 	return s, errors.Join(errs...)
-}
-
-func endpoint(p module.Params, prefix string) slo.Endpoint {
-	e := slo.Endpoint{
-		URL:                strings.TrimSpace(p.Str(prefix + "url")),
-		BearerToken:        p.Str(prefix + "bearer_token"),
-		Username:           p.Str(prefix + "username"),
-		Password:           p.Str(prefix + "password"),
-		CAFile:             p.Str(prefix + "ca_file"),
-		CertFile:           p.Str(prefix + "client_cert"),
-		KeyFile:            p.Str(prefix + "client_key"),
-		InsecureSkipVerify: !p.Bool(prefix + "validate_certs"),
-	}
-	if h := p.Dict(prefix + "headers"); len(h) > 0 {
-		e.Headers = make(map[string]string, len(h))
-		for k, v := range h {
-			e.Headers[k] = fmt.Sprint(v)
-		}
-	}
-	return e
 }
 
 // parseDuration reads a number of seconds ("30", "1.5") or a duration with units ("30s", "5m",
@@ -177,14 +155,8 @@ func parseChecks(list []any) ([]slo.CheckSpec, error) {
 // paramName maps an slo configuration field ("prometheus.url", "loki.tenant_id", "timeout",
 // "checks[1].comparison") to the module parameter that sets it.
 func paramName(field string) string {
-	rename := map[string]string{"cert_file": "client_cert", "key_file": "client_key", "tenant_id": "tenant"}
-	for src, prefix := range map[string]string{"prometheus.": "prom_", "loki.": "loki_"} {
-		if rest, ok := strings.CutPrefix(field, src); ok {
-			if r, ok := rename[rest]; ok {
-				rest = r
-			}
-			return prefix + rest
-		}
+	if param, ok := endpointParam(field); ok {
+		return param
 	}
 	if field == "timeout" {
 		return "query_timeout"

@@ -16,8 +16,6 @@ import (
 // DefaultConfig and overwrite what the user set, so that an explicit 0 (for
 // example max_5xx_ratio: 0) keeps its meaning.
 const (
-	DefaultPrometheusURL      = "http://prometheus.local:9090"
-	DefaultLokiURL            = "http://loki.local:3100"
 	DefaultJob                = "threader"
 	DefaultMax5xxRatio        = 0.01  // inclusive: a ratio of exactly 0.01 passes
 	DefaultMinHealthRatio     = 0.995 // inclusive: a ratio of exactly 0.995 passes
@@ -40,8 +38,9 @@ var builtinNames = []string{CheckHTTP5xxRatio, CheckHealthRatio, CheckErrorLogRa
 
 // Config is the input of [New]. Validate it with [Config.Validate] (New does).
 type Config struct {
-	Prometheus Endpoint
-	Loki       Endpoint
+	// Endpoints is how to reach each source's server (see Sources); DefaultConfig gives each
+	// its default URL.
+	Endpoints map[Source]*Endpoint
 
 	Job string // value of the job label in the built-in queries, escaped for PromQL and LogQL
 
@@ -62,13 +61,16 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// DefaultConfig returns the documented defaults: both URLs, job "threader",
-// window 15m, the three thresholds, all built-in checks enabled, no auth and
-// TLS verification on.
+// DefaultConfig returns the documented defaults: each source's URL, job
+// "threader", window 15m, the three thresholds, all built-in checks enabled,
+// no auth and TLS verification on.
 func DefaultConfig() Config {
+	endpoints := map[Source]*Endpoint{}
+	for _, b := range backends {
+		endpoints[b.Source] = &Endpoint{URL: b.DefaultURL}
+	}
 	return Config{
-		Prometheus:         Endpoint{URL: DefaultPrometheusURL},
-		Loki:               Endpoint{URL: DefaultLokiURL},
+		Endpoints:          endpoints,
 		Job:                DefaultJob,
 		Window:             DefaultWindow,
 		Max5xxRatio:        DefaultMax5xxRatio,
@@ -94,8 +96,9 @@ func (c Config) Validate() error {
 			errs = append(errs, e)
 		}
 	}
-	errs = append(errs, c.Prometheus.validate("prometheus")...)
-	errs = append(errs, c.Loki.validate("loki")...)
+	for _, b := range backends {
+		errs = append(errs, c.endpoint(b.Source).validate(string(b.Source))...)
+	}
 	if c.Job == "" {
 		add(fieldErr("job", "must not be empty"))
 	}
@@ -128,6 +131,14 @@ func (c Config) Validate() error {
 		add(fieldErr("checks", "no check is enabled: a guard cannot be released on nothing"))
 	}
 	return errors.Join(errs...)
+}
+
+// endpoint is the endpoint of src; the zero Endpoint when the configuration has none.
+func (c Config) endpoint(src Source) Endpoint {
+	if e := c.Endpoints[src]; e != nil {
+		return *e
+	}
+	return Endpoint{}
 }
 
 func allBuiltinsIn(set map[string]bool) bool {

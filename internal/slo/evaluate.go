@@ -72,16 +72,15 @@ func New(cfg Config, opts ...Option) (*Evaluator, error) {
 		duration: d,
 		timeout:  cfg.Timeout,
 		clock:    o.clock,
-		redact:   newRedactor(cfg.Prometheus, cfg.Loki),
+		redact:   newRedactor(cfg),
 		clients:  map[Source]querier{},
 	}
 	e.checks = buildChecks(cfg, e.window, d.Minutes())
-	endpoints := map[Source]Endpoint{SourcePrometheus: cfg.Prometheus, SourceLoki: cfg.Loki}
 	for _, c := range e.checks {
 		if e.clients[c.source] != nil {
 			continue
 		}
-		q, err := newEndpointQuerier(endpoints[c.source], c.source, o.maxBody, e.redact)
+		q, err := newEndpointQuerier(cfg.endpoint(c.source), backendOf(c.source), o.maxBody, e.redact)
 		if err != nil {
 			return nil, err
 		}
@@ -90,18 +89,18 @@ func New(cfg Config, opts ...Option) (*Evaluator, error) {
 	return e, nil
 }
 
-func newEndpointQuerier(ep Endpoint, src Source, maxBody int64, red *redactor) (querier, error) {
+func newEndpointQuerier(ep Endpoint, b *backend, maxBody int64, red *redactor) (querier, error) {
 	u, user, pass := ep.baseURL()
-	rt, err := newTransport(ep, u, string(src), user, pass, maxBody)
+	rt, err := newTransport(ep, u, string(b.Source), user, pass, maxBody)
 	if err != nil {
 		return nil, err
 	}
-	if src == SourceLoki {
-		u.Path = strings.TrimRight(u.Path, "/") + "/loki"
+	if b.APIPath != "" {
+		u.Path = strings.TrimRight(u.Path, "/") + b.APIPath
 	}
-	q, err := newQuerier(u.String(), rt, src, red)
+	q, err := newQuerier(u.String(), rt, b, red)
 	if err != nil {
-		return nil, &field.Error{Path: string(src) + ".url", Problem: "cannot build a client"}
+		return nil, &field.Error{Path: string(b.Source) + ".url", Problem: "cannot build a client"}
 	}
 	return q, nil
 }
@@ -146,8 +145,8 @@ func (e *Evaluator) run(ctx context.Context, c check, at time.Time) CheckResult 
 // come from a sample stamped within the window (see checkSampleTime).
 func (e *Evaluator) query(ctx context.Context, src Source, q string, at time.Time) (float64, []string, error) {
 	var opts []v1.Option
-	if src == SourcePrometheus {
-		opts = append(opts, v1.WithTimeout(e.timeout)) // lets Prometheus give up too
+	if backendOf(src).ServerTimeout {
+		opts = append(opts, v1.WithTimeout(e.timeout)) // lets the server give up too
 	}
 	val, warnings, _, err := e.clients[src].Query(ctx, q, at, opts...)
 	if err != nil {

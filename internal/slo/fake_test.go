@@ -168,8 +168,8 @@ var testNow = time.Date(2026, 11, 23, 15, 40, 0, 0, time.UTC)
 
 func testConfig(promURL, lokiURL string) Config {
 	cfg := DefaultConfig()
-	cfg.Prometheus.URL = promURL
-	cfg.Loki.URL = lokiURL
+	cfg.Endpoints[SourcePrometheus].URL = promURL
+	cfg.Endpoints[SourceLoki].URL = lokiURL
 	cfg.Timeout = 5 * time.Second
 	return cfg
 }

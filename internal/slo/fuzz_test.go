@@ -46,13 +46,13 @@ func FuzzServerResponse(f *testing.F) {
 			return
 		}
 		cfg := DefaultConfig()
-		red := newRedactor()
+		red := newRedactor(Config{})
 		stub := stubClient{status, body}
 		e := &Evaluator{
 			checks: buildChecks(cfg, "15m", 15),
 			clients: map[Source]querier{
-				SourcePrometheus: v1.NewAPI(statusClient{Client: stub, source: SourcePrometheus, redact: red}),
-				SourceLoki:       v1.NewAPI(statusClient{Client: stub, source: SourceLoki, redact: red}),
+				SourcePrometheus: v1.NewAPI(statusClient{Client: stub, redact: red}),
+				SourceLoki:       v1.NewAPI(statusClient{Client: stub, check: backendOf(SourceLoki).checkAnswer, redact: red}),
 			},
 			window: "15m", duration: 15 * time.Minute, timeout: time.Second, clock: clock.Func(func() time.Time { return testNow }), redact: red,
 		}
