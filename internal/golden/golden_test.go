@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -161,11 +160,7 @@ func runCase(t *testing.T, c gcase, bins map[string]string, srv *server, owner s
 	}
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
 	sock := filepath.Join(sockDir, "log")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	sink := newSyslogSink(t, sock)
 	n := &normalizer{dir: dir, host: srv.host, owner: owner}
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		n.realDir = real
@@ -192,7 +187,7 @@ func runCase(t *testing.T, c gcase, bins map[string]string, srv *server, owner s
 				fmt.Fprintf(&b, "-- stderr\n%s", n.text(stderr))
 			}
 		}
-		for _, line := range readSyslog(conn) {
+		for _, line := range sink.step(t) {
 			fmt.Fprintf(&b, "syslog: %s\n", n.text(line))
 		}
 	}
@@ -304,22 +299,60 @@ func (x *expander) value(v any) any {
 	return v
 }
 
-// readSyslog returns the messages received, without the syslog header.
-func readSyslog(conn *net.UnixConn) []string {
+// syslogSink reads the messages sent to its socket as they come, so that the kernel's small
+// queue of datagrams never fills, and hands them out step by step.
+type syslogSink struct {
+	conn, marker *net.UnixConn
+	lines        chan string
+}
+
+// stepEnd marks the end of a step's messages: sent by the test after the step, it comes after
+// every message of the step, since a datagram socket keeps their order.
+const stepEnd = "\x00end of step"
+
+func newSyslogSink(t *testing.T, sock string) *syslogSink {
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &syslogSink{conn: conn, marker: marker, lines: make(chan string, 1024)}
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(s.lines)
+				return
+			}
+			msg := string(buf[:n])
+			if i := strings.Index(msg, "]: "); i >= 0 {
+				msg = msg[i+3:]
+			}
+			s.lines <- strings.TrimRight(msg, "\n")
+		}
+	}()
+	t.Cleanup(func() { marker.Close(); conn.Close() })
+	return s
+}
+
+// step returns the messages of the step that just ended, without the syslog header.
+func (s *syslogSink) step(t *testing.T) []string {
+	if _, err := s.marker.Write([]byte(stepEnd)); err != nil {
+		t.Fatal(err)
+	}
 	var out []string
-	buf := make([]byte, 65536)
-	for {
-		_ = conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-		n, err := conn.Read(buf)
-		if err != nil {
+	for line := range s.lines {
+		if line == stepEnd {
 			return out
 		}
-		msg := string(buf[:n])
-		if i := strings.Index(msg, "]: "); i >= 0 {
-			msg = msg[i+3:]
-		}
-		out = append(out, strings.TrimRight(msg, "\n"))
+		out = append(out, line)
 	}
+	t.Fatal("the syslog socket closed")
+	return nil
 }
 
 // files lists what the steps left in dir: each file's name and mode, and the normalised content
