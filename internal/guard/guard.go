@@ -475,30 +475,51 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 			ExpiresAt: next.ExpiresAt.Format(time.RFC3339), WindowMinutes: next.WindowMinutes, Forced: req.Force}
 		return json.MarshalIndent(next, "", "  ")
 	}
-	if check {
+	ttl := func() time.Duration { return nextExpiry.Sub(now) + LeaseMargin }
+	return g.apply(change{force: req.Force, check: check, decide: decide, ttl: ttl, hint: "lock with force to replace it",
+		done: "locked", res: &res, ev: &ev, now: now})
+}
+
+// change is one change of the guard's document: decide computes the next document from the
+// current one (or state.ErrUnchanged), and leaves the result and the audit event in *res and *ev.
+type change struct {
+	force, check bool
+	decide       func(cur []byte, unreadable error) ([]byte, error)
+	ttl          func() time.Duration // the time to live of the next document; nil: none
+	hint         string               // how to recover from an unreadable document ("lock with force to replace it")
+	done         string               // the state the change leaves ("locked")
+	res          *Result
+	ev           **Event
+	now          time.Time
+}
+
+// apply makes change c: in check mode decide runs on what is read and nothing is written;
+// otherwise under the store's lock, then the event goes to the audit trail. A change made whose
+// audit line was refused as unsafe fails (the guard fails closed), so that the missing line does
+// not go unnoticed; another audit problem is a warning.
+func (g *Guard) apply(c change) (Result, error) {
+	if c.check {
 		cur, unreadable, err := g.load()
 		if err != nil {
 			return g.failClosed(Result{}, err)
 		}
-		_, err = decide(cur, unreadable)
+		_, err = c.decide(cur, unreadable)
 		if errors.Is(err, state.ErrUnchanged) {
 			err = nil
 		}
-		return res, err
+		return *c.res, err
 	}
-	ttl := func() time.Duration { return nextExpiry.Sub(now) + LeaseMargin }
-	if err := g.update(req.Force, decide, ttl); err != nil {
+	if err := g.update(c.force, c.decide, c.ttl); err != nil {
 		if errors.Is(err, state.ErrUnreadable) && !errors.Is(err, ErrCorrupt) {
-			return g.unreadableResult(err, "lock with force to replace it")
+			return g.unreadableResult(err, c.hint)
 		}
-		return g.failClosed(res, err)
+		return g.failClosed(*c.res, err)
 	}
-	if ev != nil {
-		if err := g.audit(*ev, now); err != nil {
+	res := *c.res
+	if *c.ev != nil {
+		if err := g.audit(**c.ev, c.now); err != nil {
 			if errors.Is(err, ErrAudit) {
-				// The lock is in place (the guard fails closed); the call fails so that the
-				// missing audit line does not go unnoticed.
-				return res, fmt.Errorf("the guard %s is locked, but %w", g.Path, err)
+				return res, fmt.Errorf("the guard %s is %s, but %w", g.Path, c.done, err)
 			}
 			res.Warning = err.Error()
 		}
@@ -587,33 +608,12 @@ func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
 		}
 		return nil, nil
 	}
+	out, err := g.apply(change{force: req.Force, check: check, decide: decide, hint: "unlock with force to remove it",
+		done: "unlocked", res: &res, ev: &ev, now: now})
 	if check {
-		cur, unreadable, err := g.load()
-		if err != nil {
-			return g.failClosed(Result{}, err)
-		}
-		_, err = decide(cur, unreadable)
-		if errors.Is(err, state.ErrUnchanged) {
-			err = nil
-		}
-		res.ExpiredRemoved = false
-		return res, err
+		out.ExpiredRemoved = false // nothing was removed
 	}
-	if err := g.update(req.Force, decide, nil); err != nil {
-		if errors.Is(err, state.ErrUnreadable) && !errors.Is(err, ErrCorrupt) {
-			return g.unreadableResult(err, "unlock with force to remove it")
-		}
-		return g.failClosed(res, err)
-	}
-	if ev != nil {
-		if err := g.audit(*ev, now); err != nil {
-			if errors.Is(err, ErrAudit) {
-				return res, fmt.Errorf("the guard %s is unlocked, but %w", g.Path, err)
-			}
-			res.Warning = err.Error()
-		}
-	}
-	return res, nil
+	return out, err
 }
 
 // checkAudit fails with ErrAudit when the store can tell that the audit line of a change would be

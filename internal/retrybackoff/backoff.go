@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -75,142 +76,29 @@ type Deps struct {
 // Backoff is retry_backoff: it logs one line per attempt on stderr and passes the command's own
 // output through.
 func Backoff(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, d Deps) int {
-	fs := flag.NewFlagSet("retry_backoff", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	maxDelay := fs.Float64("max-delay", retry.DefaultMaxDelay.Seconds(), "cap of each delay in seconds")
-	multiplier := fs.Float64("multiplier", 2, "backoff multiplier")
-	jitter := fs.String("jitter", "none", "jitter mode: none, additive, full, equal, decorrelated")
-	timeout := fs.Float64("timeout", 0, "per-attempt timeout in seconds, 0 (none) or 0.001 to 86400; every process of the command is then killed")
-	total := fs.Float64("max-total-time", 0, "give up when the next wait would pass this many seconds (0: none)")
-	exitCodes := fs.String("retry-exit-codes", "", "comma-separated exit codes to retry; others fail at once (default: retry any failure)")
-	classify := fs.Bool("classify", false, "retry only failures classified as retryable (connection_error, timeout, ...)")
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "retry_backoff: "+format+"\n", a...) }
-	usage := func(format string, a ...any) int {
-		logf(format+" (see retry_backoff -h)", a...)
+	fl := newFlags()
+	inv, err := parseArgs(fl, args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stderr, backoffUsage)
+		fl.set.SetOutput(stderr)
+		fl.set.PrintDefaults()
+		return exitOK
+	}
+	if err != nil {
+		logf("%s (see retry_backoff -h)", err)
 		return exitUsage
 	}
-	sep := -1
-	for i, a := range args {
-		if a == "--" {
-			sep = i
-			break
-		}
-	}
-	if sep < 0 {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprint(stderr, backoffUsage)
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
-			return exitOK
-		}
-		return usage("missing -- before the command")
-	}
-	if err := fs.Parse(args[:sep]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, backoffUsage)
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
-			return exitOK
-		}
-		return usage("%v", err)
-	}
-	command := args[sep+1:]
-	if len(command) == 0 || command[0] == "" {
-		return usage("missing the command after --")
-	}
-	pos := fs.Args()
-	if len(pos) > 2 {
-		return usage("expected at most max_attempts and base_seconds before --, got %d arguments", len(pos))
-	}
-	attemptsText, attemptsSrc := envOr(getenv, "MAX_RETRY_ATTEMPTS", strconv.Itoa(defaultCLIAttempts)), "MAX_RETRY_ATTEMPTS"
-	baseText, baseSrc := envOr(getenv, "BASE_RETRY_DELAY", strconv.Itoa(defaultCLIBase)), "BASE_RETRY_DELAY"
-	if len(pos) > 0 {
-		attemptsText, attemptsSrc = pos[0], "max_attempts"
-	}
-	if len(pos) > 1 {
-		baseText, baseSrc = pos[1], "base_seconds"
-	}
-	attempts, err := strconv.Atoi(attemptsText)
-	if err != nil || attempts < retry.MinMaxAttempts || attempts > retry.MaxMaxAttempts {
-		return usage("%s must be a whole number from %d to %d, got %q", attemptsSrc, retry.MinMaxAttempts, retry.MaxMaxAttempts, attemptsText)
-	}
-	base, err := cliSeconds(baseSrc, baseText, false)
-	if err != nil {
-		return usage("%v", err)
-	}
-	for _, f := range []struct {
-		name    string
-		val     float64
-		zeroOff bool
-	}{{"--max-delay", *maxDelay, false}, {"--timeout", *timeout, true}, {"--max-total-time", *total, true}} {
-		if _, err := cliSeconds(f.name, strconv.FormatFloat(f.val, 'g', -1, 64), f.zeroOff); err != nil {
-			return usage("%v", err)
-		}
-	}
-	if m := *multiplier; !(m >= retry.MinBackoffMultiplier && m <= retry.MaxBackoffMultiplier) {
-		return usage("--multiplier must be a number from %g to %g, got %g", retry.MinBackoffMultiplier, retry.MaxBackoffMultiplier, m)
-	}
-	pol := retry.DefaultPolicy()
-	pol.MaxAttempts = attempts
-	pol.BaseDelay, pol.MaxDelay = duration.FromSeconds(base), duration.FromSeconds(*maxDelay)
-	pol.BackoffMultiplier = *multiplier
-	pol.JitterMode = retry.JitterMode(*jitter)
-	pol.JitterEnabled = *jitter != string(retry.JitterNone)
-	pol.AttemptTimeout, pol.MaxTotalTime = duration.FromSeconds(*timeout), duration.FromSeconds(*total)
-	var rules []retry.Rule
-	if !*classify {
-		// Like the script it replaces: any failure is retried.
-		pol.RetryConditions = nil
-		for _, t := range retry.ErrorTypes() {
-			if !t.Reserved() {
-				pol.RetryConditions = append(pol.RetryConditions, t)
-			}
-		}
-	}
-	if *exitCodes != "" {
-		pol.RetryConditions = []retry.ErrorType{retry.TemporaryFailure}
-		pol.RetryUnknown = false
-		for _, s := range strings.Split(*exitCodes, ",") {
-			c, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || c < 1 || c > 255 {
-				return usage("--retry-exit-codes must list exit codes from 1 to 255, got %q", s)
-			}
-			rules = append(rules, retry.Rule{Type: retry.TemporaryFailure, ExitCode: &c})
-		}
-		// Every other failure is made non-retryable by a catch-all rule after the listed codes.
-		rules = append(rules, retry.Rule{Type: retry.ConfigurationError, Pattern: "(?s).", Field: ""})
-	}
-	if *maxDelay < base {
-		pol.MaxDelay = pol.BaseDelay
-	}
-	if err := pol.Validate(); err != nil {
-		return usage("%s", field.Line(err))
-	}
-	cls, err := retry.NewClassifier(rules)
-	if err != nil {
-		return usage("%v", err)
-	}
-	opts := []retry.Option{retry.WithClassifier(cls), retry.WithOnAttempt(func(a retry.Attempt) {
-		if a.Succeeded {
-			logf("attempt %d/%d succeeded after %s", a.Number, attempts, a.ExecutionTime().Round(time.Millisecond))
-			return
-		}
-		next := "giving up"
-		if a.ShouldRetry {
-			next = "retrying in " + a.DelayBeforeRetry.Round(time.Millisecond).String()
-		}
-		logf("attempt %d/%d failed after %s (%s): %s; %s", a.Number, attempts,
-			a.ExecutionTime().Round(time.Millisecond), a.ErrorType, clipLine(a.ErrorMessage), next)
-	})}
-	opts = append(opts, retry.WithClock(d.Clock))
+	opts := append(inv.options(logf), retry.WithClock(d.Clock))
 	if d.Rand != nil {
 		opts = append(opts, retry.WithRandom(d.Rand))
 	}
-	eng, err := retry.NewEngine(pol, opts...)
+	eng, err := retry.NewEngine(inv.policy, opts...)
 	if err != nil {
-		return usage("%v", err)
+		logf("%v (see retry_backoff -h)", err)
+		return exitUsage
 	}
-	cmd := operation.Command{Argv: command}
+	cmd := operation.Command{Argv: inv.command}
 	var lastRC int
 	out := eng.Do(ctx, func(c context.Context, n int) retry.Result {
 		res, f := cmd.RunPassthrough(c, stdout, stderr)
@@ -226,6 +114,165 @@ func Backoff(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	logf("failed: %s after %d attempt(s) (last exit status %d)", out.Reason, len(out.Attempts), lastRC)
 	return exitFailed
+}
+
+// flags are the options of the command line.
+type flags struct {
+	set                                  *flag.FlagSet
+	maxDelay, multiplier, timeout, total *float64
+	jitter, exitCodes                    *string
+	classify                             *bool
+}
+
+func newFlags() *flags {
+	fs := flag.NewFlagSet("retry_backoff", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return &flags{set: fs,
+		maxDelay:   fs.Float64("max-delay", retry.DefaultMaxDelay.Seconds(), "cap of each delay in seconds"),
+		multiplier: fs.Float64("multiplier", 2, "backoff multiplier"),
+		jitter:     fs.String("jitter", "none", "jitter mode: none, additive, full, equal, decorrelated"),
+		timeout:    fs.Float64("timeout", 0, "per-attempt timeout in seconds, 0 (none) or 0.001 to 86400; every process of the command is then killed"),
+		total:      fs.Float64("max-total-time", 0, "give up when the next wait would pass this many seconds (0: none)"),
+		exitCodes:  fs.String("retry-exit-codes", "", "comma-separated exit codes to retry; others fail at once (default: retry any failure)"),
+		classify:   fs.Bool("classify", false, "retry only failures classified as retryable (connection_error, timeout, ...)"),
+	}
+}
+
+// invocation is what the command line asks for: the command, and the policy and rules of its
+// retries.
+type invocation struct {
+	command    []string
+	policy     retry.Policy
+	classifier *retry.Classifier
+}
+
+// usagef is a usage error: exit status 2.
+func usagef(format string, a ...any) error { return fmt.Errorf(format, a...) }
+
+// parseArgs reads the command line: the flags and at most max_attempts and base_seconds (or
+// $MAX_RETRY_ATTEMPTS and $BASE_RETRY_DELAY) before --, the command after it. flag.ErrHelp asks
+// for the help; any other error is a usage error.
+func parseArgs(fl *flags, args []string, getenv func(string) string) (invocation, error) {
+	sep := slices.Index(args, "--")
+	if sep < 0 {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			return invocation{}, flag.ErrHelp
+		}
+		return invocation{}, usagef("missing -- before the command")
+	}
+	if err := fl.set.Parse(args[:sep]); err != nil {
+		return invocation{}, err
+	}
+	inv := invocation{command: args[sep+1:]}
+	if len(inv.command) == 0 || inv.command[0] == "" {
+		return inv, usagef("missing the command after --")
+	}
+	pos := fl.set.Args()
+	if len(pos) > 2 {
+		return inv, usagef("expected at most max_attempts and base_seconds before --, got %d arguments", len(pos))
+	}
+	attempts, base, err := positional(pos, getenv)
+	if err != nil {
+		return inv, err
+	}
+	var rules []retry.Rule
+	if inv.policy, rules, err = fl.policy(attempts, base); err != nil {
+		return inv, err
+	}
+	inv.classifier, err = retry.NewClassifier(rules)
+	return inv, err
+}
+
+// positional reads max_attempts and base_seconds, from the arguments or the environment.
+func positional(pos []string, getenv func(string) string) (int, float64, error) {
+	attemptsText, attemptsSrc := envOr(getenv, "MAX_RETRY_ATTEMPTS", strconv.Itoa(defaultCLIAttempts)), "MAX_RETRY_ATTEMPTS"
+	baseText, baseSrc := envOr(getenv, "BASE_RETRY_DELAY", strconv.Itoa(defaultCLIBase)), "BASE_RETRY_DELAY"
+	if len(pos) > 0 {
+		attemptsText, attemptsSrc = pos[0], "max_attempts"
+	}
+	if len(pos) > 1 {
+		baseText, baseSrc = pos[1], "base_seconds"
+	}
+	attempts, err := strconv.Atoi(attemptsText)
+	if err != nil || attempts < retry.MinMaxAttempts || attempts > retry.MaxMaxAttempts {
+		return 0, 0, usagef("%s must be a whole number from %d to %d, got %q", attemptsSrc, retry.MinMaxAttempts, retry.MaxMaxAttempts, attemptsText)
+	}
+	base, err := cliSeconds(baseSrc, baseText, false)
+	return attempts, base, err
+}
+
+// policy is the retry policy and the classification rules the flags ask for.
+func (fl *flags) policy(attempts int, base float64) (retry.Policy, []retry.Rule, error) {
+	for _, f := range []struct {
+		name    string
+		val     float64
+		zeroOff bool
+	}{{"--max-delay", *fl.maxDelay, false}, {"--timeout", *fl.timeout, true}, {"--max-total-time", *fl.total, true}} {
+		if _, err := cliSeconds(f.name, strconv.FormatFloat(f.val, 'g', -1, 64), f.zeroOff); err != nil {
+			return retry.Policy{}, nil, err
+		}
+	}
+	if m := *fl.multiplier; !(m >= retry.MinBackoffMultiplier && m <= retry.MaxBackoffMultiplier) {
+		return retry.Policy{}, nil, usagef("--multiplier must be a number from %g to %g, got %g", retry.MinBackoffMultiplier, retry.MaxBackoffMultiplier, m)
+	}
+	pol := retry.DefaultPolicy()
+	pol.MaxAttempts = attempts
+	pol.BaseDelay, pol.MaxDelay = duration.FromSeconds(base), duration.FromSeconds(*fl.maxDelay)
+	pol.BackoffMultiplier = *fl.multiplier
+	pol.JitterMode = retry.JitterMode(*fl.jitter)
+	pol.JitterEnabled = *fl.jitter != string(retry.JitterNone)
+	pol.AttemptTimeout, pol.MaxTotalTime = duration.FromSeconds(*fl.timeout), duration.FromSeconds(*fl.total)
+	if !*fl.classify {
+		// Like the script it replaces: any failure is retried.
+		pol.RetryConditions = slices.DeleteFunc(retry.ErrorTypes(), retry.ErrorType.Reserved)
+	}
+	rules, err := fl.exitCodeRules(&pol)
+	if err != nil {
+		return pol, nil, err
+	}
+	if *fl.maxDelay < base {
+		pol.MaxDelay = pol.BaseDelay
+	}
+	if err := pol.Validate(); err != nil {
+		return pol, nil, usagef("%s", field.Line(err))
+	}
+	return pol, rules, nil
+}
+
+// exitCodeRules are the rules of --retry-exit-codes: the listed codes are retried, every other
+// failure is not (a catch-all rule after them).
+func (fl *flags) exitCodeRules(pol *retry.Policy) ([]retry.Rule, error) {
+	if *fl.exitCodes == "" {
+		return nil, nil
+	}
+	pol.RetryConditions = []retry.ErrorType{retry.TemporaryFailure}
+	pol.RetryUnknown = false
+	var rules []retry.Rule
+	for _, s := range strings.Split(*fl.exitCodes, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || c < 1 || c > 255 {
+			return nil, usagef("--retry-exit-codes must list exit codes from 1 to 255, got %q", s)
+		}
+		rules = append(rules, retry.Rule{Type: retry.TemporaryFailure, ExitCode: &c})
+	}
+	return append(rules, retry.Rule{Type: retry.ConfigurationError, Pattern: "(?s).", Field: ""}), nil
+}
+
+// options are the engine's classifier and the hook that logs each attempt.
+func (inv invocation) options(logf func(format string, a ...any)) []retry.Option {
+	attempts := inv.policy.MaxAttempts
+	return []retry.Option{retry.WithClassifier(inv.classifier), retry.WithOnAttempt(func(a retry.Attempt) {
+		if a.Succeeded {
+			logf("attempt %d/%d succeeded after %s", a.Number, attempts, a.ExecutionTime().Round(time.Millisecond))
+			return
+		}
+		next := "giving up"
+		if a.ShouldRetry {
+			next = "retrying in " + a.DelayBeforeRetry.Round(time.Millisecond).String()
+		}
+		logf("attempt %d/%d failed after %s (%s): %s; %s", a.Number, attempts,
+			a.ExecutionTime().Round(time.Millisecond), a.ErrorType, clipLine(a.ErrorMessage), next)
+	})}
 }
 
 // cliSeconds reads text, the value of the argument, flag or environment variable name, as a
