@@ -1,5 +1,5 @@
-// Package codebase holds tests about the code itself: how long its functions are and which
-// package may import which.
+// Package codebase holds tests about the code itself: how long its functions are, which package
+// may import which, and that the modules' adapters read only the parameters their specs declare.
 package codebase
 
 import (
@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -103,4 +104,93 @@ func TestCoreDoesNotImportTheModuleRuntime(t *testing.T) {
 			}
 		}
 	}
+}
+
+// paramReaders are the methods of module.Params that read a parameter by its name.
+var paramReaders = map[string]bool{"Has": true, "Str": true, "Int": true, "Float": true, "Bool": true,
+	"Strings": true, "List": true, "Dict": true}
+
+// Every parameter name that a module's adapter reads (p.Str("max_attempts") and the other readers of
+// module.Params) is declared in one of the adapter's specs, so that a misspelt name, which would
+// compile and read nothing, fails here instead.
+func TestAdaptersReadOnlyDeclaredParameters(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{"internal/retrymod", "internal/qosguard", "internal/release", "internal/storeconf"} {
+		declared, read := map[string]bool{}, map[string]token.Position{}
+		fset := token.NewFileSet()
+		pkgs, err := parser.ParseDir(fset, filepath.Join(root, dir), func(fi fs.FileInfo) bool {
+			return !strings.HasSuffix(fi.Name(), "_test.go")
+		}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pkg := range pkgs {
+			for _, f := range pkg.Files {
+				ast.Inspect(f, func(n ast.Node) bool {
+					switch n := n.(type) {
+					case *ast.KeyValueExpr:
+						if k, ok := n.Key.(*ast.Ident); ok && k.Name == "Name" {
+							if s, ok := stringLit(n.Value); ok {
+								declared[s] = true
+							}
+						}
+					case *ast.CallExpr:
+						sel, ok := n.Fun.(*ast.SelectorExpr)
+						if ok && paramReaders[sel.Sel.Name] && len(n.Args) == 1 {
+							if s, ok := stringLit(n.Args[0]); ok {
+								read[s] = fset.Position(n.Pos())
+							}
+						}
+					}
+					return true
+				})
+			}
+		}
+		if len(declared) < 5 || len(read) < 3 {
+			t.Fatalf("%s: found %d declared and %d read parameters: does the test still see the spec?", dir, len(declared), len(read))
+		}
+		for name, pos := range read {
+			if !declared[name] && !storeconfDeclares(name) {
+				rel, _ := filepath.Rel(root, pos.Filename)
+				t.Errorf("%s:%d reads parameter %q, which no spec of %s declares", rel, pos.Line, name, dir)
+			}
+		}
+	}
+}
+
+// storeconfDeclares reports whether the shared store parameters (package storeconf, appended to
+// the guard modules' specs) declare name.
+func storeconfDeclares(name string) bool {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, filepath.Join(root, "internal/storeconf"), func(fi fs.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go")
+	}, 0)
+	if err != nil {
+		return false
+	}
+	found := false
+	for _, pkg := range pkgs {
+		for _, f := range pkg.Files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				if kv, ok := n.(*ast.KeyValueExpr); ok {
+					if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "Name" {
+						if s, ok := stringLit(kv.Value); ok && s == name {
+							found = true
+						}
+					}
+				}
+				return !found
+			})
+		}
+	}
+	return found
+}
+
+func stringLit(e ast.Expr) (string, bool) {
+	lit, ok := e.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return "", false
+	}
+	s, err := strconv.Unquote(lit.Value)
+	return s, err == nil
 }
