@@ -22,6 +22,21 @@ trap 'rm -rf "$work"' EXIT
 
 ansible-galaxy collection install --force -p "$work" "$tarball" >/dev/null
 root="$work/ansible_collections/resilience/ops"
+
+# What ansible-test would silently get wrong: a target without an aliases file (run without a
+# context, and never selected by group), and a target with both runme.sh and tasks/main.yml whose
+# runme.sh does not run the tasks (ansible-test runs only runme.sh then).
+bad=0
+for d in "$root"/tests/integration/targets/*/; do
+  t=$(basename "$d")
+  if [ ! -f "$d/aliases" ]; then
+    echo "integration target $t has no aliases file"; bad=1
+  fi
+  if [ -f "$d/runme.sh" ] && [ -f "$d/tasks/main.yml" ] && ! grep -q 'utils/role_target.yml' "$d/runme.sh"; then
+    echo "integration target $t: runme.sh must run tasks/main.yml (through utils/role_target.yml)"; bad=1
+  fi
+done
+[ "$bad" -eq 0 ] || exit 1
 cd "$root"
 # The installed collection is the content root: ansible-test must not look above it for a git
 # repository (there is none under /tmp, but a TMPDIR inside a checkout would have one).
