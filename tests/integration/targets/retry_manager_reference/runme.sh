@@ -64,7 +64,7 @@ grep -q "completed after 2 attempts" "$out/dir.log" || { cat "$out/dir.log"; ech
 echo "ok: retry_operations_dir"
 
 echo "--- without collections: [resilience.ops] the short name is unknown outside the collection"
-sed '/^  collections:$/,/^    - resilience.ops$/d' "$project/reference.yml" > "$project/no_collections.yml"
+sed '/^  collections:/,/^    - resilience.ops$/d' "$project/reference.yml" > "$project/no_collections.yml"
 fails "the short name needs the play's collections" "retry_manager" "was not found" -- \
   "$project/no_collections.yml" -e "state_dir=$out/state3"
 echo "retry_manager_reference: all cases passed"
