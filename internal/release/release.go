@@ -75,7 +75,7 @@ type request struct {
 	// evaluation is how long one evaluation may take once the window is evaluable (query_timeout):
 	// a guard that expires before window + evaluation after its lock can never be released early.
 	evaluation time.Duration
-	check        bool          // check mode: evaluate, never write
+	check      bool // check mode: evaluate, never write
 }
 
 // outcome is what one release decision found and did.
