@@ -23,6 +23,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../utils/sshd_host.sh
 . "$here/../../utils/sshd_host.sh"
 
+# ansible-doc shows how the cache works and how to turn it off, for each module.
+for m in qos_guard retry_manager qos_guard_release; do
+  ansible-doc "resilience.ops.$m" | tr -s ' \n' ' ' | grep -q 'resilience_ops_module_cache=false' ||
+    { echo "remote_cache: ansible-doc resilience.ops.$m does not document the module cache"; exit 1; }
+done
+
 id=$$
 work=$(mktemp -d /tmp/rops-rc.XXXXXX)
 login=rops-rc$id-a
