@@ -21,6 +21,8 @@ export ANSIBLE_FORCE_COLOR=0
 export ANSIBLE_RETRY_FILES_ENABLED=0
 export ANSIBLE_LOCAL_TEMP="$work/ansible-local"
 export ANSIBLE_REMOTE_TEMP="$work/ansible-remote"
+# The module cache of the tasks on localhost, out of the user's home (a target may set its own).
+export RESILIENCE_OPS_MODULE_CACHE_DIR="$work/module-cache"
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then

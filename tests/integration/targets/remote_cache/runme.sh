@@ -87,7 +87,7 @@ export ANSIBLE_SSH_CONTROL_PATH_DIR="$work/cp"
 export ANSIBLE_HOST_KEY_CHECKING=false
 export ANSIBLE_SSH_ARGS="-C -o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no"
 export ANSIBLE_NOCOLOR=1
-unset ANSIBLE_REMOTE_TEMP # the host's own default, ~/.ansible/tmp
+unset ANSIBLE_REMOTE_TEMP RESILIENCE_OPS_MODULE_CACHE_DIR # the host's own defaults, under ~/.ansible
 
 play() { # play <scenario> <transcript> [ansible-playbook options...]
   local scenario=$1 log=$2
