@@ -147,6 +147,12 @@ def _uname_words(build):
     return "|".join(shlex.quote("Linux %s" % m) for m in UNAME_MACHINES.get(build.goarch, (build.goarch,)))
 
 
+def _group(script):
+    """The script as one brace group: the shell parses all of it before it runs any of it (a command
+    cut short runs nothing), and ansible's " && sleep 0" can follow it."""
+    return "{\n%s}" % script
+
+
 def run_command(builds, cache_dir, env):
     """The command of a task whose binary may be in the cache.
 
@@ -174,7 +180,7 @@ if [ "$k" != "$T" ]; then
 fi
 printf 'rops-exec %s\n' "$P"
 """
-    return head + _PRELUDE + plat + body + "%s exec \"$F\" -\n" % env
+    return _group(head + _PRELUDE + plat + body + "%s exec \"$F\" -\n" % env)
 
 
 def install_command(build, cache_dir, env):
@@ -201,7 +207,7 @@ LC_ALL=C stat -c '%%d:%%i:%%s:%%.9Y:%%.9Z' "$F" >"$F.ok"
 printf 'rops-exec %%s\n' "$P"
 printf '%%s\n' "$a" | %s "$F" -
 """ % (_uname_words(build), env)
-    return head + _PRELUDE + body
+    return _group(head + _PRELUDE + body)
 
 
 def parse_output(stdout):
