@@ -61,11 +61,13 @@ shape() { # shape <rate> <burst>: both directions of the link
 }
 
 home=$(getent passwd "$user" | cut -d: -f6)
+fleet=--fleet # the 20-host plays on the first link only
 for link in "1gbit 1mb" "100mbit 256kb"; do
   set -- $link
   shape "$1" "$2"
   /usr/bin/python3 "$here/remote.py" --link "$1" --net "$net" --user "$user" --home "$home" \
     --key "$work/id_ed25519" --veth "$veth_c" --work "$work" --raw "$raw" --runs "${BENCH_RUNS:-3}" \
-    --json "$raw/remote-$1.json"
+    --json "$raw/remote-$1.json" $fleet
+  fleet=
 done
 /usr/bin/python3 "$here/remote.py" --report "$raw/remote-1gbit.json" "$raw/remote-100mbit.json" --summary "$summary"
