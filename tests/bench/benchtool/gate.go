@@ -41,7 +41,7 @@ func cmdGate(args []string, stdout, stderr io.Writer) error {
 	var perRun []int64
 	for range *runs {
 		before := srv.requests.Load()
-		m := runMeasured([]string{*bin, argsFile}, os.Environ())
+		m := runMeasured(moduleArgv(*bin, argsFile), os.Environ())
 		var out struct {
 			Failed bool   `json:"failed"`
 			Msg    string `json:"msg"`
@@ -56,7 +56,7 @@ func cmdGate(args []string, stdout, stderr io.Writer) error {
 		walls = append(walls, m.wall)
 		perRun = append(perRun, srv.requests.Load()-before)
 	}
-	peak, err := peakRSS([]string{*bin, argsFile}, os.Environ(), 3)
+	peak, err := peakRSS(moduleArgv(*bin, argsFile), os.Environ(), 3)
 	if err != nil {
 		return err
 	}

@@ -149,7 +149,7 @@ func runStateCase(sc *stateCase, procs, ops int) (stateRun, error) {
 			defer wg.Done()
 			<-start
 			for _, f := range files[p] {
-				m := runMeasured([]string{sc.bin, f}, env)
+				m := runMeasured(moduleArgv(sc.bin, f), env)
 				var out struct {
 					Changed bool   `json:"changed"`
 					Failed  bool   `json:"failed"`
@@ -235,7 +235,7 @@ func sessionCase(bin string) *stateCase {
 			if err := writeJSON(start, map[string]any{"action": "start", "state_dir": dir}); err != nil {
 				return nil, err
 			}
-			m := runMeasured([]string{bin, start}, os.Environ())
+			m := runMeasured(moduleArgv(bin, start), os.Environ())
 			var out struct {
 				SessionID   string `json:"session_id"`
 				SessionFile string `json:"session_file"`
