@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"resilience.ops/internal/fakeclock"
+	"resilience.ops/internal/manager"
 	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
 )
@@ -32,7 +34,9 @@ func runModuleAt(t *testing.T, args map[string]any) (map[string]any, int) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	d := deps{rnd: zero, clock: newFakeClock(), now: func() time.Time { return publishedAt }}
+	clk := fakeclock.New(publishedAt) // every reading a millisecond later: still publishedAt's second
+	clk.SetTick(time.Millisecond)
+	d := deps{rnd: zero, clock: clk}
 	code := module.Run(f, &out, Spec, func(c *module.Ctx) (module.Result, error) { return handle(c, d) })
 	var res map[string]any
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
@@ -124,16 +128,16 @@ func TestRunArtifactsBounded(t *testing.T) {
 	res, _ := runModuleAt(t, map[string]any{"operation": long, "max_attempts": 10, "base_delay": 0,
 		"argv": []string{"sh", "-c", "head -c 200000 /dev/zero | tr '\\0' x; exit 1"}, "session_id": "retry_1_1" + long})
 	got := statsOf(t, res)
-	if len(got) != len(artifactKeys) {
-		t.Errorf("artifacts %v, want the %d keys %v", got, len(artifactKeys), artifactKeys)
+	if len(got) != len(manager.ArtifactKeys) {
+		t.Errorf("artifacts %v, want the %d keys %v", got, len(manager.ArtifactKeys), manager.ArtifactKeys)
 	}
 	b, _ := json.Marshal(got)
 	if len(b) > 1024 {
 		t.Errorf("artifacts take %d bytes, want at most 1024: %s", len(b), b)
 	}
 	for _, k := range []string{"retry_current_operation", "retry_session_id"} {
-		if s, _ := got[k].(string); len(s) > maxArtifactText || !strings.HasSuffix(s, "…") {
-			t.Errorf("%s is %d bytes, want at most %d ending in …", k, len(s), maxArtifactText)
+		if s, _ := got[k].(string); len(s) > manager.MaxArtifactText || !strings.HasSuffix(s, "…") {
+			t.Errorf("%s is %d bytes, want at most %d ending in …", k, len(s), manager.MaxArtifactText)
 		}
 	}
 	if got["retry_attempt_count"] != 10.0 {
@@ -166,7 +170,7 @@ func TestDocsArtifacts(t *testing.T) {
 			}
 		}
 	}
-	if diff := cmp.Diff(artifactKeys, got); diff != "" {
+	if diff := cmp.Diff(manager.ArtifactKeys, got); diff != "" {
 		t.Errorf("artifacts documented in the notes (-go +docs):\n%s", diff)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"resilience.ops/internal/duration"
 	"resilience.ops/internal/export"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/retry"
 	"resilience.ops/internal/state"
 )
@@ -23,7 +24,7 @@ import (
 // finalized, else the time since its start. It is a pure function.
 func Snapshot(s *Session, now time.Time, th *Thresholds) (export.Snapshot, []Alert) {
 	dur := time.Duration(0)
-	if start, err := ParseTimestamp(s.SessionStart); err == nil {
+	if start, err := record.ParseTimestamp(s.SessionStart); err == nil {
 		dur = max(now.Sub(start), 0)
 	}
 	if s.SessionStatus != StatusActive && s.SessionEnd != "" {
@@ -63,7 +64,7 @@ func Snapshot(s *Session, now time.Time, th *Thresholds) (export.Snapshot, []Ale
 		st.Retries += op.RetryCount()
 		st.ExecutionSeconds += op.ExecutionTime
 		for _, a := range op.Attempts {
-			if a.Status != "success" && a.ErrorType != nil && *a.ErrorType != "" {
+			if a.Status != record.AttemptSuccess && a.ErrorType != nil && *a.ErrorType != "" {
 				if st.Failures == nil {
 					st.Failures = map[string]int{}
 				}
@@ -73,7 +74,7 @@ func Snapshot(s *Session, now time.Time, th *Thresholds) (export.Snapshot, []Ale
 		// A refusal by a guardrail is not a failed attempt, but it is why the operation failed:
 		// counted under its reserved type (circuit_open, retry_budget_exhausted), so that the
 		// metrics show it.
-		if op.Status == OpFailed && retry.ErrorType(op.ErrorType).Reserved() {
+		if op.Status == record.Failed && retry.ErrorType(op.ErrorType).Reserved() {
 			if st.Failures == nil {
 				st.Failures = map[string]int{}
 			}

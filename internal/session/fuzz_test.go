@@ -3,6 +3,8 @@ package session
 import (
 	"os"
 	"testing"
+
+	"resilience.ops/internal/record"
 )
 
 // FuzzSessionFile feeds arbitrary bytes to the session file reader and to an update. Neither may
@@ -27,7 +29,7 @@ func FuzzSessionFile(f *testing.F) {
 		}
 		sess, loadErr := st.Load("retry_1_1")
 		_, _, updErr := st.Update("retry_1_1", func(se *Session, _ bool) error {
-			se.Put(Operation{OperationID: "x_1_1", Status: OpCompleted, AttemptCount: 1})
+			se.Put(record.Operation{OperationID: "x_1_1", Status: record.Completed, AttemptCount: 1})
 			return nil
 		})
 		if _, err := st.Finalize("retry_1_1", StatusCompleted, nil); err == nil && loadErr != nil {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"resilience.ops/internal/record"
 )
 
 // Statistics are the final_statistics of a session. Only finished operations count; operations
@@ -40,7 +42,7 @@ type Statistics struct {
 
 // Compute returns the statistics of ops over a session that lasted duration. It is a pure
 // function.
-func Compute(ops []Operation, duration time.Duration) Statistics {
+func Compute(ops []record.Operation, duration time.Duration) Statistics {
 	var s Statistics
 	for i := range ops {
 		op := &ops[i]
@@ -49,7 +51,7 @@ func Compute(ops []Operation, duration time.Duration) Statistics {
 			continue
 		}
 		s.TotalOperations++
-		if op.Status == OpCompleted {
+		if op.Status == record.Completed {
 			s.SuccessfulOperations++
 		} else {
 			s.FailedOperations++
@@ -164,7 +166,7 @@ type OpMetric struct {
 
 // ComputePerformance returns the performance metrics of a session. It is a pure function.
 func ComputePerformance(s *Session, stats Statistics, generated time.Time) Performance {
-	p := Performance{SessionID: s.SessionID, GeneratedAt: Timestamp(generated), SessionDuration: s.SessionDuration,
+	p := Performance{SessionID: s.SessionID, GeneratedAt: record.Timestamp(generated), SessionDuration: s.SessionDuration,
 		Statistics: stats, ErrorDistribution: map[string]int{}, Operations: map[string]OpMetric{}}
 	hosts := map[string]bool{}
 	attempts := map[string]int{}
@@ -172,7 +174,7 @@ func ComputePerformance(s *Session, stats Statistics, generated time.Time) Perfo
 	for i := range s.Operations {
 		op := &s.Operations[i]
 		for _, a := range op.Attempts {
-			if a.Status != "success" && a.ErrorType != nil {
+			if a.Status != record.AttemptSuccess && a.ErrorType != nil {
 				p.ErrorDistribution[*a.ErrorType]++
 			}
 		}
@@ -184,7 +186,7 @@ func ComputePerformance(s *Session, stats Statistics, generated time.Time) Perfo
 		}
 		m := p.Operations[op.OperationName]
 		m.Count++
-		if op.Status == OpCompleted {
+		if op.Status == record.Completed {
 			m.Successful++
 		} else {
 			m.Failed++

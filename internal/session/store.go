@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"resilience.ops/internal/clock"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/state"
 )
 
@@ -29,8 +31,8 @@ type Store struct {
 	// created in it, when it or a directory above it belongs to another user, can be written by
 	// others without the sticky bit, or is a symbolic link (state.OpenDir).
 	Dir string
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock gives the time of every timestamp; nil means the real clock.
+	Clock clock.Clock
 	// DryRun (check mode) reads files but never creates, writes or removes one: updates are
 	// computed on what is read and returned as they would be written.
 	DryRun bool
@@ -39,12 +41,7 @@ type Store struct {
 // Files returns the file names of the store's directory.
 func (s *Store) Files() Files { return Files{Dir: s.Dir} }
 
-func (s *Store) now() time.Time {
-	if s.Now == nil {
-		return time.Now()
-	}
-	return s.Now()
-}
+func (s *Store) now() time.Time { return clock.Or(s.Clock).Now() }
 
 // readMaybeGz reads path, or path.gz when only the compressed file exists; (nil, nil) when
 // neither (or their directory) does.
@@ -176,8 +173,8 @@ func (s *Store) Update(id string, fn func(sess *Session, created bool) error) (S
 		var sess *Session
 		if cur == nil {
 			created = true
-			sess = &Session{FormatVersion: FormatVersion, SessionID: id, SessionStart: Timestamp(now),
-				SessionStatus: StatusActive, Operations: []Operation{}, Alerts: []Alert{}}
+			sess = &Session{FormatVersion: FormatVersion, SessionID: id, SessionStart: record.Timestamp(now),
+				SessionStatus: StatusActive, Operations: []record.Operation{}, Alerts: []Alert{}}
 		} else {
 			var err error
 			if sess, err = decodeSession(path, id, cur); err != nil {
@@ -193,9 +190,9 @@ func (s *Store) Update(id string, fn func(sess *Session, created bool) error) (S
 			return nil, err
 		}
 		sess.FormatVersion = FormatVersion
-		sess.UpdatedAt = Timestamp(now)
+		sess.UpdatedAt = record.Timestamp(now)
 		if sess.Operations == nil {
-			sess.Operations = []Operation{}
+			sess.Operations = []record.Operation{}
 		}
 		if sess.Alerts == nil {
 			sess.Alerts = []Alert{}
@@ -247,7 +244,7 @@ func NoteContext(se *Session, context map[string]any) {
 
 // RecordOperation stores a finished or running operation in session id (creating the session
 // when needed), replacing an operation with the same id.
-func (s *Store) RecordOperation(id string, op Operation) (Session, error) {
+func (s *Store) RecordOperation(id string, op record.Operation) (Session, error) {
 	op.SessionID = id
 	sess, _, err := s.Update(id, func(se *Session, _ bool) error {
 		NoteContext(se, op.Context)
@@ -279,13 +276,13 @@ func (s *Store) Finalize(id string, status Status, th *Thresholds) (Session, err
 			return s.noSession(id) // removed since the check above
 		}
 		now := s.now()
-		start, err := ParseTimestamp(se.SessionStart)
+		start, err := record.ParseTimestamp(se.SessionStart)
 		if err != nil {
 			return fmt.Errorf("session %s: session_start %q: %w", id, se.SessionStart, err)
 		}
 		dur := max(now.Sub(start), 0)
 		stats := Compute(se.Operations, dur)
-		se.SessionEnd, se.SessionDuration, se.SessionStatus = Timestamp(now), round(dur.Seconds(), 3), status
+		se.SessionEnd, se.SessionDuration, se.SessionStatus = record.Timestamp(now), round(dur.Seconds(), 3), status
 		se.FinalStatistics = &stats
 		se.Alerts = []Alert{}
 		if th != nil {
@@ -319,12 +316,12 @@ type AttemptLog struct {
 	OperationID   string `json:"operation_id"`
 	OperationName string `json:"operation_name"`
 	Host          string `json:"host,omitempty"`
-	Attempt
+	record.Attempt
 }
 
 // WriteAttempt writes the per-attempt log of attempt a of op. The file name is unique to the
 // attempt, so it needs no lock; it is still written atomically.
-func (s *Store) WriteAttempt(sessionID string, op *Operation, a Attempt) error {
+func (s *Store) WriteAttempt(sessionID string, op *record.Operation, a record.Attempt) error {
 	if err := ValidateOperationID(op.OperationID); err != nil {
 		return err
 	}
@@ -364,21 +361,16 @@ type ErrorEntry struct {
 }
 
 // ErrorEntryOf describes failed operation op for the error log.
-func ErrorEntryOf(op *Operation, now time.Time) ErrorEntry {
-	e := ErrorEntry{Timestamp: Timestamp(now), OperationID: op.OperationID, OperationName: op.OperationName,
-		Host: op.Host, StopReason: op.StopReason, AttemptCount: op.AttemptCount}
+func ErrorEntryOf(op *record.Operation, now time.Time) ErrorEntry {
+	e := ErrorEntry{Timestamp: record.Timestamp(now), OperationID: op.OperationID, OperationName: op.OperationName,
+		Host: op.Host, StopReason: op.StopReason, AttemptCount: op.AttemptCount,
+		ErrorType: op.LastErrorType()} // a guardrail's refusal when one ended it
 	if n := len(op.Attempts); n > 0 {
 		last := op.Attempts[n-1]
-		if last.ErrorType != nil {
-			e.ErrorType = *last.ErrorType
-		}
 		if last.ErrorMessage != nil {
 			e.ErrorMessage = *last.ErrorMessage
 		}
 		e.FailedTask = last.FailedTask
-	}
-	if op.ErrorType != "" {
-		e.ErrorType = op.ErrorType // a guardrail's refusal ended it
 	}
 	return e
 }

@@ -7,12 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // Dir is a state directory checked by OpenDir. This is the portable version for systems other
@@ -160,14 +158,7 @@ func (d *Dir) ReadFile(name string) ([]byte, error) {
 		return nil, readError(d.Join(name), err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, tooLargeToRead(f.Name())
-	}
-	return data, nil
+	return readLimited(f)
 }
 
 // Lstat describes name without following a symbolic link.
@@ -279,19 +270,6 @@ func (d *Dir) Write(name string, data []byte, o WriteOptions) error {
 	return nil
 }
 
-// Append adds line and a newline to the file name in one write with O_APPEND.
-func (d *Dir) Append(name string, line []byte) error {
-	f, err := d.openFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, FileMode)
-	if err != nil {
-		return openLogError(d.Join(name), err)
-	}
-	defer f.Close()
-	if _, err := f.Write(appendNewline(line)); err != nil {
-		return fmt.Errorf("append to %s: %w", f.Name(), explain(err))
-	}
-	return f.Sync()
-}
-
 // CheckAppend reports what would make Append of name fail its checks, without writing.
 func (d *Dir) CheckAppend(name string) error {
 	if err := checkName(d.path, name); err != nil {
@@ -307,19 +285,6 @@ func (d *Dir) CheckAppend(name string) error {
 	return d.checkFile(d.Join(name), fi)
 }
 
-// OpenLockFile opens the lock file name, creating it when create is set.
-func (d *Dir) OpenLockFile(name string, create bool) (*os.File, error) {
-	flag := os.O_RDWR
-	if create {
-		flag |= os.O_CREATE
-	}
-	f, err := d.openFile(name, flag, FileMode)
-	if err != nil {
-		return nil, lockError(d.Join(name), err)
-	}
-	return f, nil
-}
-
 // SameFile reports whether the open file f is still the file name of d.
 func (d *Dir) SameFile(f *os.File, name string) bool {
 	held, err := f.Stat()
@@ -330,32 +295,8 @@ func (d *Dir) SameFile(f *os.File, name string) bool {
 	return err == nil && os.SameFile(held, cur)
 }
 
-// Lock takes an exclusive lock on the lock file name, waiting up to LockWait.
-func (d *Dir) Lock(name string) (unlock func(), err error) { return d.LockWithin(name, LockWait()) }
+// holder names the process that holds a lock on f: this system does not tell.
+func holder(*os.File) string { return "another process" }
 
-// LockWithin is Lock with its own wait (0 tries once); see the Linux version.
-func (d *Dir) LockWithin(name string, wait time.Duration) (unlock func(), err error) {
-	deadline := time.Now().Add(wait)
-	for {
-		f, err := d.openFile(name, os.O_RDWR|os.O_CREATE, FileMode)
-		if err != nil {
-			return nil, lockError(d.Join(name), err)
-		}
-		ok, err := tryLock(f)
-		if err == nil && !ok {
-			ok, err = waitLock(f, time.Until(deadline))
-			if err == nil && !ok {
-				return nil, refusal([]error{ErrLockTimeout}, "lock %s: held by another process for longer than the lock wait (%s); the state was not changed (set %s to wait longer)",
-					d.Join(name), wait, LockWaitEnv)
-			}
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", d.Join(name), err)
-		}
-		if d.SameFile(f, name) {
-			return func() { f.Close() }, nil
-		}
-		f.Close()
-	}
-}
+// open opens name with flag (and FileMode when it is created), after the checks of openFile.
+func (d *Dir) open(name string, flag int) (*os.File, error) { return d.openFile(name, flag, FileMode) }

@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// tryLock takes an exclusive flock on f without waiting: false when another open file
+// TryLock takes an exclusive flock on f without waiting: false when another open file
 // description holds it.
-func tryLock(f *os.File) (bool, error) {
+func TryLock(f *os.File) (bool, error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		switch {

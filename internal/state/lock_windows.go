@@ -22,9 +22,9 @@ const (
 	errorLockViolation      = syscall.Errno(33) // ERROR_LOCK_VIOLATION
 )
 
-// tryLock takes an exclusive lock on f with LockFileEx without waiting: false when another
+// TryLock takes an exclusive lock on f with LockFileEx without waiting: false when another
 // handle holds it. Windows releases a lock when its handle is closed or its process dies.
-func tryLock(f *os.File) (bool, error) {
+func TryLock(f *os.File) (bool, error) {
 	var ol syscall.Overlapped
 	r, _, e := procLockFileEx.Call(f.Fd(), lockfileExclusiveLock|lockfileFailImmediately, 0, 1, 0, uintptr(unsafe.Pointer(&ol)))
 	if r != 0 {
