@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"resilience.ops/internal/modtest"
 )
@@ -54,27 +53,8 @@ func TestModuleCommandLeavingProcesses(t *testing.T) {
 			t.Fatalf("%s: no pid (stderr %q)", tc.cmd, stderr)
 		}
 		pid, _ := strconv.Atoi(pids[0])
-		if !processEnded(pid) {
+		if !modtest.Ended(t, pid) {
 			t.Errorf("%s: process %d outlived the task", tc.cmd, pid)
 		}
-	}
-}
-
-// processEnded waits until pid runs no more (gone or a zombie), with a safety deadline against a
-// hang: it measures nothing.
-func processEnded(pid int) bool {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			return true
-		}
-		if i := strings.LastIndexByte(string(b), ')'); i > 0 && len(b) > i+2 && (b[i+2] == 'Z' || b[i+2] == 'X') {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
