@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // oPath is Linux's O_PATH (the same value on every architecture Go runs Linux on): an open file
@@ -506,6 +507,17 @@ func (d *Dir) SameFile(f *os.File, name string) bool {
 // LockWait for another holder, and returns the function that releases it. See LockWithin.
 func (d *Dir) Lock(name string) (unlock func(), err error) { return d.LockWithin(name, LockWait()) }
 
+// LockShared takes a shared lock on the lock file name (created 0600 when missing), waiting up to
+// LockWait while another process holds it exclusively: any number of processes hold it shared at
+// once, and none while one holds it exclusively (Lock). It returns the function that releases it.
+func (d *Dir) LockShared(name string) (unlock func(), err error) {
+	f, err := d.lockFile(name, syscall.O_RDWR|syscall.O_CREAT, lockShared, LockWait())
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
 // LockWithin is Lock with its own wait (0 tries once). A lock still held by another process after
 // wait fails with an error that wraps ErrLockTimeout and says who holds it, where /proc/locks
 // tells. The kernel releases a lock when its holder dies, so a dead holder never blocks.
@@ -514,15 +526,26 @@ func (d *Dir) Lock(name string) (unlock func(), err error) { return d.LockWithin
 // it deletes): the lock then taken on the removed file guards nothing, so LockWithin starts over
 // on the file now at the name, and two processes never both hold "the" lock.
 func (d *Dir) LockWithin(name string, wait time.Duration) (unlock func(), err error) {
+	f, err := d.lockFile(name, syscall.O_RDWR|syscall.O_CREAT, lockExclusive, wait)
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// lockFile opens name with flag (after the checks of every file of d) and locks it with kind k,
+// waiting up to wait; closing the file releases the lock. A missing file without O_CREAT gives
+// an error that wraps fs.ErrNotExist.
+func (d *Dir) lockFile(name string, flag int, k lockKind, wait time.Duration) (*os.File, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		f, st, err := d.openFile(name, syscall.O_RDWR|syscall.O_CREAT, FileMode)
+		f, st, err := d.openFile(name, flag, FileMode)
 		if err != nil {
 			return nil, lockError(d.Join(name), err)
 		}
-		ok, err := tryLock(f)
+		ok, err := tryLock(f, k)
 		if err == nil && !ok {
-			ok, err = waitLock(f, time.Until(deadline))
+			ok, err = waitLock(f, k, time.Until(deadline))
 			if err == nil && !ok {
 				// f now belongs to waitLock's goroutine, which closes it.
 				return nil, refusal([]error{ErrLockTimeout}, "lock %s: held by %s for longer than the lock wait (%s); the state was not changed (set %s to wait longer)",
@@ -534,7 +557,7 @@ func (d *Dir) LockWithin(name string, wait time.Duration) (unlock func(), err er
 			return nil, fmt.Errorf("lock %s: %w", d.Join(name), err)
 		}
 		if d.SameFile(f, name) {
-			return func() { f.Close() }, nil
+			return f, nil
 		}
 		f.Close() // the locked file was removed or replaced while we waited: lock the current one
 	}
@@ -627,4 +650,98 @@ func (s *fileStat) Mode() fs.FileMode {
 		m |= fs.ModeSticky
 	}
 	return m
+}
+
+// Sub opens the directory name in d, creating it (0700) when create is set, with the checks of
+// OpenDir: it must be a directory of this user or root that others cannot write to without the
+// sticky bit, and not a symbolic link. A missing directory without create gives an error that
+// wraps fs.ErrNotExist. Close the returned Dir when done.
+func (d *Dir) Sub(name string, create bool) (*Dir, error) {
+	if err := checkName(d.path, name); err != nil {
+		return nil, err
+	}
+	path := d.Join(name)
+	fd, err := openat(d.fd, name, dirFlags)
+	if errors.Is(err, syscall.ENOENT) && create {
+		if merr := syscall.Mkdirat(d.fd, name, DirMode); merr != nil && !errors.Is(merr, syscall.EEXIST) {
+			return nil, fmt.Errorf("create directory %s: %w", path, explain(&os.PathError{Op: "mkdir", Path: path, Err: merr}))
+		}
+		fd, err = openat(d.fd, name, dirFlags)
+	}
+	if err != nil {
+		return nil, dirOpenError(d.fd, name, path, err)
+	}
+	if err := checkDirFD(fd, path, d.euid, d.anyOwner); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	return &Dir{path: path, f: os.NewFile(uintptr(fd), path), fd: fd, euid: d.euid, anyOwner: d.anyOwner}, nil
+}
+
+// atRemoveDir is Linux's AT_REMOVEDIR flag of unlinkat.
+const atRemoveDir = 0x200
+
+// RemoveDir removes the empty directory name of d: nothing when it is missing. Only a directory
+// of this user (or root) is removed; a symbolic link or anything else is refused and left.
+func (d *Dir) RemoveDir(name string) error {
+	if err := checkName(d.path, name); err != nil {
+		return err
+	}
+	path := d.Join(name)
+	st, err := lstatAt(d.fd, name)
+	if errors.Is(err, syscall.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	switch {
+	case st.Mode&syscall.S_IFMT == syscall.S_IFLNK:
+		return symlinkRefusal("directory ", path)
+	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR:
+		return refusal(unsafeKinds, "refusing to remove %s: it is %s, not a directory", path, kindOf(st.Mode))
+	case !d.ours(st.Uid):
+		return refusal(unsafeKinds, "refusing to remove %s: it belongs to %s", path, describeUser(st.Uid))
+	}
+	p, err := syscall.BytePtrFromString(name)
+	if err != nil {
+		return err
+	}
+	if _, _, e := syscall.Syscall(syscall.SYS_UNLINKAT, uintptr(d.fd), uintptr(unsafe.Pointer(p)), atRemoveDir); e != 0 && e != syscall.ENOENT {
+		return fmt.Errorf("remove %s: %w", path, explain(e))
+	}
+	return nil
+}
+
+// Touch sets the modification time of the file name to t, with the checks of every file of d;
+// a missing file gives an error that wraps fs.ErrNotExist.
+func (d *Dir) Touch(name string, t time.Time) error {
+	f, _, err := d.openFile(name, syscall.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tv := syscall.NsecToTimeval(t.UnixNano())
+	if err := syscall.Futimes(int(f.Fd()), []syscall.Timeval{tv, tv}); err != nil {
+		return fmt.Errorf("touch %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// OpenSegment opens the append-only file name of d (created 0600 when create is set) and takes
+// its exclusive lock, waiting up to LockWait; see Segment. Without create, a missing file gives
+// (nil, nil).
+func (d *Dir) OpenSegment(name string, create bool) (*Segment, error) {
+	flag := syscall.O_RDWR | syscall.O_APPEND
+	if create {
+		flag |= syscall.O_CREAT
+	}
+	f, err := d.lockFile(name, flag, lockData, LockWait())
+	if !create && errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newSegment(f)
 }

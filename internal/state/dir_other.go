@@ -333,17 +333,37 @@ func (d *Dir) SameFile(f *os.File, name string) bool {
 // Lock takes an exclusive lock on the lock file name, waiting up to LockWait.
 func (d *Dir) Lock(name string) (unlock func(), err error) { return d.LockWithin(name, LockWait()) }
 
+// LockShared takes a shared lock on the lock file name, waiting up to LockWait; see the Linux
+// version.
+func (d *Dir) LockShared(name string) (unlock func(), err error) {
+	f, err := d.lockFile(name, os.O_RDWR|os.O_CREATE, lockShared, LockWait())
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
 // LockWithin is Lock with its own wait (0 tries once); see the Linux version.
 func (d *Dir) LockWithin(name string, wait time.Duration) (unlock func(), err error) {
+	f, err := d.lockFile(name, os.O_RDWR|os.O_CREATE, lockExclusive, wait)
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// lockFile opens name with flag and locks it with kind k, waiting up to wait; see the Linux
+// version.
+func (d *Dir) lockFile(name string, flag int, k lockKind, wait time.Duration) (*os.File, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		f, err := d.openFile(name, os.O_RDWR|os.O_CREATE, FileMode)
+		f, err := d.openFile(name, flag, FileMode)
 		if err != nil {
 			return nil, lockError(d.Join(name), err)
 		}
-		ok, err := tryLock(f)
+		ok, err := tryLock(f, k)
 		if err == nil && !ok {
-			ok, err = waitLock(f, time.Until(deadline))
+			ok, err = waitLock(f, k, time.Until(deadline))
 			if err == nil && !ok {
 				return nil, refusal([]error{ErrLockTimeout}, "lock %s: held by another process for longer than the lock wait (%s); the state was not changed (set %s to wait longer)",
 					d.Join(name), wait, LockWaitEnv)
@@ -354,8 +374,78 @@ func (d *Dir) LockWithin(name string, wait time.Duration) (unlock func(), err er
 			return nil, fmt.Errorf("lock %s: %w", d.Join(name), err)
 		}
 		if d.SameFile(f, name) {
-			return func() { f.Close() }, nil
+			return f, nil
 		}
 		f.Close()
 	}
+}
+
+// Sub opens the directory name in d, creating it (0700) when create is set; see the Linux
+// version.
+func (d *Dir) Sub(name string, create bool) (*Dir, error) {
+	if err := checkName(d.path, name); err != nil {
+		return nil, err
+	}
+	path := d.Join(name)
+	_, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		if merr := os.Mkdir(path, DirMode); merr != nil && !errors.Is(merr, fs.ErrExist) {
+			return nil, fmt.Errorf("create directory %s: %w", path, explain(merr))
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("directory %s: %w", path, explain(err))
+	}
+	if err := checkDirPath(path, d.euid, d.anyOwner); err != nil {
+		return nil, err
+	}
+	return &Dir{path: path, euid: d.euid, anyOwner: d.anyOwner}, nil
+}
+
+// RemoveDir removes the empty directory name of d: nothing when it is missing; see the Linux
+// version.
+func (d *Dir) RemoveDir(name string) error {
+	fi, err := d.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", d.Join(name), err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return symlinkRefusal("directory ", d.Join(name))
+	}
+	if !fi.IsDir() {
+		return refusal(unsafeKinds, "refusing to remove %s: it is not a directory", d.Join(name))
+	}
+	if err := os.Remove(d.Join(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", d.Join(name), explain(err))
+	}
+	return nil
+}
+
+// Touch sets the modification time of the file name to t; see the Linux version.
+func (d *Dir) Touch(name string, t time.Time) error {
+	f, err := d.openFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Chtimes(d.Join(name), t, t)
+}
+
+// OpenSegment opens the append-only file name of d and takes its exclusive lock; see the Linux
+// version.
+func (d *Dir) OpenSegment(name string, create bool) (*Segment, error) {
+	flag := os.O_RDWR | os.O_APPEND
+	if create {
+		flag |= os.O_CREATE
+	}
+	f, err := d.lockFile(name, flag, lockData, LockWait())
+	if !create && errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newSegment(f)
 }
