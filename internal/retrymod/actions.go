@@ -147,8 +147,8 @@ func handleStart(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (m
 	}
 	ret.SessionID, ret.SessionFile, ret.SessionStart = id, st.Files().Session(id), sess.SessionStart
 	ret.SessionStatus, ret.Created, ret.CallStackSessionID = string(sess.SessionStatus), created, sess.CallStackSessionID
-	ret.OperationCount = len(sess.Operations)
-	msg := fmt.Sprintf("joined retry session %s (%d operations so far)", id, len(sess.Operations))
+	ret.OperationCount = operationCount(&sess)
+	msg := fmt.Sprintf("joined retry session %s (%d operations at its last finalize)", id, ret.OperationCount)
 	if created {
 		msg = fmt.Sprintf("started retry session %s in %s", id, st.Dir)
 	}
@@ -156,6 +156,20 @@ func handleStart(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (m
 		msg = "check mode: " + msg + " (nothing written)"
 	}
 	return module.Result{Changed: changed, Msg: msg, Data: ret}, nil
+}
+
+// operationCount is what start reports as operation_count: the operations that the session's last
+// finalize counted (finished and running), which its head keeps; joining never reads the
+// operations, so that it costs the same whatever the session holds. A session written by an
+// earlier version holds them in its file (check mode reads it as it is).
+func operationCount(sess *session.Session) int {
+	if len(sess.Operations) > 0 {
+		return len(sess.Operations)
+	}
+	if s := sess.FinalStatistics; s != nil {
+		return s.TotalOperations + s.RunningOperations
+	}
+	return 0
 }
 
 // attemptOutcome is what one attempt that ran elsewhere observed.
@@ -362,15 +376,14 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 	}
 	name, given := p.Str("operation"), int(p.Int("attempt"))
 	st := newStore(ctx, p, d)
-	var rec session.Operation
 	var decision retry.StopReason
 	var delay time.Duration
 	var typ retry.ErrorType
 	var refused string // why a guardrail stopped the retries
-	_, _, err = st.Update(id, func(se *session.Session, _ bool) error {
-		o, err := operationFor(ctx, p, se, id, &opID, name, given, start)
+	rec, err := st.UpdateOperation(id, p.Str("host"), p.Dict("context"), func(lookup session.Lookup) (session.Operation, []session.ErrorEntry, error) {
+		o, err := operationFor(ctx, p, lookup, id, &opID, name, given, start)
 		if err != nil {
-			return err
+			return session.Operation{}, nil, err
 		}
 		n := o.AttemptCount + 1
 		opStart, err := session.ParseTimestamp(o.StartTime)
@@ -424,9 +437,11 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 		o.Attempts = append(o.Attempts, a)
 		o.AttemptCount, o.MaxAttempts, o.EndTime = n, pol.MaxAttempts, session.Timestamp(now)
 		o.ExecutionTime = secondsOf(now.Sub(opStart))
-		session.NoteContext(se, o.Context)
-		rec = *o
-		return nil
+		var errs []session.ErrorEntry
+		if o.Status == session.OpFailed {
+			errs = append(errs, session.ErrorEntryOf(o, now))
+		}
+		return *o, errs, nil
 	})
 	if err != nil {
 		return module.Result{}, err
@@ -434,11 +449,6 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 	last := rec.Attempts[len(rec.Attempts)-1]
 	if p.Bool("log_individual_attempts") {
 		if err := st.WriteAttempt(id, &rec, last); err != nil {
-			return module.Result{}, err
-		}
-	}
-	if rec.Status == session.OpFailed {
-		if err := st.AppendError(id, session.ErrorEntryOf(&rec, now)); err != nil {
 			return module.Result{}, err
 		}
 	}
@@ -506,11 +516,11 @@ func ingest(ctx *module.Ctx, p module.Params, id string, d deps) (module.Result,
 		op.OperationName = name
 	}
 	st := newStore(ctx, p, d)
-	if _, err := st.RecordOperation(id, op); err != nil {
+	op.SessionID = id
+	if _, err := st.RecordOperation(id, op, errorEntries(&op, d)...); err != nil {
 		return module.Result{}, err
 	}
-	op.SessionID = id
-	if err := logOperation(st, p, d, id, &op); err != nil {
+	if err := logAttempts(st, p, id, &op); err != nil {
 		return module.Result{}, err
 	}
 	ret := recordReturn{Operation: op, SessionFile: st.Files().Session(id), PolicySources: []string{}}
@@ -528,18 +538,22 @@ func ingest(ctx *module.Ctx, p module.Params, id string, d deps) (module.Result,
 	return module.Result{Changed: true, Msg: msg, Data: ret}, nil
 }
 
-// logOperation writes the per-attempt logs (when asked) and the error log entry (when the
-// operation failed) of a finished operation.
-func logOperation(st *session.Store, p module.Params, d deps, id string, op *session.Operation) error {
+// errorEntries is the error log entry of a finished operation, recorded with it when it failed.
+func errorEntries(op *session.Operation, d deps) []session.ErrorEntry {
+	if op.Status != session.OpFailed {
+		return nil
+	}
+	return []session.ErrorEntry{session.ErrorEntryOf(op, d.now())}
+}
+
+// logAttempts writes the per-attempt logs of a finished operation, when asked.
+func logAttempts(st *session.Store, p module.Params, id string, op *session.Operation) error {
 	if p.Bool("log_individual_attempts") {
 		for _, a := range op.Attempts {
 			if err := st.WriteAttempt(id, op, a); err != nil {
 				return err
 			}
 		}
-	}
-	if op.Status == session.OpFailed {
-		return st.AppendError(id, session.ErrorEntryOf(op, d.now()))
 	}
 	return nil
 }
@@ -560,10 +574,10 @@ func trackRun(p module.Params, d deps, rec retry.OperationRecord, errorType retr
 		op.ErrorType = string(errorType)
 	}
 	st := &session.Store{Dir: p.Str("state_dir"), Now: d.now}
-	if _, err := st.RecordOperation(rec.SessionID, op); err != nil {
+	if _, err := st.RecordOperation(rec.SessionID, op, errorEntries(&op, d)...); err != nil {
 		return "", err
 	}
-	return st.Files().Session(rec.SessionID), logOperation(st, p, d, rec.SessionID, &op)
+	return st.Files().Session(rec.SessionID), logAttempts(st, p, rec.SessionID, &op)
 }
 
 // thresholds decodes monitoring; nil when monitoring is disabled.

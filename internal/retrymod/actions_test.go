@@ -236,6 +236,7 @@ func TestRecordNonRetryableFailsFast(t *testing.T) {
 			t.Errorf("msg %q lacks %q", res["msg"], want)
 		}
 	}
+	mustRun(t, d, map[string]any{"action": "finalize", "state_dir": dir, "session_id": id}) // composes the error log
 	var log session.ErrorLog
 	b, err := os.ReadFile(session.Files{Dir: dir}.ErrorLog(id))
 	if err != nil || json.Unmarshal(b, &log) != nil || len(log.Errors) != 1 || log.Errors[0].ErrorType != "authentication_error" {

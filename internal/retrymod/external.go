@@ -18,13 +18,17 @@ import (
 // Actions admit, send_metrics and send_alerts: the circuit breaker in front of the role's tasks
 // files, and the delivery of a session's metrics and alerts to external systems.
 
-// operationFor returns the operation of session se that attempt given (0: not given) of name
-// belongs to: the one with *opID, or a new one started at start (whose id is then set in *opID).
-// It refuses what would record an attempt twice or out of order.
-func operationFor(ctx *module.Ctx, p module.Params, se *session.Session, id string, opID *string, name string, given int, start time.Time) (*session.Operation, error) {
+// operationFor returns the operation of the host's records in session id that attempt given (0:
+// not given) of name belongs to: the one with *opID (found by lookup), or a new one started at
+// start (whose id is then set in *opID). It refuses what would record an attempt twice or out of
+// order.
+func operationFor(ctx *module.Ctx, p module.Params, lookup session.Lookup, id string, opID *string, name string, given int, start time.Time) (*session.Operation, error) {
 	var o *session.Operation
 	if *opID != "" {
-		o = se.Operation(*opID)
+		var err error
+		if o, err = lookup(*opID); err != nil {
+			return nil, err
+		}
 	}
 	if o == nil {
 		done := 0
@@ -39,10 +43,9 @@ func operationFor(ctx *module.Ctx, p module.Params, se *session.Session, id stri
 			// Its own random source: d.rnd draws the jitter, as in the engine.
 			*opID = session.NewOperationID(name, start, nil)
 		}
-		se.Operations = append(se.Operations, session.Operation{OperationID: *opID, OperationName: name, SessionID: id,
+		o = &session.Operation{OperationID: *opID, OperationName: name, SessionID: id,
 			Host: p.Str("host"), StartTime: session.Timestamp(start), Status: session.OpRunning, AttemptCount: done,
-			Attempts: []session.Attempt{}, Context: p.Dict("context")})
-		o = &se.Operations[len(se.Operations)-1]
+			Attempts: []session.Attempt{}, Context: p.Dict("context")}
 	}
 	if o.Finished() {
 		return nil, fmt.Errorf("operation %s already ended (%s, %s) in session %s: leave operation_id out to record a new operation",
@@ -149,11 +152,10 @@ func recordRefusal(ctx *module.Ctx, p module.Params, d deps, id, name string, f 
 	}
 	now := d.now()
 	st := newStore(ctx, p, d)
-	var rec session.Operation
-	_, _, err = st.Update(id, func(se *session.Session, _ bool) error {
-		o, err := operationFor(ctx, p, se, id, &opID, name, int(p.Int("attempt")), now)
+	rec, err := st.UpdateOperation(id, p.Str("host"), p.Dict("context"), func(lookup session.Lookup) (session.Operation, []session.ErrorEntry, error) {
+		o, err := operationFor(ctx, p, lookup, id, &opID, name, int(p.Int("attempt")), now)
 		if err != nil {
-			return err
+			return session.Operation{}, nil, err
 		}
 		opStart, err := session.ParseTimestamp(o.StartTime)
 		if err != nil {
@@ -161,16 +163,11 @@ func recordRefusal(ctx *module.Ctx, p module.Params, d deps, id, name string, f 
 		}
 		o.Status, o.StopReason, o.ErrorType = session.OpFailed, string(retry.StopRejected), string(f.Type)
 		o.MaxAttempts, o.EndTime, o.ExecutionTime = pol.MaxAttempts, session.Timestamp(now), secondsOf(now.Sub(opStart))
-		session.NoteContext(se, o.Context)
-		rec = *o
-		return nil
+		entry := session.ErrorEntryOf(o, now)
+		entry.ErrorMessage = f.Summary()
+		return *o, []session.ErrorEntry{entry}, nil
 	})
 	if err != nil {
-		return module.Result{}, err
-	}
-	entry := session.ErrorEntryOf(&rec, now)
-	entry.ErrorMessage = f.Summary()
-	if err := st.AppendError(id, entry); err != nil {
 		return module.Result{}, err
 	}
 	last := ""
@@ -231,7 +228,8 @@ func handleSend(ctx *module.Ctx, p module.Params, d deps) (module.Result, error)
 		return module.Result{}, err
 	}
 	st := newStore(ctx, p, d)
-	sess, err := st.Load(id)
+	now := d.now()
+	snap, alerts, sess, err := st.Snapshot(id, now, th)
 	if err != nil {
 		return module.Result{}, err
 	}
@@ -241,10 +239,9 @@ func handleSend(ctx *module.Ctx, p module.Params, d deps) (module.Result, error)
 				session.ErrNoSession, id, st.Dir)
 		}
 		// A session started in check mode has no file: an empty one says what would be sent.
-		sess = &session.Session{SessionID: id, SessionStart: session.Timestamp(d.now()), SessionStatus: session.StatusActive}
+		sess = &session.Session{SessionID: id, SessionStart: session.Timestamp(now), SessionStatus: session.StatusActive}
+		snap, alerts = session.Snapshot(sess, now, th)
 	}
-	now := d.now()
-	snap, alerts := session.Snapshot(sess, now, th)
 	alertMode := p.Str("action") == actionSendAlerts
 	opts := export.Options{CheckMode: ctx.CheckMode, Alerts: alertMode}
 	if alertMode && !ctx.CheckMode {

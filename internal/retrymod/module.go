@@ -30,6 +30,9 @@ type Return struct {
 	Schedule        *Schedule             `json:"schedule,omitempty"`
 	// SessionFile is set when track_session recorded the operation.
 	SessionFile string `json:"session_file,omitempty"`
+	// Host is the host the operation ran for (the host parameter), so that recording this result
+	// (action record, operation_result) names the same host's records.
+	Host string `json:"host,omitempty"`
 	guardReport
 }
 
@@ -181,7 +184,7 @@ func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (mod
 			rec.Attempts[i].Evidence = nil
 		}
 	}
-	ret := Return{OperationRecord: rec, ErrorType: string(out.LastType), PolicySources: sources}
+	ret := Return{OperationRecord: rec, ErrorType: string(out.LastType), PolicySources: sources, Host: p.Str("host")}
 	op.fill(&ret, out.Reason == retry.StopAlreadyDone)
 	if gr != nil {
 		ret.guardReport = gr.report()
