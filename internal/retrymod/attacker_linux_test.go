@@ -25,13 +25,10 @@ func runBinary(t *testing.T, bin string, args map[string]any, env ...string) map
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := filepath.Join(t.TempDir(), "args")
-	if err := os.WriteFile(f, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	prog, f := modtest.ModuleDir(t, bin, b)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, f)
+	cmd := exec.CommandContext(ctx, prog, f)
 	cmd.Env = append(os.Environ(), env...)
 	out, _ := cmd.Output()
 	if ctx.Err() != nil {
