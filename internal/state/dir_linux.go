@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -231,68 +230,87 @@ func (d *Dir) checkFile(path string, st *syscall.Stat_t) error {
 // is refused and a named pipe never blocks) and checks what it opened before anything is read
 // or written.
 func (d *Dir) openFile(name string, flag int, perm uint32) (*os.File, *syscall.Stat_t, error) {
-	if err := checkName(d.path, name); err != nil {
+	fd, st, err := d.openFD(name, flag, perm)
+	if err != nil {
 		return nil, nil, err
+	}
+	_ = syscall.SetNonblock(fd, false)
+	return os.NewFile(uintptr(fd), d.Join(name)), st, nil
+}
+
+// openFD is openFile that returns the file descriptor (still O_NONBLOCK, which does nothing to a
+// regular file), for callers that read it with a few system calls of their own.
+func (d *Dir) openFD(name string, flag int, perm uint32) (int, *syscall.Stat_t, error) {
+	if err := checkName(d.path, name); err != nil {
+		return -1, nil, err
 	}
 	path := d.Join(name)
 	fd, err := openat(d.fd, name, flag|fileFlags, perm)
 	if err != nil {
 		switch {
 		case errors.Is(err, syscall.ELOOP):
-			return nil, nil, symlinkRefusal("", path)
+			return -1, nil, symlinkRefusal("", path)
 		case errors.Is(err, syscall.ENXIO), errors.Is(err, syscall.EISDIR):
 			kind := "not a regular file"
 			if st, serr := lstatAt(d.fd, name); serr == nil {
 				kind = kindOf(st.Mode) + ", not a regular file"
 			}
-			return nil, nil, refusal(unsafeKinds, "refusing to use %s: it is %s", path, kind)
+			return -1, nil, refusal(unsafeKinds, "refusing to use %s: it is %s", path, kind)
 		}
 		if !errors.Is(err, syscall.ENOENT) {
 			// Say what is there rather than a bare "permission denied" (fs.protected_regular
 			// and fs.protected_fifos refuse root's O_CREAT on a file another user left in /tmp).
 			if st, serr := lstatAt(d.fd, name); serr == nil {
 				if cerr := d.checkFile(path, st); cerr != nil {
-					return nil, nil, cerr
+					return -1, nil, cerr
 				}
 			}
 		}
-		return nil, nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return -1, nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
 		syscall.Close(fd)
-		return nil, nil, &os.PathError{Op: "stat", Path: path, Err: err}
+		return -1, nil, &os.PathError{Op: "stat", Path: path, Err: err}
 	}
 	if err := d.checkFile(path, &st); err != nil {
 		syscall.Close(fd)
-		return nil, nil, err
+		return -1, nil, err
 	}
-	_ = syscall.SetNonblock(fd, false)
-	return os.NewFile(uintptr(fd), path), &st, nil
+	return fd, &st, nil
 }
 
 // ReadFile reads the file name. A missing file gives (nil, nil); an empty one a non-nil empty
 // slice.
 func (d *Dir) ReadFile(name string) ([]byte, error) {
-	f, st, err := d.openFile(name, syscall.O_RDONLY, 0)
+	fd, st, err := d.openFD(name, syscall.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, readError(d.Join(name), err)
 	}
-	defer f.Close()
+	defer syscall.Close(fd)
 	if st.Size > MaxFileSize {
-		return nil, tooLargeToRead(f.Name())
+		return nil, tooLargeToRead(d.Join(name))
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
+	// What the file held when it was opened: state files are replaced whole, never rewritten in
+	// place, and an append-only file that grows meanwhile is read up to a line it had then.
+	buf := make([]byte, st.Size)
+	for off := 0; off < len(buf); {
+		n, err := syscall.Read(fd, buf[off:])
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", d.Join(name), err)
+		}
+		if n == 0 { // shorter than it was: truncated meanwhile
+			return buf[:off], nil
+		}
+		off += n
 	}
-	if len(data) > MaxFileSize {
-		return nil, tooLargeToRead(f.Name())
-	}
-	return data, nil
+	return buf, nil
 }
 
 // Lstat describes name without following a symbolic link.
