@@ -73,7 +73,7 @@ const (
 
 // workedSession records the reference's worked example (5 operations of 4 hosts, one of them the
 // reference's "Operation Details") and finalizes it at 10:05:30.
-func workedSession(t *testing.T) (*Store, string) {
+func workedSession(t testing.TB) (*Store, string) {
 	t.Helper()
 	clk := &fakeNow{t: time.Date(2023, 12, 1, 10, 0, 0, 0, time.UTC)}
 	st := &Store{Dir: filepath.Join(t.TempDir(), "ansible_retry"), Now: clk.Now}

@@ -318,11 +318,17 @@ func classify(line []byte) (lineKind, string) {
 	return lineOp, probe.OperationID
 }
 
+// errBadRecord is returned by an emit function of scanHost for a line that is not a record it
+// can read: the line is counted as skipped.
+var errBadRecord = errors.New("not a record")
+
 // scanHost calls emit with the current records of one host, in order: for each operation its
 // last complete version (at the place of that version), and every error log entry. Lines that
-// are torn or not records are counted in bad: a torn line is never valid JSON (it is a strict
-// prefix of a record), so a version cut by a killed writer never hides the one before it. It
-// holds one segment in memory at a time, and the ids of the host's operations.
+// are torn or not records are counted in bad. A torn line is never valid JSON (it is a strict
+// prefix of a record), so a version cut by a killed writer never hides the one before it: an
+// operation with several versions is checked from its last one back; a line with no other
+// version is checked by emit, which decodes it anyway (errBadRecord). It holds one segment in
+// memory at a time, and the positions of the host's operations.
 func scanHost(pd *state.Dir, key string, segs []int, emit func(kind lineKind, line []byte) error, bad *int) error {
 	type pos struct{ seg, line int }
 	var cached []byte // the single segment of most hosts, read once
@@ -337,16 +343,51 @@ func scanHost(pd *state.Dir, key string, segs []int, emit func(kind lineKind, li
 		return data, err
 	}
 	last := map[string]pos{}
+	var multi map[string][]pos // the positions of operations with more than one version
 	for i := range segs {
 		data, err := read(i)
 		if err != nil {
 			return err
 		}
 		forLines(data, func(j int, line []byte) {
-			if kind, id := classify(line); kind == lineOp && json.Valid(line) {
-				last[id] = pos{i, j}
+			kind, id := classify(line)
+			if kind != lineOp {
+				return
 			}
+			if prev, seen := last[id]; seen {
+				if multi == nil {
+					multi = map[string][]pos{}
+				}
+				if multi[id] == nil {
+					multi[id] = []pos{prev}
+				}
+				multi[id] = append(multi[id], pos{i, j})
+			}
+			last[id] = pos{i, j}
 		})
+	}
+	valid := map[pos]bool{}
+	if len(multi) > 0 { // the last valid version of each: read its line again
+		for i := range segs {
+			data, err := read(i)
+			if err != nil {
+				return err
+			}
+			forLines(data, func(j int, line []byte) {
+				if _, id := classify(line); multi[id] != nil && json.Valid(line) {
+					valid[pos{i, j}] = true
+				}
+			})
+		}
+		for id, ps := range multi {
+			delete(last, id)
+			for k := len(ps) - 1; k >= 0; k-- {
+				if valid[ps[k]] {
+					last[id] = ps[k]
+					break
+				}
+			}
+		}
 	}
 	for i := range segs {
 		data, err := read(i)
@@ -358,17 +399,21 @@ func scanHost(pd *state.Dir, key string, segs []int, emit func(kind lineKind, li
 			if ferr != nil {
 				return
 			}
-			switch kind, id := classify(line); {
-			case kind == lineOp:
-				if p, ok := last[id]; ok && p == (pos{i, j}) {
-					ferr = emit(kind, line)
-				} else if !ok || !json.Valid(line) {
+			kind, id := classify(line)
+			if kind == lineOp && last[id] != (pos{i, j}) {
+				if multi[id] == nil || !valid[pos{i, j}] { // torn (an earlier version is skipped)
 					*bad++
-				} // else: an earlier version
-			case kind == lineError && json.Valid(line):
-				ferr = emit(kind, line)
-			default:
+				}
+				return
+			}
+			if kind == lineBad {
 				*bad++
+				return
+			}
+			if err := emit(kind, line); errors.Is(err, errBadRecord) {
+				*bad++
+			} else {
+				ferr = err
 			}
 		})
 		if ferr != nil {

@@ -239,9 +239,10 @@ func (t *tally) addLine(line []byte, op *Operation) error {
 		return nil
 	}
 	var l opLite
-	if json.Unmarshal(line, &l) == nil { // the scan checked it
-		t.add(&l)
+	if parseLite(line, &l) != nil {
+		return errBadRecord
 	}
+	t.add(&l)
 	return nil
 }
 
@@ -397,9 +398,10 @@ func (c *errorCollector) addLine(line []byte) error {
 	var rec struct {
 		ErrorEntry *ErrorEntry `json:"error_entry"`
 	}
-	if json.Unmarshal(line, &rec) == nil && rec.ErrorEntry != nil {
-		c.add(*rec.ErrorEntry)
+	if json.Unmarshal(line, &rec) != nil || rec.ErrorEntry == nil {
+		return errBadRecord
 	}
+	c.add(*rec.ErrorEntry)
 	return nil
 }
 

@@ -665,7 +665,7 @@ func (s *Store) Each(id string, fn func(op *Operation) error) (*Session, error) 
 		}
 		var op Operation
 		if json.Unmarshal(line, &op) != nil {
-			return nil // checked by the scan
+			return errBadRecord
 		}
 		return fn(&op)
 	}, nil)
@@ -722,6 +722,8 @@ func (s *Store) Compose(id string, w io.Writer) error {
 				return err
 			}
 			line = b
+		} else if !json.Valid(line) {
+			return errBadRecord
 		}
 		buf.Reset()
 		if n > 0 {
