@@ -510,7 +510,7 @@ func (s *Store) compressSegment(pd *state.Dir, name string) (int64, int64, bool,
 	if err != nil {
 		return 0, 0, false, err
 	}
-	if err := pd.Write(name+gzExt, gz, state.WriteOptions{ModTime: fi.ModTime()}); err != nil {
+	if err := pd.Write(name+gzExt, gz, state.WriteOptions{ModTime: fi.ModTime(), Temp: tempName(name + gzExt)}); err != nil {
 		return 0, 0, false, err
 	}
 	if err := pd.Remove(name); err != nil {
@@ -559,7 +559,7 @@ func (s *Store) compressFile(d *state.Dir, path string) (Compressed, bool, error
 		if s.DryRun {
 			return
 		}
-		if err := d.Write(name+".gz", gz, state.WriteOptions{ModTime: fi.ModTime()}); err != nil {
+		if err := d.Write(name+".gz", gz, state.WriteOptions{ModTime: fi.ModTime(), Temp: tempName(name + ".gz")}); err != nil {
 			ferr, ok = err, false
 			return
 		}

@@ -213,7 +213,8 @@ func (s *Store) UpdateHead(id string, fn func(sess *Session, created bool) error
 	if err != nil {
 		return Session{}, false, err
 	}
-	if err := d.Write(headName(id), data, state.WriteOptions{}); err != nil {
+	// A fixed temporary name: one that a writer killed mid-write left is reused (we hold the lock).
+	if err := d.Write(headName(id), data, state.WriteOptions{Temp: tempName(headName(id))}); err != nil {
 		return Session{}, false, err
 	}
 	if err := d.Remove(headName(id) + gzExt); err != nil {
@@ -870,11 +871,15 @@ func (s *Store) writeJSON(path string, v any) error {
 		return err
 	}
 	defer unlock()
-	if err := d.Write(name, data, state.WriteOptions{}); err != nil {
+	if err := d.Write(name, data, state.WriteOptions{Temp: tempName(name)}); err != nil {
 		return err
 	}
 	return d.Remove(name + gzExt)
 }
+
+// tempName is the temporary file of name for writers that hold name's lock: fixed, so that the
+// one a writer killed mid-write left behind is removed by the next write.
+func tempName(name string) string { return "." + name + ".tmp" }
 
 // AttemptLog is the content of a per-attempt log file.
 type AttemptLog struct {
