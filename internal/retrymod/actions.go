@@ -76,11 +76,17 @@ type recordReturn struct {
 	guardReport
 }
 
-// finalizeReturn is the result of action finalize: the session statistics and its files.
+// finalizeReturn is the result of action finalize: the session statistics, its files, and
+// bounded facts for the AAP artifacts (the first failures and their count, the hosts), whatever
+// the session holds.
 type finalizeReturn struct {
 	session.Summary
-	SessionFile     string `json:"session_file"`
-	PerformanceFile string `json:"performance_file"`
+	SessionFile     string               `json:"session_file"`
+	PerformanceFile string               `json:"performance_file"`
+	ErrorLogFile    string               `json:"error_log_file"`
+	Hosts           int                  `json:"hosts"`
+	FailureCount    int                  `json:"failure_count"`
+	Failures        []session.ErrorEntry `json:"failures"`
 }
 
 // retentionReturn is the result of actions cleanup and compress.
@@ -616,10 +622,11 @@ func handleFinalize(ctx *module.Ctx, p module.Params, d deps) (module.Result, er
 		return module.Result{}, err
 	}
 	st := newStore(ctx, p, d)
-	sess, err := st.Finalize(id, session.Status(p.Str("session_status")), th)
+	rep, err := st.FinalizeReport(id, session.Status(p.Str("session_status")), th)
 	if err != nil {
 		return module.Result{}, err
 	}
+	sess := rep.Session
 	s := sess.FinalStatistics
 	msg := fmt.Sprintf("retry session %s %s: %d operations, %d succeeded, %d failed, %d retried",
 		id, sess.SessionStatus, s.TotalOperations, s.SuccessfulOperations, s.FailedOperations, s.RetriedOperations)
@@ -636,8 +643,13 @@ func handleFinalize(ctx *module.Ctx, p module.Params, d deps) (module.Result, er
 	if ctx.CheckMode {
 		msg = "check mode: " + msg + " (nothing written)"
 	}
+	failures := rep.Failures
+	if failures == nil {
+		failures = []session.ErrorEntry{}
+	}
 	return module.Result{Changed: true, Msg: msg, Data: finalizeReturn{Summary: sess.Summary(),
-		SessionFile: st.Files().Session(id), PerformanceFile: st.Files().Performance(id)}}, nil
+		SessionFile: st.Files().Session(id), PerformanceFile: st.Files().Performance(id), ErrorLogFile: st.Files().ErrorLog(id),
+		Hosts: rep.Hosts, FailureCount: rep.FailureCount, Failures: failures}}, nil
 }
 
 // retentionOf decodes retention.

@@ -756,8 +756,32 @@ func (s *Store) Compose(id string, w io.Writer) error {
 // check mode gives the statistics of an empty session. Finalizing again recomputes everything
 // from the operations recorded by then.
 func (s *Store) Finalize(id string, status Status, th *Thresholds) (Session, error) {
+	f, err := s.FinalizeReport(id, status, th)
+	return f.Session, err
+}
+
+// MaxReportedFailures bounds the failures that a finalize reports (Finalized.Failures), for the
+// AAP artifacts: the oldest ones.
+const MaxReportedFailures = 10
+
+// maxReportedText bounds each text of a reported failure.
+const maxReportedText = 256
+
+// Finalized is what a finalize found besides the head: bounded, whatever the session holds.
+type Finalized struct {
+	Session
+	// Failures are the oldest error log entries (at most MaxReportedFailures, texts cut to 256
+	// bytes); FailureCount counts them all.
+	Failures     []ErrorEntry
+	FailureCount int
+	// Hosts counts the distinct hosts with operations.
+	Hosts int
+}
+
+// FinalizeReport is Finalize, and it also returns the first failures, their count and the hosts.
+func (s *Store) FinalizeReport(id string, status Status, th *Thresholds) (Finalized, error) {
 	if err := ValidateID(id); err != nil {
-		return Session{}, err
+		return Finalized{}, err
 	}
 	var token string
 	if !s.DryRun { // fail before creating the directory or a lock file
@@ -765,7 +789,7 @@ func (s *Store) Finalize(id string, status Status, th *Thresholds) (Session, err
 			if err == nil {
 				err = s.noSession(id)
 			}
-			return Session{}, err
+			return Finalized{}, err
 		}
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -777,28 +801,28 @@ func (s *Store) Finalize(id string, status Status, th *Thresholds) (Session, err
 			se.Finalizing = token
 			return nil
 		}); err != nil {
-			return Session{}, err
+			return Finalized{}, err
 		}
 	}
 	t := newTally()
 	errs := newErrorCollector(MaxErrorLogEntries)
 	h, bad, err := s.stream(id, true, t.addLine, errs.addLine)
 	if err != nil {
-		return Session{}, err
+		return Finalized{}, err
 	}
 	if s.afterRead != nil {
 		s.afterRead()
 	}
 	if h == nil {
 		if !s.DryRun {
-			return Session{}, s.noSession(id)
+			return Finalized{}, s.noSession(id)
 		}
 		h = newHead(id, s.now())
 	}
 	now := s.now()
 	start, err := ParseTimestamp(h.SessionStart)
 	if err != nil {
-		return Session{}, fmt.Errorf("session %s: session_start %q: %w", id, h.SessionStart, err)
+		return Finalized{}, fmt.Errorf("session %s: session_start %q: %w", id, h.SessionStart, err)
 	}
 	dur := max(now.Sub(start), 0)
 	stats := t.statistics(dur)
@@ -827,7 +851,7 @@ func (s *Store) Finalize(id string, status Status, th *Thresholds) (Session, err
 			return nil
 		})
 		if err != nil {
-			return Session{}, err
+			return Finalized{}, err
 		}
 		out = written
 		if !applied { // the head is left as it is: report what was read, with its status
@@ -841,10 +865,16 @@ func (s *Store) Finalize(id string, status Status, th *Thresholds) (Session, err
 	out.Operations = nil
 	perf := t.performance(&out, stats, now)
 	perf.SkippedRecords = bad
-	if err := s.writeJSON(s.Files().Performance(id), perf); err != nil {
-		return out, err
+	rep := Finalized{Session: out, FailureCount: errs.count, Hosts: perf.Hosts, Failures: errs.first(MaxReportedFailures)}
+	for i := range rep.Failures {
+		e := &rep.Failures[i]
+		e.ErrorMessage, e.FailedTask, e.OperationName, e.Host = clip(e.ErrorMessage, maxReportedText),
+			clip(e.FailedTask, maxReportedText), clip(e.OperationName, maxReportedText), clip(e.Host, maxReportedText)
 	}
-	return out, s.writeJSON(s.Files().ErrorLog(id), errs.log(id))
+	if err := s.writeJSON(s.Files().Performance(id), perf); err != nil {
+		return rep, err
+	}
+	return rep, s.writeJSON(s.Files().ErrorLog(id), errs.log(id))
 }
 
 func (s *Store) noSession(id string) error {
