@@ -86,6 +86,8 @@ func cmdSessions(args []string, stdout, stderr io.Writer) error {
 				grown[s] += n
 			}
 		}
+		// What the generator wrote goes to disk now, not during the records' fsyncs.
+		syscall.Sync()
 		lat, wall, failed, err := b.records(single, 1, *window, from)
 		if err != nil {
 			return err
