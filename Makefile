@@ -103,7 +103,7 @@ fuzz: ## Every Go fuzz target for a short fixed time (FUZZ_TIME, default 5s)
 	tests/fuzz.sh $(FUZZ_TIME)
 
 .PHONY: integration
-integration: dist ## Ansible integration targets against localhost, from the installed tarball
+integration: dist ## Ansible integration targets with ansible-test integration --local, on the installed tarball
 	tests/integration/run.sh $(DIST)
 
 .PHONY: bench

@@ -249,8 +249,18 @@ func (g *Guard) status(l *Lock, now time.Time) Status {
 	s.Owner = l.Owner
 	s.Reason = l.Reason
 	s.WindowMinutes = l.WindowMinutes
-	s.WindowStart = l.Start().Format(time.RFC3339)
+	s.WindowStart = ceilSecond(l.Start()).Format(time.RFC3339)
 	return s
+}
+
+// ceilSecond rounds t up to a whole second. Status reports times in whole seconds, and the
+// window's start is the one that must never be reported early: a release that counted its window
+// from a start cut down to the second would reach back before the lock.
+func ceilSecond(t time.Time) time.Time {
+	if c := t.Truncate(time.Second); !c.Equal(t) {
+		return c.Add(time.Second)
+	}
+	return t
 }
 
 // remainingSeconds is the time from now to expiry in whole seconds, rounded up, so that a lock

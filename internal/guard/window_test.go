@@ -115,3 +115,23 @@ func testOlderDocumentIsRead(t *testing.T, b backend) {
 		t.Errorf("%+v, %v", st.After, err)
 	}
 }
+
+// Status reports times in whole seconds; the window's start is rounded up, never down, so that a
+// release counting its window from the reported start never reaches back before the lock.
+func TestWindowStartIsNeverReportedEarly(t *testing.T) {
+	eachStore(t, testWindowStartIsNeverReportedEarly)
+}
+
+func testWindowStartIsNeverReportedEarly(t *testing.T, b backend) {
+	t.Parallel()
+	f := newFixture(t, b)
+	f.clock.Advance(400 * time.Millisecond)
+	res := f.lock(t, LockRequest{Minutes: 60})
+	if got, want := res.After.WindowStart, ts(t0.Add(time.Second)); got != want {
+		t.Errorf("a lock at %s: window_start %s, want %s (rounded up)", t0.Add(400*time.Millisecond).Format(time.RFC3339Nano), got, want)
+	}
+	f.clock.Advance(600 * time.Millisecond) // a lock on a whole second stays as it is
+	if res := f.lock(t, LockRequest{Minutes: 60, Extend: true}); res.After.WindowStart != ts(t0.Add(time.Second)) {
+		t.Errorf("an extension at %s: window_start %s", t0.Add(time.Second).Format(time.RFC3339Nano), res.After.WindowStart)
+	}
+}

@@ -79,7 +79,7 @@ var (
 	misconfig  = report(slo.OutcomeConfigError, slo.OutcomePass, slo.OutcomePass)
 	t0         = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	window15   = 15 * time.Minute
-	defaultReq = request{window: window15, pollInterval: 30 * time.Second, waitTimeout: 30 * time.Minute}
+	defaultReq = request{window: window15, pollInterval: 30 * time.Second, waitTimeout: 30 * time.Minute, evaluation: 10 * time.Second}
 )
 
 // lockAt locks the guard at path as if at time at, for minutes.

@@ -65,6 +65,7 @@ func fromParams(p module.Params) (settings, error) {
 	cfg.MaxErrorLogsPerMin = p.Float("max_error_logs_per_min")
 	cfg.Disable = p.Strings("disable")
 	cfg.Timeout = timeout
+	s.req.evaluation = timeout
 	checks, err := parseChecks(p.List("checks"))
 	if err != nil {
 		errs = append(errs, err)

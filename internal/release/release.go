@@ -72,7 +72,10 @@ type request struct {
 	wait         bool          // re-evaluate until stable or until waitTimeout
 	pollInterval time.Duration // pause between evaluations while waiting
 	waitTimeout  time.Duration // budget of the whole wait, sleeps included
-	check        bool          // check mode: evaluate, never write
+	// evaluation is how long one evaluation may take once the window is evaluable (query_timeout):
+	// a guard that expires before window + evaluation after its lock can never be released early.
+	evaluation time.Duration
+	check      bool // check mode: evaluate, never write
 }
 
 // outcome is what one release decision found and did.
@@ -143,10 +146,11 @@ func (r *releaser) run(ctx context.Context, req request) (out outcome, err error
 			out.evaluableAt = out.lockedSince.Add(req.window)
 			if ok, wait := slo.Evaluable(out.lockedSince, now, req.window); !ok {
 				out.status, out.evaluable, out.wait = StatusNotYetEvaluable, false, wait
-				if expires, err := time.Parse(time.RFC3339, st.After.ExpiresAt); err == nil && !expires.After(out.evaluableAt) {
-					out.warn("the guard expires at %s, before the %s window can be evaluated at %s: it will lift "+
-						"on its own without a release; lock it for longer than the window",
-						st.After.ExpiresAt, req.window, out.evaluableAt.UTC().Format(time.RFC3339))
+				if expires, err := time.Parse(time.RFC3339, st.After.ExpiresAt); err == nil && !expires.After(out.evaluableAt.Add(req.evaluation)) {
+					out.warn("the guard expires at %s, before the %s window and one evaluation (query_timeout %s) can end "+
+						"after %s: the release cannot release it early, it will lift on its own; lock it for longer "+
+						"than the window plus the evaluation, or shorten the window",
+						st.After.ExpiresAt, req.window, req.evaluation, out.evaluableAt.UTC().Format(time.RFC3339))
 				}
 				if !req.wait || now.Add(wait).After(deadline) {
 					return out, nil

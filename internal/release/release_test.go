@@ -181,8 +181,44 @@ func TestGuardExpiringBeforeTheWindowWarns(t *testing.T) {
 	lockAt(t, path, t0.Add(-time.Minute), 15) // the defaults: a 15 minute guard and a 15m window
 	fc := newFakeClock(t0)
 	out, _ := decide(t, path, fc, &fakeEval{reports: []slo.Report{stable}, clock: fc}, defaultReq)
-	if out.status != StatusNotYetEvaluable || len(out.warnings) != 1 || !strings.Contains(out.warnings[0], "lock it for longer than the window") {
+	if out.status != StatusNotYetEvaluable || len(out.warnings) != 1 || !strings.Contains(out.warnings[0], "cannot release it early") {
 		t.Errorf("status %s, warnings %q", out.status, out.warnings)
+	}
+}
+
+// An early release needs the window and one evaluation (query_timeout) to end before the guard
+// expires: window + evaluation >= lock warns, shorter does not.
+func TestEarlyReleaseNeedsWindowPlusEvaluation(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		minutes    int
+		window     time.Duration
+		evaluation time.Duration
+		warn       bool
+	}{
+		{"lock 15, window 15m: never early", 15, 15 * time.Minute, 10 * time.Second, true},
+		{"lock 15, window 14m50s, evaluation 10s: ends exactly at the expiry", 15, 14*time.Minute + 50*time.Second, 10 * time.Second, true},
+		{"lock 15, window 14m49s, evaluation 10s: one second to spare", 15, 14*time.Minute + 49*time.Second, 10 * time.Second, false},
+		{"lock 30, window 15m (the playbooks' defaults)", 30, 15 * time.Minute, 10 * time.Second, false},
+		{"lock 1, window 30s (the defaults at 1/30 scale)", 1, 30 * time.Second, time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "qos.guard")
+			lockAt(t, path, t0, tc.minutes)
+			fc := newFakeClock(t0)
+			req := defaultReq
+			req.window, req.evaluation = tc.window, tc.evaluation
+			out, err := decide(t, path, fc, &fakeEval{reports: []slo.Report{stable}, clock: fc}, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			warned := slices.ContainsFunc(out.warnings, func(w string) bool { return strings.Contains(w, "cannot release it early") })
+			if out.status != StatusNotYetEvaluable || warned != tc.warn {
+				t.Errorf("status %s, warnings %q; want not_yet_evaluable, warning %v", out.status, out.warnings, tc.warn)
+			}
+		})
 	}
 }
 

@@ -28,7 +28,9 @@ description:
     was locked or extended less than one I(window) ago (its C(window_start), kept in the guard itself;
     the audit trail is never needed), the result is C(not_yet_evaluable) with the time left
     (I(wait_seconds)), nothing is queried, nothing is unlocked, and the task fails unless I(report_only)
-    is set (with I(wait), it waits instead).
+    is set (with I(wait), it waits instead). When the guard expires before the window and one
+    evaluation (I(query_timeout)) can end, the task warns, as that guard can never be released early
+    (lock it for longer than the window plus the evaluation).
   - Only the exact lock that was evaluated is released, with the expiry it had; a new lock or an
     extension made while the checks ran (an extension keeps the lock id) wins, and the decision is
     made again on the lock there now. With I(store=etcd) the comparison is part of the compare-and-swap.

@@ -1,59 +1,47 @@
 #!/usr/bin/env bash
-# Runs the Ansible integration targets against localhost with the real ansible-core, from the
-# collection as built by `ansible-galaxy collection build` and installed, so that what ships is what
-# is tested. Targets follow ansible-test's layout (targets/<name>/tasks/main.yml) and get the same
-# `output_dir` variable; they can also run under `ansible-test integration --local`.
+# Runs the Ansible integration targets with `ansible-test integration --local`, against localhost
+# with the real ansible-core, on the collection as built by `ansible-galaxy collection build` and
+# installed, so that what ships is what is tested.
+#
+# ansible-test needs the collection at a real path ending in ansible_collections/resilience/ops,
+# and in a git checkout it only sees the files git knows about, which leaves out the built binaries
+# (plugins/modules/__bin/ is not tracked). The tarball is therefore installed into a fresh
+# directory outside any git repository, where ansible-test sees every installed file, and
+# ansible-test runs there. Each target has an aliases file; targets that need servers start them
+# in their runme.sh and stop them on exit; shared helpers come from tests/integration/utils through
+# needs/file aliases.
 #
 # usage: tests/integration/run.sh dist/resilience-ops-<version>.tar.gz [target...]
+#   no target: every target that is not disabled. ANSIBLE_TEST_OPTIONS adds options (e.g. -vvv).
 set -euo pipefail
 
-tarball=${1:?usage: run.sh <collection tarball> [target...]}
+tarball=$(realpath "${1:?usage: run.sh <collection tarball> [target...]}")
 shift
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/resilience-ops-it.XXXXXX")
+work=$(mktemp -d /tmp/resilience-ops-it.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-export ANSIBLE_COLLECTIONS_PATH="$work/collections"
-ansible-galaxy collection install --force -p "$work/collections" "$tarball" >/dev/null
-export ANSIBLE_ROLES_PATH="$here/targets"
-export ANSIBLE_NOCOLOR=1
-export ANSIBLE_FORCE_COLOR=0
-export ANSIBLE_RETRY_FILES_ENABLED=0
-export ANSIBLE_LOCAL_TEMP="$work/ansible-local"
-export ANSIBLE_REMOTE_TEMP="$work/ansible-remote"
+ansible-galaxy collection install --force -p "$work" "$tarball" >/dev/null
+root="$work/ansible_collections/resilience/ops"
 
-targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then
-  for d in "$here"/targets/*/; do
-    [ -f "$d/aliases" ] && grep -qx 'disabled' "$d/aliases" && continue
-    targets+=("$(basename "$d")")
-  done
-fi
-
-passed=0
-failed=0
-for t in "${targets[@]}"; do
-  out="$work/out/$t"
-  mkdir -p "$out"
-  if [ -f "$here/targets/$t/tasks/main.yml" ]; then
-    echo "=== integration target: $t"
-    if ansible-playbook -i "$here/inventory" "$here/target.yml" \
-        -e "target=$t" -e "output_dir=$out" -e "collection_tarball=$(realpath "$tarball")"; then
-      passed=$((passed + 1))
-    else
-      failed=$((failed + 1))
-      echo "--- FAIL: $t"
-    fi
+# What ansible-test would silently get wrong: a target without an aliases file (run without a
+# context, and never selected by group), and a target with both runme.sh and tasks/main.yml whose
+# runme.sh does not run the tasks (ansible-test runs only runme.sh then).
+bad=0
+for d in "$root"/tests/integration/targets/*/; do
+  t=$(basename "$d")
+  if [ ! -f "$d/aliases" ]; then
+    echo "integration target $t has no aliases file"; bad=1
   fi
-  if [ -x "$here/targets/$t/runme.sh" ]; then
-    echo "=== integration script: $t/runme.sh"
-    if (cd "$here/targets/$t" && OUTPUT_DIR="$out" ./runme.sh); then
-      passed=$((passed + 1))
-    else
-      failed=$((failed + 1))
-      echo "--- FAIL: $t/runme.sh"
-    fi
+  if [ -f "$d/runme.sh" ] && [ -f "$d/tasks/main.yml" ] && ! grep -q 'utils/role_target.yml' "$d/runme.sh"; then
+    echo "integration target $t: runme.sh must run tasks/main.yml (through utils/role_target.yml)"; bad=1
   fi
 done
-echo "integration: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$bad" -eq 0 ] || exit 1
+cd "$root"
+# The installed collection is the content root: ansible-test must not look above it for a git
+# repository (there is none under /tmp, but a TMPDIR inside a checkout would have one).
+export ANSIBLE_TEST_CONTENT_ROOT="$root"
+
+# --continue-on-error: run every target and report all failures, not only the first.
+# shellcheck disable=SC2086
+ansible-test integration --local --color no --continue-on-error ${ANSIBLE_TEST_OPTIONS:-} "$@"

@@ -2,6 +2,12 @@
 # AAP artifacts: the guard state published by qos_guard must appear in ansible-runner's artifact_data.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+
+# tasks/main.yml first: ansible-test runs only runme.sh when a target has both.
+echo "--- tasks/main.yml"
+ansible-playbook -i "$here/../../inventory" "$here/../../utils/role_target.yml" \
+  -e target=qos_guard -e "output_dir=$OUTPUT_DIR" "$@"
+
 utils="$here/../../utils"
 out=$("$utils/runner_artifacts.py" "$here/runner_playbook.yml" "$here/../../inventory" "guard=$OUTPUT_DIR/runner/qos.guard")
 echo "$out"

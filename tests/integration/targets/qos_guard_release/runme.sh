@@ -4,6 +4,12 @@
 # and Loki stand-in (tests/integration/utils/slo_backends.py) and stops them on exit.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+
+# tasks/main.yml first: ansible-test runs only runme.sh when a target has both.
+echo "--- tasks/main.yml"
+ansible-playbook -i "$here/../../inventory" "$here/../../utils/role_target.yml" \
+  -e target=qos_guard_release -e "output_dir=$OUTPUT_DIR" "$@"
+
 utils="$here/../../utils"
 backends="$OUTPUT_DIR/runner-backends"
 token="runner-l0ki-token"

@@ -3,6 +3,12 @@
 # consistent statistics), and the AAP artifacts through ansible-runner, on success and on failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+
+# tasks/main.yml first: ansible-test runs only runme.sh when a target has both.
+echo "--- tasks/main.yml"
+ansible-playbook -i "$here/../../inventory" "$here/../../utils/role_target.yml" \
+  -e target=retry_manager_role -e "output_dir=$OUTPUT_DIR" "$@"
+
 utils="$here/../../utils"
 state="$OUTPUT_DIR/runme_state"
 
