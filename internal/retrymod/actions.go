@@ -1,6 +1,7 @@
 package retrymod
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/retry"
 	"resilience.ops/internal/session"
+	"resilience.ops/internal/state"
 )
 
 // The session actions: start, record, finalize, cleanup, compress and wait. They let the
@@ -346,6 +348,9 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 	if p.Has("operation_result") {
 		return ingest(ctx, p, id, d)
 	}
+	if p.Has("operation_results") {
+		return ingestAll(ctx, p, id, d)
+	}
 	if err := requireOperation(p); err != nil {
 		return module.Result{}, err
 	}
@@ -493,33 +498,9 @@ func handleRecord(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (
 
 // ingest records a finished run of this module (its registered result) in the session.
 func ingest(ctx *module.Ctx, p module.Params, id string, d deps) (module.Result, error) {
-	b, err := json.Marshal(p.Dict("operation_result"))
+	op, err := operationOf(p.Dict("operation_result"), p)
 	if err != nil {
 		return module.Result{}, fmt.Errorf("parameter operation_result: %w", err)
-	}
-	var op session.Operation
-	if err := json.Unmarshal(b, &op); err != nil {
-		return module.Result{}, fmt.Errorf("parameter operation_result: not the result of action run: %v", err)
-	}
-	switch {
-	case op.Status == "planned":
-		return module.Result{}, fmt.Errorf("parameter operation_result: a check-mode result (status planned) has nothing to record")
-	case op.Status != session.OpCompleted && op.Status != session.OpFailed:
-		return module.Result{}, fmt.Errorf("parameter operation_result: status must be completed or failed (the registered result of action run), got %q", op.Status)
-	case len(op.Attempts) != op.AttemptCount:
-		return module.Result{}, fmt.Errorf("parameter operation_result: attempt_count %d but %d attempts", op.AttemptCount, len(op.Attempts))
-	}
-	if err := session.ValidateOperationID(op.OperationID); err != nil {
-		return module.Result{}, fmt.Errorf("parameter operation_result: %w", err)
-	}
-	if op.Host == "" {
-		op.Host = p.Str("host")
-	}
-	if op.Context == nil {
-		op.Context = p.Dict("context")
-	}
-	if name := p.Str("operation"); op.OperationName == "" {
-		op.OperationName = name
 	}
 	st := newStore(ctx, p, d)
 	op.SessionID = id
@@ -542,6 +523,111 @@ func ingest(ctx *module.Ctx, p module.Params, id string, d deps) (module.Result,
 		msg = "check mode: " + msg + " (nothing written)"
 	}
 	return module.Result{Changed: true, Msg: msg, Data: ret}, nil
+}
+
+// operationOf decodes the registered result of a finished run (operation_result): the host is
+// its own, else the host parameter; the context and the name likewise.
+func operationOf(raw map[string]any, p module.Params) (session.Operation, error) {
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return session.Operation{}, err
+	}
+	var op session.Operation
+	if err := json.Unmarshal(b, &op); err != nil {
+		return session.Operation{}, fmt.Errorf("not the result of action run: %v", err)
+	}
+	switch {
+	case op.Status == "planned":
+		return session.Operation{}, fmt.Errorf("a check-mode result (status planned) has nothing to record")
+	case op.Status != session.OpCompleted && op.Status != session.OpFailed:
+		return session.Operation{}, fmt.Errorf("status must be completed or failed (the registered result of action run), got %q", op.Status)
+	case len(op.Attempts) != op.AttemptCount:
+		return session.Operation{}, fmt.Errorf("attempt_count %d but %d attempts", op.AttemptCount, len(op.Attempts))
+	}
+	if err := session.ValidateOperationID(op.OperationID); err != nil {
+		return session.Operation{}, err
+	}
+	if op.Host == "" {
+		op.Host = p.Str("host")
+	}
+	if op.Context == nil {
+		op.Context = p.Dict("context")
+	}
+	if name := p.Str("operation"); op.OperationName == "" {
+		op.OperationName = name
+	}
+	return op, nil
+}
+
+// maxNotRecorded bounds the entries that ingestAll lists as not recorded.
+const maxNotRecorded = 10
+
+// notRecorded is an entry of operation_results that was not recorded.
+type notRecorded struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+}
+
+// ingestAllReturn is the result of action record with operation_results: counts, bounded
+// whatever the fleet.
+type ingestAllReturn struct {
+	SessionID        string        `json:"session_id"`
+	SessionFile      string        `json:"session_file"`
+	Recorded         int           `json:"recorded"`
+	Unchanged        int           `json:"unchanged"`
+	NotRecorded      []notRecorded `json:"not_recorded"`
+	NotRecordedCount int           `json:"not_recorded_count"`
+}
+
+// ingestAll records the finished runs of several hosts (operation_results), each under its own
+// host; a run already recorded as it is is left as it is, so that recording a batch again (the
+// role records each play batch's runs, and a later batch finds the earlier runs among the hosts'
+// results) writes nothing twice.
+func ingestAll(ctx *module.Ctx, p module.Params, id string, d deps) (module.Result, error) {
+	st := newStore(ctx, p, d)
+	ret := ingestAllReturn{SessionID: id, SessionFile: st.Files().Session(id), NotRecorded: []notRecorded{}}
+	skip := func(i int, reason string) {
+		ret.NotRecordedCount++
+		if len(ret.NotRecorded) < maxNotRecorded {
+			ret.NotRecorded = append(ret.NotRecorded, notRecorded{Index: i, Reason: reason})
+		}
+	}
+	for i, raw := range p.List("operation_results") {
+		m, _ := raw.(map[string]any)
+		op, err := operationOf(m, p)
+		if err != nil {
+			skip(i, err.Error())
+			continue
+		}
+		op.SessionID = id
+		want, _ := json.Marshal(op)
+		same := false
+		if _, err := st.UpdateOperation(id, op.Host, op.Context, func(lookup session.Lookup) (session.Operation, []session.ErrorEntry, error) {
+			if cur, err := lookup(op.OperationID); err == nil && cur != nil {
+				if got, _ := json.Marshal(cur); bytes.Equal(got, want) {
+					same = true
+					return session.Operation{}, nil, state.ErrUnchanged
+				}
+			}
+			return op, errorEntries(&op, d), nil
+		}); err != nil {
+			return module.Result{}, fmt.Errorf("record %s of host %q: %w", op.OperationID, op.Host, err)
+		}
+		if same {
+			ret.Unchanged++
+			continue
+		}
+		if err := logAttempts(st, p, id, &op); err != nil {
+			return module.Result{}, err
+		}
+		ret.Recorded++
+	}
+	msg := fmt.Sprintf("recorded %d operations in retry session %s (%d already recorded, %d entries not finished runs)",
+		ret.Recorded, id, ret.Unchanged, ret.NotRecordedCount)
+	if ctx.CheckMode {
+		msg = "check mode: " + msg + " (nothing written)"
+	}
+	return module.Result{Changed: ret.Recorded > 0, Msg: msg, Data: ret}, nil
 }
 
 // errorEntries is the error log entry of a finished operation, recorded with it when it failed.

@@ -18,7 +18,7 @@ import (
 
 // returnTypes are the result structs of the actions; RETURN documents the union of their keys.
 var returnTypes = []any{Return{}, startReturn{}, recordReturn{}, finalizeReturn{}, retentionReturn{}, waitReturn{},
-	admitReturn{}, refusedReturn{}, sendReturn{}}
+	admitReturn{}, refusedReturn{}, sendReturn{}, ingestAllReturn{}}
 
 // returnUnion builds a struct whose JSON fields are the union of the keys of every action's result,
 // for modtest.CheckDocs.

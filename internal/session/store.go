@@ -383,7 +383,8 @@ type Lookup func(operationID string) (*Operation, error)
 // UpdateOperation records a new version of an operation of host in session id (creating the
 // session when needed, and joining it as NoteContext says): fn gets lookup, which finds the
 // current version of an operation of host by id, and returns the new version and the error log
-// entries to add with it (in the same write). Only host's records are locked and read, so it
+// entries to add with it (in the same write), or state.ErrUnchanged to write nothing (then the
+// zero Operation is returned). Only host's records are locked and read, so it
 // costs the same whatever the session holds. The operation's session_id is set to id. In
 // DryRun, nothing is written and the operation is returned as it would be recorded.
 func (s *Store) UpdateOperation(id, host string, context map[string]any, fn func(lookup Lookup) (Operation, []ErrorEntry, error)) (Operation, error) {
@@ -410,6 +411,9 @@ func (s *Store) UpdateOperation(id, host string, context map[string]any, fn func
 			return &op, nil
 		}
 		op, errs, err := fn(lookup)
+		if errors.Is(err, state.ErrUnchanged) {
+			return nil, nil // nothing to append
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -197,6 +197,15 @@ options:
   operation_result:
     description: With I(action=record), the registered result of a finished I(action=run), recorded as it is.
     type: dict
+  operation_results:
+    description:
+      - With I(action=record), the registered results of finished runs of several hosts, recorded in one call (the
+        role records its hosts' runs so, once per play batch). Each is recorded under its own host (its C(host), else
+        I(host)); one already recorded as it is (the same operation_id, status, attempts and end) is left as it is.
+        An entry that is not the result of a finished C(run) (planned in check mode, or skipped) is not recorded and
+        is counted in C(not_recorded).
+    type: list
+    elements: dict
   session_status:
     description: With I(action=finalize), the status the session ends with.
     type: str
@@ -913,6 +922,25 @@ failures:
   returned: by finalize
   type: list
   elements: dict
+recorded:
+  description: The operations that record with I(operation_results) wrote.
+  returned: by record with operation_results
+  type: int
+unchanged:
+  description: The operations that record with I(operation_results) found already recorded as they are.
+  returned: by record with operation_results
+  type: int
+not_recorded:
+  description:
+    - The entries of I(operation_results) that are not finished runs, at most 10 (with C(index) and C(reason)),
+      and C(not_recorded_count) counts them all.
+  returned: by record with operation_results
+  type: list
+  elements: dict
+not_recorded_count:
+  description: The entries of I(operation_results) that were not recorded.
+  returned: by record with operation_results
+  type: int
 removed:
   description: The files removed (in check mode, that would be).
   returned: by cleanup
