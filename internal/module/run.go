@@ -132,36 +132,60 @@ func Artifacts(data map[string]any) map[string]any {
 // ModulePrefix starts the name under which ansible-core runs every module it copies to a host.
 const ModulePrefix = "AnsiballZ_"
 
-// ArgsFile returns the argument file when argv (the program's name and arguments, os.Args) is
-// the way ansible-core runs a binary module, and ok false for anything else: then argv is a
-// command line, whatever files the working directory holds.
+// Stdin is the argument that makes a program named AnsiballZ_<name> read the task's arguments from
+// its standard input, and the path ArgsFile returns for that form.
+const Stdin = "-"
+
+// ArgsFile returns where the task's arguments are when argv (the program's name and arguments,
+// os.Args) is one of the two ways a binary module is run, and ok false for anything else: then argv
+// is a command line, whatever files the working directory holds. Both forms need the program's own
+// name to start with AnsiballZ_, which an installed tool's never does:
 //
-// ansible-core's ActionBase._execute_module copies the binary into the task's temporary
-// directory as AnsiballZ_<name>, writes the task's arguments beside it in a file named "args"
-// and runs "<tmpdir>/AnsiballZ_<name> <tmpdir>/args"; async_wrapper runs the same two words, and
-// a user who debugs with ANSIBLE_KEEP_REMOTE_FILES runs them from that directory. So the program's
-// own name must start with AnsiballZ_ (an installed tool never does), and its one argument must
-// name a file called args in the same directory.
+//   - "<dir>/AnsiballZ_<name> <dir>/args": ansible-core's ActionBase._execute_module copies the
+//     binary into the task's temporary directory as AnsiballZ_<name>, writes the arguments beside it
+//     in a file named "args" and runs these two words; async_wrapper runs the same two words, and a
+//     user who debugs with ANSIBLE_KEEP_REMOTE_FILES runs them from that directory. The argument must
+//     name a file called args in the program's own directory. path is that file.
+//   - "<cache>/AnsiballZ_<name> -": the collection's action plugin (plugins/plugin_utils/
+//     binary_dispatch.py) runs the copy of the binary that it keeps in the host's module cache with
+//     this one argument and writes the arguments, one JSON object, on its standard input (as
+//     ansible-core pipelines Python modules). path is Stdin.
 func ArgsFile(argv []string) (path string, ok bool) {
 	if len(argv) != 2 {
 		return "", false
 	}
 	prog, args := argv[0], argv[1]
-	if !strings.HasPrefix(filepath.Base(prog), ModulePrefix) || filepath.Base(args) != "args" {
+	if !strings.HasPrefix(filepath.Base(prog), ModulePrefix) {
 		return "", false
 	}
-	if filepath.Clean(filepath.Dir(prog)) != filepath.Clean(filepath.Dir(args)) {
+	if args == Stdin {
+		return Stdin, true
+	}
+	if filepath.Base(args) != "args" || filepath.Clean(filepath.Dir(prog)) != filepath.Clean(filepath.Dir(args)) {
 		return "", false
 	}
 	return args, true
 }
 
-// Run executes h as an Ansible module on the argument file at argsPath, writes exactly one JSON
-// object to stdout and returns the exit status: 0 on success, 1 on failure. A panic in h becomes
-// a failed result with a one-line message; the stack is added only at verbosity 3 or more.
+// Run executes h as an Ansible module on the arguments at argsPath (a file, or Stdin for the
+// process's standard input: see ArgsFile), writes exactly one JSON object to stdout and returns the
+// exit status: 0 on success, 1 on failure. A panic in h becomes a failed result with a one-line
+// message; the stack is added only at verbosity 3 or more.
 func Run(argsPath string, stdout io.Writer, spec Spec, h Handler) int {
+	if argsPath == Stdin {
+		return RunReader(os.Stdin, stdout, spec, h)
+	}
+	return runWith(func() (map[string]any, map[string]any, error) { return readArgs(argsPath) }, stdout, spec, h)
+}
+
+// RunReader is Run on arguments read from r, up to its end.
+func RunReader(r io.Reader, stdout io.Writer, spec Spec, h Handler) int {
+	return runWith(func() (map[string]any, map[string]any, error) { return readArgsFrom(r, "standard input") }, stdout, spec, h)
+}
+
+func runWith(read func() (all, user map[string]any, err error), stdout io.Writer, spec Spec, h Handler) int {
 	ctx := &Ctx{}
-	raw, userArgs, err := readArgs(argsPath)
+	raw, userArgs, err := read()
 	if err != nil {
 		return emit(stdout, ctx, spec, nil, map[string]any{"failed": true, "msg": err.Error()})
 	}
@@ -245,9 +269,14 @@ func readArgs(path string) (all, user map[string]any, err error) {
 		return nil, nil, fmt.Errorf("cannot read the argument file: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxArgsSize+1))
+	return readArgsFrom(f, path)
+}
+
+// readArgsFrom reads and splits the arguments from r (named name in messages).
+func readArgsFrom(r io.Reader, name string) (all, user map[string]any, err error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxArgsSize+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot read the argument file %s: %w", path, err)
+		return nil, nil, fmt.Errorf("cannot read the arguments from %s: %w", name, err)
 	}
 	return ParseArgs(data)
 }

@@ -111,6 +111,37 @@ func TestRunBadArgumentFile(t *testing.T) {
 	}
 }
 
+// Arguments on standard input (ArgsFile's second form) are read to their end and decoded as an
+// argument file is; an empty or truncated input fails the task with a clear message.
+func TestRunReader(t *testing.T) {
+	t.Parallel()
+	spec := Spec{{Name: "name", Type: TypeStr, Required: true}}
+	tests := []struct {
+		name, in, wantMsg string
+		wantCode          int
+	}{
+		{name: "one JSON object", in: `{"name": "x", "_ansible_check_mode": true}` + "\n", wantMsg: "x check=true", wantCode: 0},
+		{name: "empty", in: "", wantMsg: "the argument file is empty", wantCode: 1},
+		{name: "truncated", in: `{"name": "x"`, wantMsg: "it is truncated", wantCode: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			code := RunReader(strings.NewReader(tt.in), &out, spec, func(c *Ctx) (Result, error) {
+				return Result{Msg: fmt.Sprintf("%s check=%v", c.Params.Str("name"), c.CheckMode)}, nil
+			})
+			var res map[string]any
+			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+				t.Fatalf("not one JSON object: %q", out.String())
+			}
+			if msg, _ := res["msg"].(string); code != tt.wantCode || !strings.Contains(msg, tt.wantMsg) {
+				t.Errorf("exit %d, msg %q; want %d, %q", code, msg, tt.wantCode, tt.wantMsg)
+			}
+		})
+	}
+}
+
 func TestRunMissingArgumentFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "nope")
@@ -734,6 +765,12 @@ func TestArgsFile(t *testing.T) {
 		{name: "args in the working directory", argv: []string{prog, "args"}, want: false},
 		{name: "two arguments", argv: []string{prog, args, args}, want: false},
 		{name: "the prefix inside the directory, not the name", argv: []string{filepath.Join(dir, "AnsiballZ_x", "qos_guard"), filepath.Join(dir, "AnsiballZ_x", "args")}, want: false},
+		{name: "the action plugin's cached copy, arguments on stdin", argv: []string{"/home/u/.ansible/resilience.ops/0a1b/AnsiballZ_qos_guard", Stdin}, want: true},
+		{name: "an installed tool with a dash", argv: []string{"/usr/local/sbin/qos_guard", Stdin}, want: false},
+		{name: "the prefix on the directory, not the name, with a dash", argv: []string{filepath.Join(dir, "AnsiballZ_x", "qos_guard"), Stdin}, want: false},
+		{name: "a dash and more", argv: []string{prog, Stdin, args}, want: false},
+		{name: "a file named like the dash in another directory", argv: []string{prog, filepath.Join(t.TempDir(), Stdin)}, want: false},
+		{name: "a file named like the dash beside it", argv: []string{prog, filepath.Join(dir, Stdin)}, want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

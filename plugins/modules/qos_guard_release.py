@@ -51,6 +51,7 @@ description:
 extends_documentation_fragment:
   - resilience.ops.guard_store
   - resilience.ops.etcd
+  - resilience.ops.module_cache
 author:
   - resilience.ops contributors
 options:

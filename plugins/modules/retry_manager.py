@@ -81,6 +81,7 @@ description:
     C(required). An alert is sent once per breach group: the first host of the session to claim it sends it."
 extends_documentation_fragment:
   - resilience.ops.etcd
+  - resilience.ops.module_cache
 author:
   - resilience.ops contributors
 options:

@@ -7,9 +7,10 @@
 # usage: tests/bench/run.sh [collection tarball]     (default: the one `make dist` builds)
 # Knobs: BENCH_RUNS (playbook and retry runs, default 3), BENCH_COUNT (go test -count, default 5),
 # BENCH_TASKS (tasks per block in the per-task playbook, default 100), BENCH_PROCS (concurrent
-# processes, default 50), BENCH_OPS (operations per process, default 10), BENCH_SESSION_OPS (the
-# size a retry session grows to, default 100000), BENCH_FLEET_HOSTS (inventory sizes of the role
-# on a fleet, default 50,500), BENCH_FLEET_RUNS (runs of each fleet play, default 2).
+# processes, default 50), BENCH_OPS (operations per process, default 10), BENCH_REMOTE_RUNS (runs of
+# each remote-host play, default 1; the remote case needs root and is skipped, and said so, without),
+# BENCH_SESSION_OPS (the size a retry session grows to, default 100000), BENCH_FLEET_HOSTS (inventory
+# sizes of the role on a fleet, default 50,500), BENCH_FLEET_RUNS (runs of each fleet play, default 2).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -88,6 +89,8 @@ export ANSIBLE_COLLECTIONS_PATH=$work/collections
 ansible-galaxy collection install --force -p "$work/collections" "$tarball" >/dev/null
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=0
 export ANSIBLE_LOCAL_TEMP=$work/ansible-local ANSIBLE_REMOTE_TEMP=$work/ansible-remote
+# The module cache of localhost's tasks, out of the user's home.
+export RESILIENCE_OPS_MODULE_CACHE_DIR=$work/module-cache
 inventory=$here/inventory
 guard=$work/guard
 
@@ -146,13 +149,21 @@ section 22-cli.md "### From the command line: retry_backoff against a shell loop
 section 30-contention.md "## 3. Contention: jitter modes (the AWS \"Exponential Backoff And Jitter\" experiment)" contention
 section 40-state.md "## 4. State under contention" \
   "$bt" state -bin-dir "$bins" -platform "$platform" -procs "$procs" -ops "$ops" -runs "$runs" -summary "$summary"
-section 60-sessions.md "## 6. Retry sessions at fleet scale" true
-section 61-sessions.md "### Recording into a session of up to $session_ops operations, and finalizing it" \
+section 70-sessions.md "## 7. Retry sessions at fleet scale" true
+section 71-sessions.md "### Recording into a session of up to $session_ops operations, and finalizing it" \
   "$bt" sessions -bin "$bins/retry_manager_$platform" -max "$session_ops" -step $((session_ops / 10)) -summary "$summary"
-section 62-fleet.md "### The retry_manager role on a fleet against until/retries" \
+section 72-fleet.md "### The retry_manager role on a fleet against until/retries" \
   "$bt" fleet -hosts "$fleet_hosts" -runs "$fleet_runs" -forks 50 -playbooks "$here/playbooks" -raw "$raw" -summary "$summary"
 section 50-gate.md "## 5. The release gate" \
   "$bt" gate -bin "$bins/qos_guard_release_$platform" -runs 5 -gobench "$gobench" -summary "$summary"
+remote() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "_Not measured: needs root (a network namespace, sshd and a user)._"
+    return 0
+  fi
+  BENCH_RUNS=${BENCH_REMOTE_RUNS:-1} "$here/remote.sh" "$raw" "$summary"
+}
+section 60-remote.md "## 6. Remote hosts over SSH: the module cache" remote
 section 90-gobench.md "## Appendix: every Go benchmark (medians of $count runs)" "$bt" gobench "$gobench"
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -183,8 +194,10 @@ dirty=""
   echo "- Playbooks: \`tests/bench/playbooks/\`, run with \`ansible-playbook\` against localhost (\`tests/bench/inventory\`) from the"
   echo "  collection tarball installed into a temporary collections path; timestamps are taken inside the play."
   echo "- Everything else: \`tests/bench/benchtool\` (see its \`main.go\`); raw output and playbook logs in \`bench/out/raw/\`."
-  echo "- Knobs: BENCH_RUNS, BENCH_COUNT, BENCH_TASKS, BENCH_PROCS, BENCH_OPS, BENCH_SESSION_OPS, BENCH_FLEET_HOSTS,"
-  echo "  BENCH_FLEET_RUNS (see \`tests/bench/run.sh\`)."
+  echo "- Remote hosts (section 6): \`tests/bench/remote.sh\` (network namespace, veth, \`tc tbf\`, sshd) and \`remote.py\`"
+  echo "  (the plays, the timing and the byte counts); each play's log in \`bench/out/raw/remote-*.log\`."
+  echo "- Knobs: BENCH_RUNS, BENCH_COUNT, BENCH_TASKS, BENCH_PROCS, BENCH_OPS, BENCH_REMOTE_RUNS,"
+  echo "  BENCH_SESSION_OPS, BENCH_FLEET_HOSTS, BENCH_FLEET_RUNS (see \`tests/bench/run.sh\`)."
 } > "$out/report.md"
 rm -rf "$out/sections"
 find "$raw" -name '*.err' -empty -delete
