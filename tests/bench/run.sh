@@ -10,7 +10,8 @@
 # processes, default 50), BENCH_OPS (operations per process, default 10), BENCH_REMOTE_RUNS (runs of
 # each remote-host play, default 1; the remote case needs root and is skipped, and said so, without),
 # BENCH_SESSION_OPS (the size a retry session grows to, default 100000), BENCH_FLEET_HOSTS (inventory
-# sizes of the role on a fleet, default 50,500), BENCH_FLEET_RUNS (runs of each fleet play, default 2).
+# sizes of the role on a fleet, default 50,500), BENCH_FLEET_RUNS (runs of each fleet play below 200
+# hosts, default 2; one run from 200 hosts).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
