@@ -46,3 +46,28 @@ func TestFromDays(t *testing.T) {
 		t.Errorf("FromDays(1e10) = %d: overflowed", got)
 	}
 }
+
+func TestText(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]string{30 * time.Second: "30s", 30 * time.Minute: "30m", time.Hour: "1h",
+		90 * time.Minute: "1h30m", 500 * time.Millisecond: "500ms", 10 * time.Second: "10s", 61 * time.Second: "1m1s"} {
+		if got := Text(d); got != want {
+			t.Errorf("Text(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]time.Duration{"30": 30 * time.Second, " 1.5 ": 1500 * time.Millisecond, "5m": 5 * time.Minute, "1h30m": 90 * time.Minute} {
+		if got, err := Parse(in, time.Hour, "x"); err != nil || got != want {
+			t.Errorf("Parse(%q) = %s, %v", in, got, err)
+		}
+	}
+	for in, want := range map[string]string{"-1": `"-1" is not a usable number of seconds`, "3601": `"3601" is not a usable number of seconds`,
+		"NaN": `"NaN" is not a usable number of seconds`, "soon": `"soon" is not a duration: use seconds (5)`, "-5s": `"-5s" is not a duration: use seconds (5)`} {
+		if _, err := Parse(in, time.Hour, "seconds (5)"); err == nil || err.Error() != want {
+			t.Errorf("Parse(%q) error = %v, want %q", in, err, want)
+		}
+	}
+}

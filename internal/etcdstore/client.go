@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/secret"
 	"resilience.ops/internal/state"
 )
@@ -196,30 +197,30 @@ func newClient(cfg Config) (*client, error) {
 		c.endpoints = append(c.endpoints, u)
 	}
 	if len(c.endpoints) == 0 {
-		return nil, errors.New("etcd_endpoints: at least one endpoint is needed (for example http://127.0.0.1:2379)")
+		return nil, &field.Error{Path: "etcd_endpoints", Problem: "at least one endpoint is needed (for example http://127.0.0.1:2379)"}
 	}
 	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
-		return nil, errors.New("etcd_cert_file and etcd_key_file go together: give both or neither")
+		return nil, &field.Error{Path: "etcd_cert_file", Problem: "etcd_cert_file and etcd_key_file go together: give both or neither", Form: field.Plain}
 	}
 	if cfg.Password != "" && cfg.Username == "" {
-		return nil, errors.New("etcd_password needs etcd_username")
+		return nil, &field.Error{Path: "etcd_password", Problem: "needs etcd_username", Form: field.Sentence}
 	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("etcd_ca_file: %w", err)
+			return nil, &field.Error{Path: "etcd_ca_file", Err: err}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("etcd_ca_file %s: no PEM certificate found", cfg.CAFile)
+			return nil, &field.Error{Path: "etcd_ca_file", Problem: fmt.Sprintf("etcd_ca_file %s: no PEM certificate found", cfg.CAFile), Form: field.Plain}
 		}
 		tlsConf.RootCAs = pool
 	}
 	if cfg.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("etcd_cert_file/etcd_key_file: %w", err)
+			return nil, &field.Error{Path: "etcd_cert_file", Problem: "etcd_cert_file/etcd_key_file", Err: err, Form: field.Plain}
 		}
 		tlsConf.Certificates = []tls.Certificate{cert}
 	}
@@ -246,7 +247,7 @@ func newClient(cfg Config) (*client, error) {
 func normalizeEndpoint(e string, useTLS bool) (string, error) {
 	e = strings.TrimSpace(e)
 	if e == "" {
-		return "", errors.New("etcd_endpoints: an endpoint is empty")
+		return "", &field.Error{Path: "etcd_endpoints", Problem: "an endpoint is empty"}
 	}
 	if !strings.Contains(e, "://") {
 		scheme := "http://"
@@ -257,13 +258,13 @@ func normalizeEndpoint(e string, useTLS bool) (string, error) {
 	}
 	u, err := url.Parse(e)
 	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("etcd_endpoints: %q is not host:port or an http(s) URL", e)
+		return "", &field.Error{Path: "etcd_endpoints", Problem: fmt.Sprintf("%q is not host:port or an http(s) URL", e)}
 	}
 	if u.User != nil {
-		return "", fmt.Errorf("etcd_endpoints: %s://%s holds credentials: give them as etcd_username and etcd_password", u.Scheme, u.Host)
+		return "", &field.Error{Path: "etcd_endpoints", Problem: fmt.Sprintf("%s://%s holds credentials: give them as etcd_username and etcd_password", u.Scheme, u.Host)}
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("etcd_endpoints: %q: the scheme must be http or https", e)
+		return "", &field.Error{Path: "etcd_endpoints", Problem: fmt.Sprintf("%q: the scheme must be http or https", e)}
 	}
 	return u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/"), nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/state"
 )
 
@@ -75,19 +76,20 @@ var (
 	_ state.SlotProvider = (*Store)(nil)
 )
 
-// New checks cfg and returns a store. It does not connect: the first operation does.
+// New checks cfg and returns a store. It does not connect: the first operation does. A setting
+// it refuses is a *field.Error named by its module parameter (etcd_endpoints, etcd_timeout, ...).
 func New(cfg Config) (*Store, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Timeout < MinTimeout || cfg.Timeout > MaxTimeout {
-		return nil, fmt.Errorf("etcd_timeout must be between %s and %s, got %s", MinTimeout, MaxTimeout, cfg.Timeout)
+		return nil, &field.Error{Path: "etcd_timeout", Problem: fmt.Sprintf("must be between %s and %s, got %s", MinTimeout, MaxTimeout, cfg.Timeout), Form: field.Sentence}
 	}
 	if cfg.SlotTTL == 0 {
 		cfg.SlotTTL = DefaultSlotTTL
 	}
 	if cfg.SlotTTL < MinTTL {
-		return nil, fmt.Errorf("the slot lease must be at least %s, got %s", MinTTL, cfg.SlotTTL)
+		return nil, &field.Error{Path: "slot_ttl", Problem: fmt.Sprintf("the slot lease must be at least %s, got %s", MinTTL, cfg.SlotTTL), Form: field.Plain}
 	}
 	prefix := cfg.Prefix
 	if prefix == "" {
@@ -212,13 +214,8 @@ func (s *Store) UpdateWithTTL(key string, fn func(cur []byte) ([]byte, time.Dura
 		wroteAny  bool
 	)
 	for {
-		if ambiguous && wroteAny {
-			switch {
-			case wrote == nil && cur == nil:
-				return nil // the delete applied
-			case wrote != nil && cur != nil && bytes.Equal(cur.Value, wrote):
-				return nil // the write applied
-			}
+		if ambiguous && wroteAny && applied(cur, wrote) {
+			return nil
 		}
 		var curVal []byte
 		var modRev int64
@@ -233,27 +230,16 @@ func (s *Store) UpdateWithTTL(key string, fn func(cur []byte) ([]byte, time.Dura
 		if err != nil {
 			return err
 		}
-		if next == nil && cur == nil {
-			return nil
+		if next == nil && cur == nil || next != nil && cur != nil && bytes.Equal(curVal, next) && ttl == 0 && oldLease == 0 {
+			return nil // nothing to write
 		}
-		if next != nil && cur != nil && bytes.Equal(curVal, next) && ttl == 0 && oldLease == 0 {
-			return nil
-		}
-		op := requestOp{Delete: &deleteRequest{Key: k}}
 		var lease int64
-		if next != nil {
-			if ttl > 0 {
-				if lease, err = s.c.grant(ctx, ttl); err != nil {
-					return s.wrap("write", key, err)
-				}
+		if next != nil && ttl > 0 {
+			if lease, err = s.c.grant(ctx, ttl); err != nil {
+				return s.wrap("write", key, err)
 			}
-			op = requestOp{Put: &putRequest{Key: k, Value: next, Lease: i64(lease)}}
 		}
-		resp, amb, err := s.c.txn(ctx, txnRequest{
-			Compare: []compare{{Key: k, Target: "MOD", Result: "EQUAL", ModRevision: rev(modRev)}},
-			Success: []requestOp{op},
-			Failure: []requestOp{{Range: &rangeRequest{Key: k}}},
-		})
+		resp, amb, err := s.c.txn(ctx, casRequest(k, modRev, next, lease))
 		ambiguous = ambiguous || amb
 		wrote, wroteAny = next, true
 		if err != nil {
@@ -272,11 +258,36 @@ func (s *Store) UpdateWithTTL(key string, fn func(cur []byte) ([]byte, time.Dura
 		if !ambiguous {
 			s.revokeQuietly(lease) // not used: another writer came first
 		}
-		cur = nil
-		if len(resp.Responses) == 1 && resp.Responses[0].Range != nil && len(resp.Responses[0].Range.Kvs) > 0 {
-			cur = &resp.Responses[0].Range.Kvs[0]
-		}
+		cur = currentOf(resp)
 	}
+}
+
+// applied reports whether cur, the document read after an answer was lost, shows that the last
+// write applied: it holds exactly what was written, or it is gone after a delete (wrote nil).
+func applied(cur *keyValue, wrote []byte) bool {
+	return wrote == nil && cur == nil || wrote != nil && cur != nil && bytes.Equal(cur.Value, wrote)
+}
+
+// casRequest writes next (a delete when nil) to key k under lease (0: none) if the key's
+// mod_revision is still modRev (0: the key does not exist), and else reads the key.
+func casRequest(k []byte, modRev int64, next []byte, lease int64) txnRequest {
+	op := requestOp{Delete: &deleteRequest{Key: k}}
+	if next != nil {
+		op = requestOp{Put: &putRequest{Key: k, Value: next, Lease: i64(lease)}}
+	}
+	return txnRequest{
+		Compare: []compare{{Key: k, Target: "MOD", Result: "EQUAL", ModRevision: rev(modRev)}},
+		Success: []requestOp{op},
+		Failure: []requestOp{{Range: &rangeRequest{Key: k}}},
+	}
+}
+
+// currentOf is the document a failed compare-and-swap read instead; nil when the key is gone.
+func currentOf(resp *txnResponse) *keyValue {
+	if len(resp.Responses) == 1 && resp.Responses[0].Range != nil && len(resp.Responses[0].Range.Kvs) > 0 {
+		return &resp.Responses[0].Range.Kvs[0]
+	}
+	return nil
 }
 
 // revokeQuietly revokes a lease that is attached to nothing, within a short timeout of its own;

@@ -3,17 +3,16 @@ package export
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
-	"path/filepath"
 	"regexp"
-	"resilience.ops/internal/duration"
-	"resilience.ops/internal/module"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"resilience.ops/internal/coerce"
+	"resilience.ops/internal/duration"
+	"resilience.ops/internal/field"
 
 	"resilience.ops/internal/retry"
 )
@@ -22,20 +21,8 @@ import (
 // value: safe for concurrent use.
 type Type string
 
-// The system types.
-const (
-	TypeRemoteWrite Type = "prometheus_remote_write" // Prometheus remote write 1.0 or 2.0
-	TypePushgateway Type = "pushgateway"             // the Prometheus Pushgateway
-	TypeTextfile    Type = "textfile"                // a file for node_exporter's textfile collector
-	TypeSlack       Type = "slack"                   // a Slack incoming webhook
-	TypeDatadog     Type = "datadog"                 // the Datadog series API (v1, or v2 by URL)
-	TypeWebhook     Type = "webhook"                 // any URL that takes the snapshot as JSON
-)
-
-// Types returns every type, in the order of messages and documentation.
-func Types() []Type {
-	return []Type{TypeRemoteWrite, TypePushgateway, TypeTextfile, TypeSlack, TypeDatadog, TypeWebhook}
-}
+// Each type is registered by its own file (see kind.go): remotewrite.go, pushgateway.go,
+// textfile.go, slack.go, datadog.go, webhook.go.
 
 // Event is what a delivery sends: the session's metrics, or an alert about breached thresholds.
 // The events key of a system lists those it receives. A string value: safe for concurrent use.
@@ -87,36 +74,6 @@ const (
 	maxNameLen = 100
 )
 
-// defaultEvents: dashboards get metrics, chat gets alerts, a generic webhook both.
-var defaultEvents = map[Type][]Event{
-	TypeRemoteWrite: {EventMetrics},
-	TypePushgateway: {EventMetrics},
-	TypeTextfile:    {EventMetrics},
-	TypeDatadog:     {EventMetrics},
-	TypeSlack:       {EventAlerts},
-	TypeWebhook:     {EventMetrics, EventAlerts},
-}
-
-// allowedEvents: metric systems take metrics only; Slack and webhooks take both.
-var allowedEvents = map[Type][]Event{
-	TypeRemoteWrite: {EventMetrics},
-	TypePushgateway: {EventMetrics},
-	TypeTextfile:    {EventMetrics},
-	TypeDatadog:     {EventMetrics},
-	TypeSlack:       {EventMetrics, EventAlerts},
-	TypeWebhook:     {EventMetrics, EventAlerts},
-}
-
-// methods lists the HTTP methods of each type, the default first. The Pushgateway's PUT replaces
-// the whole group (push.Push), POST only the metrics of the same names (push.Add).
-var methods = map[Type][]string{
-	TypeRemoteWrite: {"POST"},
-	TypePushgateway: {"PUT", "POST"},
-	TypeSlack:       {"POST"},
-	TypeDatadog:     {"POST"},
-	TypeWebhook:     {"POST", "PUT"},
-}
-
 // System is one validated external_systems entry. Build it with [ParseSystems]. The URL and the
 // credentials are unexported and never printed: String, GoString and JSON show the name, type
 // and host only. A plain value: safe for concurrent use as long as nobody modifies it.
@@ -125,7 +82,7 @@ type System struct {
 	Type     Type   `json:"type"`
 	Enabled  bool   `json:"enabled"`  // false: skipped, with a result that says so
 	Required bool   `json:"required"` // true: a failed delivery is an error (see Err), not a warning
-	// Events lists what the system receives (see defaultEvents for the defaults by type).
+	// Events lists what the system receives (its kind's DefaultEvents when not given).
 	Events []Event `json:"events"`
 	// Method is the HTTP method; "" for textfile.
 	Method string `json:"method,omitempty"`
@@ -174,33 +131,6 @@ func (s System) GoString() string { return "export.System{" + s.String() + "}" }
 // receives reports whether s takes event e.
 func (s System) receives(e Event) bool { return slices.Contains(s.Events, e) }
 
-// FieldError is one invalid setting. Field is "external_systems[i].key"; Problem says what is
-// allowed and, for values that are not secrets, what was given. It is not modified after
-// creation: safe for concurrent use.
-type FieldError struct {
-	Field   string
-	Problem string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
-
-// The keys an entry may have, sorted for messages.
-var knownKeys = []string{
-	"auth_header", "ca_file", "directory", "enabled", "events", "grouping", "headers", "job", "labels",
-	"method", "name", "path", "remote_write_version", "required", "retry_count", "retry_delay",
-	"timeout", "type", "url", "validate_certs",
-}
-
-// keysFor lists the keys that apply to each type besides name, type, enabled, required, events.
-var keysFor = map[Type][]string{
-	TypeRemoteWrite: {"url", "method", "auth_header", "headers", "timeout", "retry_count", "retry_delay", "job", "labels", "remote_write_version", "validate_certs", "ca_file"},
-	TypePushgateway: {"url", "method", "auth_header", "headers", "timeout", "retry_count", "retry_delay", "job", "labels", "grouping", "validate_certs", "ca_file"},
-	TypeTextfile:    {"path", "directory", "labels"},
-	TypeSlack:       {"url", "method", "auth_header", "headers", "timeout", "retry_count", "retry_delay", "validate_certs", "ca_file"},
-	TypeDatadog:     {"url", "method", "auth_header", "headers", "timeout", "retry_count", "retry_delay", "labels", "validate_certs", "ca_file"},
-	TypeWebhook:     {"url", "method", "auth_header", "headers", "timeout", "retry_count", "retry_delay", "validate_certs", "ca_file"},
-}
-
 var commonKeys = []string{"name", "type", "enabled", "required", "events"}
 
 // secretKeys are never echoed in messages, whatever their value.
@@ -217,7 +147,7 @@ var forbiddenHeaders = []string{"Content-Type", "Content-Encoding", "Content-Len
 
 // ParseSystems validates the user's external_systems list (as decoded from JSON: a []any of
 // map[string]any) and returns one System per entry, in order. It reports every problem, joined
-// with errors.Join, each a *FieldError. Values are accepted as Ansible's Python modules accept
+// with errors.Join, each a *field.Error. Values are accepted as Ansible's Python modules accept
 // them: numeric strings for numbers, yes/no/true/false/on/off/1/0 for booleans. Unknown keys and
 // keys that do not apply to the entry's type are errors that list the accepted keys. It does no
 // I/O. Disabled entries are validated too, so that enabling one later cannot reveal a mistake.
@@ -227,7 +157,7 @@ func ParseSystems(v any) ([]System, error) {
 	}
 	list, ok := v.([]any)
 	if !ok {
-		return nil, &FieldError{Field: "external_systems", Problem: "must be a list of dictionaries, got " + describe("", v)}
+		return nil, &field.Error{Path: "external_systems", Problem: "must be a list of dictionaries, got " + describe("", v)}
 	}
 	var errs []error
 	out := make([]System, 0, len(list))
@@ -236,7 +166,7 @@ func ParseSystems(v any) ([]System, error) {
 		p := &parser{prefix: fmt.Sprintf("external_systems[%d]", i)}
 		m, ok := e.(map[string]any)
 		if !ok {
-			errs = append(errs, &FieldError{Field: p.prefix, Problem: "must be a dictionary, got " + describe("", e)})
+			errs = append(errs, &field.Error{Path: p.prefix, Problem: "must be a dictionary, got " + describe("", e)})
 			continue
 		}
 		s := p.system(m)
@@ -263,7 +193,7 @@ type parser struct {
 }
 
 func (p *parser) fail(key, format string, a ...any) {
-	p.errs = append(p.errs, &FieldError{Field: p.prefix + "." + key, Problem: fmt.Sprintf(format, a...)})
+	p.errs = append(p.errs, &field.Error{Path: p.prefix + "." + key, Problem: fmt.Sprintf(format, a...)})
 }
 
 func (p *parser) system(m map[string]any) System {
@@ -272,88 +202,104 @@ func (p *parser) system(m map[string]any) System {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys) // messages in a stable order
+	known := knownKeys()
 	for _, k := range keys {
-		if !slices.Contains(knownKeys, k) {
-			p.fail(k, "unknown key; accepted keys are %s", strings.Join(knownKeys, ", "))
+		if !slices.Contains(known, k) {
+			p.fail(k, "unknown key; accepted keys are %s", strings.Join(known, ", "))
 		}
 	}
-	has := func(k string) bool { v, ok := m[k]; return ok && v != nil }
-
 	s := System{Enabled: true, ValidateCerts: true}
 	s.Name = strings.TrimSpace(p.str(m, "name"))
 	switch {
-	case !has("name"):
+	case !has(m, "name"):
 		p.fail("name", "is required")
 	case s.Name == "":
 		p.fail("name", "must not be empty")
 	case len(s.Name) > maxNameLen:
 		p.fail("name", "must be at most %d characters", maxNameLen)
 	}
-
-	rawURL := strings.TrimSpace(p.str(m, "url"))
-	if has("url") {
-		u, err := url.Parse(rawURL)
-		switch {
-		case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
-			p.fail("url", "must be an http:// or https:// URL with a host") // never echo: it may be a secret
-		case u.Fragment != "":
-			p.fail("url", "must not have a #fragment")
-		default:
-			s.url = u
-		}
-	}
-	pathSet := has("path") || has("directory")
-
-	if has("type") {
-		t := Type(strings.ToLower(strings.TrimSpace(p.str(m, "type"))))
-		if !slices.Contains(Types(), t) {
-			p.fail("type", "must be one of %s, got %s", joinTypes(), describe("type", m["type"]))
-			return s
-		}
-		s.Type = t
-	} else {
-		t, ok := InferType(s.Name, s.url, pathSet)
-		if !ok {
-			host := "no URL"
-			if s.url != nil {
-				host = fmt.Sprintf("the URL's host %q", s.url.Hostname())
-			}
-			p.fail("type", "is missing and cannot be inferred from the name %q and %s: set type to one of %s", s.Name, host, joinTypes())
-			return s
-		}
-		s.Type = t
-	}
-
-	allowed := append(slices.Clone(commonKeys), keysFor[s.Type]...)
-	slices.Sort(allowed)
-	for _, k := range keys {
-		if slices.Contains(knownKeys, k) && !slices.Contains(allowed, k) && m[k] != nil {
-			p.fail(k, "does not apply to %s systems; their keys are %s", s.Type, strings.Join(allowed, ", "))
-		}
-	}
-
-	if has("enabled") {
-		s.Enabled = p.boolean(m, "enabled")
-	}
-	if has("required") {
-		s.Required = p.boolean(m, "required")
-	}
-	s.Events = p.events(m, s.Type)
-
-	if s.Type == TypeTextfile {
-		s.Path = p.textfilePath(m)
-		s.Labels = p.labels(m)
+	s.url = p.url(m)
+	k := p.kind(m, &s)
+	if k == nil {
 		return s
 	}
+	allowed := append(slices.Clone(commonKeys), k.Keys...)
+	slices.Sort(allowed)
+	for _, key := range keys {
+		if slices.Contains(known, key) && !slices.Contains(allowed, key) && m[key] != nil {
+			p.fail(key, "does not apply to %s systems; their keys are %s", s.Type, strings.Join(allowed, ", "))
+		}
+	}
+	if has(m, "enabled") {
+		s.Enabled = p.boolean(m, "enabled")
+	}
+	if has(m, "required") {
+		s.Required = p.boolean(m, "required")
+	}
+	s.Events = p.events(m, k)
+	if !k.writesFile() {
+		p.requests(m, k, &s)
+	}
+	k.parse(p, m, &s)
+	return s
+}
 
-	if s.url == nil && !has("url") {
+// has reports whether m gives key a value.
+func has(m map[string]any, key string) bool { v, ok := m[key]; return ok && v != nil }
+
+// url reads the url key; nil when absent or invalid (the problem is noted).
+func (p *parser) url(m map[string]any) *url.URL {
+	if !has(m, "url") {
+		return nil
+	}
+	u, err := url.Parse(strings.TrimSpace(p.str(m, "url")))
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+		p.fail("url", "must be an http:// or https:// URL with a host") // never echo: it may be a secret
+	case u.Fragment != "":
+		p.fail("url", "must not have a #fragment")
+	default:
+		return u
+	}
+	return nil
+}
+
+// kind reads or infers the entry's type and sets it on s; nil when it is unknown (noted).
+func (p *parser) kind(m map[string]any, s *System) *kind {
+	if has(m, "type") {
+		t := Type(strings.ToLower(strings.TrimSpace(p.str(m, "type"))))
+		k := kindOf(t)
+		if k == nil {
+			p.fail("type", "must be one of %s, got %s", joinTypes(), describe("type", m["type"]))
+			return nil
+		}
+		s.Type = t
+		return k
+	}
+	t, ok := InferType(s.Name, s.url, has(m, "path") || has(m, "directory"))
+	if !ok {
+		host := "no URL"
+		if s.url != nil {
+			host = fmt.Sprintf("the URL's host %q", s.url.Hostname())
+		}
+		p.fail("type", "is missing and cannot be inferred from the name %q and %s: set type to one of %s", s.Name, host, joinTypes())
+		return nil
+	}
+	s.Type = t
+	return kindOf(t)
+}
+
+// requests reads the keys of the types that make requests: url, method, timeouts and retries,
+// TLS, credentials and headers.
+func (p *parser) requests(m map[string]any, k *kind, s *System) {
+	if s.url == nil && !has(m, "url") {
 		p.fail("url", "is required for %s systems", s.Type)
 	}
-	s.Method = methods[s.Type][0]
-	if has("method") {
+	s.Method = k.Methods[0]
+	if has(m, "method") {
 		meth := strings.ToUpper(strings.TrimSpace(p.str(m, "method")))
-		if !slices.Contains(methods[s.Type], meth) {
-			p.fail("method", "must be one of %s for %s systems, got %s", strings.Join(methods[s.Type], ", "), s.Type, describe("method", m["method"]))
+		if !slices.Contains(k.Methods, meth) {
+			p.fail("method", "must be one of %s for %s systems, got %s", strings.Join(k.Methods, ", "), s.Type, describe("method", m["method"]))
 		} else {
 			s.Method = meth
 		}
@@ -361,7 +307,7 @@ func (p *parser) system(m map[string]any) System {
 	s.Timeout = p.seconds(m, "timeout", DefaultTimeout, MaxTimeout, false)
 	s.RetryDelay = p.seconds(m, "retry_delay", DefaultRetryDelay, MaxRetryDelay, true)
 	s.RetryCount = DefaultRetryCount
-	if has("retry_count") {
+	if has(m, "retry_count") {
 		n, ok := p.integer(m, "retry_count")
 		switch {
 		case !ok:
@@ -371,65 +317,26 @@ func (p *parser) system(m map[string]any) System {
 			s.RetryCount = int(n)
 		}
 	}
-	if has("validate_certs") {
+	if has(m, "validate_certs") {
 		s.ValidateCerts = p.boolean(m, "validate_certs")
 	}
-	if has("ca_file") {
+	if has(m, "ca_file") {
 		s.CAFile = strings.TrimSpace(p.str(m, "ca_file"))
 	}
-	s.authHeader = p.authHeader(m, s.Type)
+	s.authHeader = p.authHeader(m, k)
 	s.headers = p.headers(m)
-
-	switch s.Type {
-	case TypeRemoteWrite, TypePushgateway:
-		s.Job = DefaultJob
-		if has("job") {
-			s.Job = strings.TrimSpace(p.str(m, "job"))
-			if s.Job == "" {
-				p.fail("job", "must not be empty")
-			}
-		}
-		s.Labels = p.labels(m)
-	case TypeDatadog:
-		s.Labels = p.labels(m)
-	}
-	if s.Type == TypeRemoteWrite {
-		s.RemoteWriteVersion = p.remoteWriteVersion(m)
-	}
-	if s.Type == TypePushgateway {
-		s.Grouping = p.grouping(m)
-		if s.url != nil && strings.Contains(s.url.Path, "/metrics/job") {
-			p.fail("url", "must be the Pushgateway's base URL (as http://pushgateway:9091): the job and grouping are added from job and grouping")
-		}
-	}
-	return s
 }
 
-// InferType infers a system's type from its name, URL and whether it has a path or directory,
-// for entries without a type. In this order: "slack" in the name or host (hooks.slack.com) is
-// slack; "datadog" in the name or "datadoghq" in the host is datadog; "pushgateway" in the name
-// or host, or port 9091, is pushgateway; "textfile" in the name with a path or directory is
-// textfile; a URL path ending in /api/v1/write or "prometheus" in the name is
-// prometheus_remote_write. Anything else (a webhook above all) needs an explicit type.
-func InferType(name string, u *url.URL, hasPath bool) (Type, bool) {
-	n := strings.ToLower(name)
-	var host, port, path string
-	if u != nil {
-		host, port, path = strings.ToLower(u.Hostname()), u.Port(), strings.TrimRight(u.Path, "/")
+// job reads the job key (remote write, the Pushgateway): DefaultJob when absent.
+func (p *parser) job(m map[string]any) string {
+	if !has(m, "job") {
+		return DefaultJob
 	}
-	switch {
-	case strings.Contains(n, "slack") || strings.Contains(host, "slack"):
-		return TypeSlack, true
-	case strings.Contains(n, "datadog") || strings.Contains(host, "datadoghq"):
-		return TypeDatadog, true
-	case strings.Contains(n, "pushgateway") || strings.Contains(host, "pushgateway") || port == "9091":
-		return TypePushgateway, true
-	case strings.Contains(n, "textfile") && hasPath:
-		return TypeTextfile, true
-	case u != nil && (strings.HasSuffix(path, "/api/v1/write") || strings.Contains(n, "prometheus")):
-		return TypeRemoteWrite, true
+	job := strings.TrimSpace(p.str(m, "job"))
+	if job == "" {
+		p.fail("job", "must not be empty")
 	}
-	return "", false
+	return job
 }
 
 func joinTypes() string {
@@ -446,65 +353,24 @@ func (p *parser) str(m map[string]any, key string) string {
 	if !ok || v == nil {
 		return ""
 	}
-	switch t := v.(type) {
-	case string:
-		return t
-	case float64:
-		return strconv.FormatFloat(t, 'f', -1, 64)
-	case int:
-		return strconv.Itoa(t)
-	case int64:
-		return strconv.FormatInt(t, 10)
-	case bool:
-		if t {
-			return "True"
-		}
-		return "False"
+	if s, ok := coerce.Str(v); ok {
+		return s
 	}
 	p.fail(key, "must be a string, got %s", describe(key, v))
 	return ""
 }
 
 func (p *parser) boolean(m map[string]any, key string) bool {
-	switch t := m[key].(type) {
-	case bool:
-		return t
-	case float64:
-		if t == 1 || t == 0 {
-			return t == 1
-		}
-	case int:
-		if t == 1 || t == 0 {
-			return t == 1
-		}
-	case int64:
-		if t == 1 || t == 0 {
-			return t == 1
-		}
-	case string:
-		switch strings.ToLower(strings.TrimSpace(t)) {
-		case "yes", "y", "true", "t", "on", "1":
-			return true
-		case "no", "n", "false", "f", "off", "0":
-			return false
-		}
+	if b, ok := coerce.Bool(m[key]); ok {
+		return b
 	}
 	p.fail(key, "must be a boolean (true/false, yes/no, on/off, 1/0), got %s", describe(key, m[key]))
 	return false
 }
 
 func (p *parser) number(m map[string]any, key string) (float64, bool) {
-	switch t := m[key].(type) {
-	case float64:
-		return t, true
-	case int:
-		return float64(t), true
-	case int64:
-		return float64(t), true
-	case string:
-		if f, err := strconv.ParseFloat(strings.TrimSpace(t), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
-			return f, true
-		}
+	if f, ok := coerce.Float(m[key]); ok {
+		return f, true
 	}
 	p.fail(key, "must be a number, got %s", describe(key, m[key]))
 	return 0, false
@@ -515,7 +381,7 @@ func (p *parser) integer(m map[string]any, key string) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+	if !coerce.Whole(f) {
 		p.fail(key, "must be a whole number, got %s", fmtNum(f))
 		return 0, false
 	}
@@ -574,15 +440,16 @@ func (p *parser) stringList(m map[string]any, key string) ([]string, bool) {
 	return out, true
 }
 
-func (p *parser) events(m map[string]any, t Type) []Event {
+func (p *parser) events(m map[string]any, k *kind) []Event {
+	t := k.Type
 	if v, ok := m["events"]; !ok || v == nil {
-		return slices.Clone(defaultEvents[t])
+		return slices.Clone(k.DefaultEvents)
 	}
 	list, ok := p.stringList(m, "events")
 	if !ok {
-		return slices.Clone(defaultEvents[t])
+		return slices.Clone(k.DefaultEvents)
 	}
-	allowed := allowedEvents[t]
+	allowed := k.Events
 	var out []Event
 	for _, s := range list {
 		e := Event(strings.ToLower(s))
@@ -605,33 +472,6 @@ func (p *parser) events(m map[string]any, t Type) []Event {
 		out = []Event{}
 	}
 	return out
-}
-
-func (p *parser) textfilePath(m map[string]any) string {
-	path, dir := strings.TrimSpace(p.str(m, "path")), strings.TrimSpace(p.str(m, "directory"))
-	switch {
-	case path != "" && dir != "":
-		p.fail("path", "and directory are mutually exclusive: give the file (path) or its directory (directory)")
-		return ""
-	case dir != "":
-		if !filepath.IsAbs(dir) {
-			p.fail("directory", "must be an absolute path, got %q", dir)
-			return ""
-		}
-		return filepath.Join(dir, DefaultTextfileName)
-	case path != "":
-		if !filepath.IsAbs(path) {
-			p.fail("path", "must be an absolute path, got %q", path)
-			return ""
-		}
-		if !strings.HasSuffix(path, ".prom") {
-			p.fail("path", "must end in .prom: node_exporter's textfile collector reads only *.prom files, got %q", path)
-			return ""
-		}
-		return filepath.Clean(path)
-	}
-	p.fail("path", "textfile systems need path (the .prom file) or directory (node_exporter's --collector.textfile.directory)")
-	return ""
 }
 
 func (p *parser) labels(m map[string]any) map[string]string {
@@ -660,50 +500,11 @@ func (p *parser) labels(m map[string]any) map[string]string {
 	return out
 }
 
-func (p *parser) remoteWriteVersion(m map[string]any) string {
-	v, ok := m["remote_write_version"]
-	if !ok || v == nil {
-		return DefaultRemoteWriteVersion
-	}
-	switch strings.TrimSpace(p.str(m, "remote_write_version")) {
-	case "1", "1.0", "0.1.0":
-		return RemoteWrite10
-	case "2", "2.0", "2.0.0":
-		return RemoteWrite20
-	}
-	p.fail("remote_write_version", "must be one of %s, %s, got %s", RemoteWrite10, RemoteWrite20, describe("remote_write_version", v))
-	return DefaultRemoteWriteVersion
-}
-
-func (p *parser) grouping(m map[string]any) []string {
-	if v, ok := m["grouping"]; !ok || v == nil {
-		return []string{GroupingOperation, GroupingSession}
-	}
-	list, ok := p.stringList(m, "grouping")
-	if !ok {
-		return nil
-	}
-	out := []string{}
-	for _, g := range list {
-		if g != GroupingOperation && g != GroupingSession {
-			p.fail("grouping", "must list only %s and %s (job is always part of the group), got %q", GroupingOperation, GroupingSession, g)
-			continue
-		}
-		if !slices.Contains(out, g) {
-			out = append(out, g)
-		}
-	}
-	slices.SortFunc(out, func(a, b string) int { // operation before session, as in the URL
-		return strings.Compare(a, b)
-	})
-	return out
-}
-
 // authHeader parses auth_header. "Name: value" sets that header; "DD-API-KEY value" (a first
 // word with a dash, which no auth scheme has) sets the header named by the first word; anything
 // else ("Bearer token", "Basic ...") is the Authorization header. A bare Datadog key is sent as
 // DD-API-KEY.
-func (p *parser) authHeader(m map[string]any, t Type) header {
+func (p *parser) authHeader(m map[string]any, k *kind) header {
 	v, ok := m["auth_header"]
 	if !ok || v == nil {
 		return header{}
@@ -733,8 +534,8 @@ func (p *parser) authHeader(m map[string]any, t Type) header {
 	if word, rest, ok := strings.Cut(s, " "); ok && strings.Contains(word, "-") && isToken(word) {
 		return header{name: word, value: strings.TrimSpace(rest)}
 	}
-	if t == TypeDatadog && !strings.Contains(s, " ") {
-		return header{name: "DD-API-KEY", value: s}
+	if k.BareKeyHeader != "" && !strings.Contains(s, " ") {
+		return header{name: k.BareKeyHeader, value: s}
 	}
 	return header{name: "Authorization", value: s}
 }
@@ -792,5 +593,5 @@ func describe(key string, v any) string {
 	if secretKeys[key] {
 		return "a value that is not shown"
 	}
-	return module.Describe(v)
+	return coerce.Describe(v)
 }

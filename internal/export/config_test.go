@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"resilience.ops/internal/field"
 )
 
 // The external_systems of the issue, as users write them today.
@@ -164,9 +165,9 @@ func TestParseSystemsErrors(t *testing.T) {
 					t.Errorf("error\n%v\ndoes not contain\n%s", err, w)
 				}
 			}
-			var fe *FieldError
-			if !errors.As(err, &fe) || !strings.HasPrefix(fe.Field, "external_systems[0]") {
-				t.Errorf("not a *FieldError naming the entry: %#v", err)
+			var fe *field.Error
+			if !errors.As(err, &fe) || !strings.HasPrefix(fe.Path, "external_systems[0]") {
+				t.Errorf("not a *field.Error naming the entry: %#v", err)
 			}
 			for _, secret := range []string{"secret-host", "T123/secret", "abc\r\n"} {
 				if strings.Contains(err.Error(), secret) {

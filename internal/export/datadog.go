@@ -5,7 +5,26 @@ import (
 	"math"
 	"regexp"
 	"strings"
+
+	"resilience.ops/internal/clock"
 )
+
+// TypeDatadog is the Datadog series API (v1, or v2 by URL).
+const TypeDatadog Type = "datadog"
+
+func init() {
+	register(kind{Type: TypeDatadog, Order: 5, Events: metricsOnly, DefaultEvents: metricsOnly, Methods: []string{"POST"},
+		Keys: keys(httpKeys, []string{"labels"}, tlsKeys), BareKeyHeader: "DD-API-KEY",
+		// "datadog" in the name, or "datadoghq" in the host.
+		InferRank: 2, Infer: func(h inferHint) bool {
+			return strings.Contains(h.name, "datadog") || strings.Contains(h.host, "datadoghq")
+		},
+		parse: func(p *parser, m map[string]any, s *System) { s.Labels = p.labels(m) },
+		plan: func(sys System, snap Snapshot, _ Event, _ clock.Clock, h *httpSender) *plan {
+			return datadogPlan(sys, snap, h)
+		},
+	})
+}
 
 // Datadog metric types: v1 takes names, v2 numbers.
 var (

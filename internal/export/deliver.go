@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
+	"resilience.ops/internal/clock"
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/retry"
 )
 
@@ -29,7 +30,7 @@ type Options struct {
 	// than a lost alert) and notes it. Not called in check mode.
 	Claim func(ctx context.Context, key string) (first bool, err error)
 
-	clock retry.Clock // nil: the real clock. Tests set it so that no retry sleeps.
+	clock clock.Clock // nil: the real clock. Tests set it so that no retry sleeps.
 }
 
 // Reasons why nothing was sent to a system (Result.Skipped).
@@ -98,10 +99,7 @@ type Preview struct {
 // an error: use [Warnings] and [Err] on the results. An invalid snapshot fails every system that
 // would have been sent to. Deliver is safe for concurrent use.
 func Deliver(ctx context.Context, systems []System, snap Snapshot, opts Options) []Result {
-	clk := opts.clock
-	if clk == nil {
-		clk = retry.RealClock{}
-	}
+	clk := clock.Or(opts.clock)
 	if snap.Time.IsZero() {
 		snap.Time = clk.Now()
 	}
@@ -132,9 +130,9 @@ func Deliver(ctx context.Context, systems []System, snap Snapshot, opts Options)
 		case event == EventAlerts && len(snap.Alerts) == 0 && snapErr == nil:
 			r.Skipped = SkipNoBreach
 		case snapErr != nil:
-			r.Error, r.ErrorType = "invalid snapshot: "+strings.ReplaceAll(snapErr.Error(), "\n", "; "), retry.InvalidParameter
+			r.Error, r.ErrorType = "invalid snapshot: "+field.Line(snapErr), retry.InvalidParameter
 		default:
-			p, h, err := prepare(sys, snap, event, clk.Now)
+			p, h, err := prepare(sys, snap, event, clk)
 			if err != nil {
 				r.Error, r.ErrorType = err.Error(), retry.ConfigurationError
 				break
@@ -182,35 +180,25 @@ func Deliver(ctx context.Context, systems []System, snap Snapshot, opts Options)
 }
 
 // prepare builds the plan of one system.
-func prepare(sys System, snap Snapshot, e Event, now func() time.Time) (*plan, *httpSender, error) {
-	if sys.Type == TypeTextfile {
-		return textfilePlan(sys, snap), nil, nil
-	}
-	if sys.url == nil {
+func prepare(sys System, snap Snapshot, e Event, clk clock.Clock) (*plan, *httpSender, error) {
+	k := kindOf(sys.Type)
+	switch {
+	case k == nil:
+		return nil, nil, fmt.Errorf("unknown type %q", sys.Type)
+	case k.writesFile():
+		return k.plan(sys, snap, e, clk, nil), nil, nil
+	case sys.url == nil:
 		return nil, nil, errors.New("no valid URL: build systems with ParseSystems")
 	}
-	h, err := newHTTPSender(sys, now)
+	h, err := newHTTPSender(sys, clk)
 	if err != nil {
 		return nil, nil, err
 	}
-	switch sys.Type {
-	case TypeRemoteWrite:
-		return remoteWritePlan(sys, snap, h), h, nil
-	case TypePushgateway:
-		return pushgatewayPlan(sys, snap, h), h, nil
-	case TypeSlack:
-		return slackPlan(sys, snap, e, h), h, nil
-	case TypeDatadog:
-		return datadogPlan(sys, snap, h), h, nil
-	case TypeWebhook:
-		return webhookPlan(sys, snap, e, now(), h), h, nil
-	}
-	h.close()
-	return nil, nil, fmt.Errorf("unknown type %q", sys.Type)
+	return k.plan(sys, snap, e, clk, h), h, nil
 }
 
 // run sends one plan with the system's retries and fills r.
-func run(ctx context.Context, sys System, p *plan, clk retry.Clock, r *Result) {
+func run(ctx context.Context, sys System, p *plan, clk clock.Clock, r *Result) {
 	eng, err := retry.NewEngine(policyFor(sys), retry.WithClassifier(classifier), retry.WithClock(clk))
 	if err != nil { // ParseSystems keeps the settings valid; a hand-built System may not
 		r.Error, r.ErrorType = "invalid retry settings: "+err.Error(), retry.ConfigurationError
@@ -242,7 +230,7 @@ func run(ctx context.Context, sys System, p *plan, clk retry.Clock, r *Result) {
 func policyFor(sys System) retry.Policy {
 	p := retry.DefaultPolicy()
 	p.MaxAttempts = sys.RetryCount + 1
-	if sys.Type == TypeTextfile {
+	if k := kindOf(sys.Type); k != nil && k.writesFile() {
 		p.MaxAttempts = 1
 	}
 	p.RetryPolicy = retry.FixedDelay

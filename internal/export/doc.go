@@ -5,7 +5,7 @@
 // The pieces:
 //
 //   - [ParseSystems] turns the user's external_systems list into validated [System] values; every
-//     problem is a [FieldError] naming external_systems[i].field and, for choices, the allowed
+//     problem is a *field.Error naming external_systems[i].field and, for choices, the allowed
 //     values. A missing type is inferred from the name and URL ([InferType]).
 //   - [Snapshot] is the input: the session's per-operation counts and final statistics and the
 //     breached alert thresholds. The session package builds it; this package never reads session

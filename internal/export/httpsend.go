@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/retry"
 )
 
@@ -59,11 +60,11 @@ type httpSender struct {
 	red       *redactor // scrubs an answer before it is cut to a snippet
 	client    *http.Client
 	transport *http.Transport
-	now       func() time.Time
+	clock     clock.Clock
 }
 
 // newHTTPSender builds the client of sys. It reads the CA file, so it can fail.
-func newHTTPSender(sys System, now func() time.Time) (*httpSender, error) {
+func newHTTPSender(sys System, clk clock.Clock) (*httpSender, error) {
 	tlsCfg := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: !sys.ValidateCerts, //nolint:gosec // explicit user choice, off by default
@@ -86,7 +87,7 @@ func newHTTPSender(sys System, now func() time.Time) (*httpSender, error) {
 		// Redirects are not followed: headers such as DD-API-KEY would go along to another host.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &httpSender{sys: sys, red: newRedactor(sys), client: client, transport: tr, now: now}, nil
+	return &httpSender{sys: sys, red: newRedactor(sys), client: client, transport: tr, clock: clk}, nil
 }
 
 func (h *httpSender) close() { h.transport.CloseIdleConnections() }
@@ -143,7 +144,7 @@ func (h *httpSender) send(ctx context.Context, method, target, contentType strin
 	}
 	var after time.Duration
 	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
-		after, _ = retry.ParseRetryAfter(resp.Header.Get("Retry-After"), h.now())
+		after, _ = retry.ParseRetryAfter(resp.Header.Get("Retry-After"), h.clock.Now())
 	}
 	return out, retry.Result{Failure: &retry.Failure{HTTPStatus: code, Message: msg}, RetryAfter: after}
 }

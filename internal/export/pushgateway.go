@@ -7,8 +7,56 @@ import (
 	"slices"
 	"strings"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/retry"
 )
+
+// TypePushgateway is the Prometheus Pushgateway.
+const TypePushgateway Type = "pushgateway"
+
+func init() {
+	// PUT replaces the whole group (push.Push), POST only the metrics of the same names (push.Add).
+	register(kind{Type: TypePushgateway, Order: 2, Events: metricsOnly, DefaultEvents: metricsOnly, Methods: []string{"PUT", "POST"},
+		Keys: keys(httpKeys, []string{"job", "labels", "grouping"}, tlsKeys),
+		// "pushgateway" in the name or the host, or port 9091.
+		InferRank: 3, Infer: func(h inferHint) bool {
+			return strings.Contains(h.name, "pushgateway") || strings.Contains(h.host, "pushgateway") || h.port == "9091"
+		},
+		parse: func(p *parser, m map[string]any, s *System) {
+			s.Job, s.Labels, s.Grouping = p.job(m), p.labels(m), p.grouping(m)
+			if s.url != nil && strings.Contains(s.url.Path, "/metrics/job") {
+				p.fail("url", "must be the Pushgateway's base URL (as http://pushgateway:9091): the job and grouping are added from job and grouping")
+			}
+		},
+		plan: func(sys System, snap Snapshot, _ Event, _ clock.Clock, h *httpSender) *plan {
+			return pushgatewayPlan(sys, snap, h)
+		},
+	})
+}
+
+func (p *parser) grouping(m map[string]any) []string {
+	if v, ok := m["grouping"]; !ok || v == nil {
+		return []string{GroupingOperation, GroupingSession}
+	}
+	list, ok := p.stringList(m, "grouping")
+	if !ok {
+		return nil
+	}
+	out := []string{}
+	for _, g := range list {
+		if g != GroupingOperation && g != GroupingSession {
+			p.fail("grouping", "must list only %s and %s (job is always part of the group), got %q", GroupingOperation, GroupingSession, g)
+			continue
+		}
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { // operation before session, as in the URL
+		return strings.Compare(a, b)
+	})
+	return out
+}
 
 // pushGroup is one Pushgateway group: its grouping labels (job first) and its metrics.
 type pushGroup struct {

@@ -48,7 +48,7 @@ func newRedactor(sys System) *redactor {
 			}
 		}
 		add(u.RawQuery)
-		if sys.Type == TypeSlack || sys.Type == TypeWebhook {
+		if k := kindOf(sys.Type); k != nil && k.SecretURL {
 			add(u.String())
 			add(u.Host + u.EscapedPath())
 			if p := strings.Trim(u.Path, "/"); p != "" {

@@ -6,12 +6,48 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/klauspost/compress/snappy"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/retry"
 )
+
+// TypeRemoteWrite is Prometheus remote write, 1.0 or 2.0 (remote_write_version).
+const TypeRemoteWrite Type = "prometheus_remote_write"
+
+func init() {
+	register(kind{Type: TypeRemoteWrite, Order: 1, Events: metricsOnly, DefaultEvents: metricsOnly, Methods: []string{"POST"},
+		Keys: keys(httpKeys, []string{"job", "labels", "remote_write_version"}, tlsKeys),
+		// A URL path ending in /api/v1/write, or "prometheus" in the name.
+		InferRank: 5, Infer: func(h inferHint) bool {
+			return h.hasURL && (strings.HasSuffix(h.path, "/api/v1/write") || strings.Contains(h.name, "prometheus"))
+		},
+		parse: func(p *parser, m map[string]any, s *System) {
+			s.Job, s.Labels, s.RemoteWriteVersion = p.job(m), p.labels(m), p.remoteWriteVersion(m)
+		},
+		plan: func(sys System, snap Snapshot, _ Event, _ clock.Clock, h *httpSender) *plan {
+			return remoteWritePlan(sys, snap, h)
+		},
+	})
+}
+
+func (p *parser) remoteWriteVersion(m map[string]any) string {
+	v, ok := m["remote_write_version"]
+	if !ok || v == nil {
+		return DefaultRemoteWriteVersion
+	}
+	switch strings.TrimSpace(p.str(m, "remote_write_version")) {
+	case "1", "1.0", "0.1.0":
+		return RemoteWrite10
+	case "2", "2.0", "2.0.0":
+		return RemoteWrite20
+	}
+	p.fail("remote_write_version", "must be one of %s, %s, got %s", RemoteWrite10, RemoteWrite20, describe("remote_write_version", v))
+	return DefaultRemoteWriteVersion
+}
 
 // Remote write headers and content types (remote write specs 1.0 and 2.0).
 const (

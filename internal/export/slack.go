@@ -6,8 +6,24 @@ import (
 	"sort"
 	"strings"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/retry"
 )
+
+// TypeSlack is a Slack incoming webhook; its URL's path is the credential.
+const TypeSlack Type = "slack"
+
+func init() {
+	register(kind{Type: TypeSlack, Order: 4, Events: metricsAndAlerts, DefaultEvents: alertsOnly, Methods: []string{"POST"},
+		Keys: keys(httpKeys, tlsKeys), SecretURL: true,
+		// "slack" in the name or the host (hooks.slack.com).
+		InferRank: 1, Infer: func(h inferHint) bool { return strings.Contains(h.name, "slack") || strings.Contains(h.host, "slack") },
+		parse: func(*parser, map[string]any, *System) {},
+		plan: func(sys System, snap Snapshot, e Event, _ clock.Clock, h *httpSender) *plan {
+			return slackPlan(sys, snap, e, h)
+		},
+	})
+}
 
 // maxSlackOperations bounds the operation lines of a Slack message; the rest are counted.
 const maxSlackOperations = 20

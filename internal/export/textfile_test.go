@@ -5,10 +5,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"resilience.ops/internal/textfile"
 	"runtime"
 	"strings"
 	"testing"
+
+	"resilience.ops/internal/textfile"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"

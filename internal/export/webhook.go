@@ -4,7 +4,23 @@ import (
 	"bytes"
 	"encoding/json"
 	"time"
+
+	"resilience.ops/internal/clock"
 )
+
+// TypeWebhook is any URL that takes the snapshot as JSON; its URL is a credential. It is never
+// inferred: an entry names it.
+const TypeWebhook Type = "webhook"
+
+func init() {
+	register(kind{Type: TypeWebhook, Order: 6, Events: metricsAndAlerts, DefaultEvents: metricsAndAlerts, Methods: []string{"POST", "PUT"},
+		Keys: keys(httpKeys, tlsKeys), SecretURL: true,
+		parse: func(*parser, map[string]any, *System) {},
+		plan: func(sys System, snap Snapshot, e Event, c clock.Clock, h *httpSender) *plan {
+			return webhookPlan(sys, snap, e, c.Now(), h)
+		},
+	})
+}
 
 // WebhookSource names the sender in webhook payloads.
 const WebhookSource = "resilience.ops.retry_manager"

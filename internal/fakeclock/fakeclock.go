@@ -1,5 +1,5 @@
 // Package fakeclock is the clock of the tests: Sleep records the wait and moves the time on at
-// once, so that nothing sleeps for real. It has the methods of retry.Clock (Now, Sleep) and is
+// once, so that nothing sleeps for real. It implements clock.Clock (Now, Sleep) and is
 // safe for concurrent use. It is imported only from _test.go files.
 package fakeclock
 

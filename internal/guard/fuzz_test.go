@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"resilience.ops/internal/clock"
 )
 
 // FuzzGuardFile: whatever the guard file holds, Status never panics, and a file that cannot be
@@ -24,7 +26,7 @@ func FuzzGuardFile(f *testing.F) {
 			t.Fatal(err)
 		}
 		g := New(path)
-		g.Now = func() time.Time { return now }
+		g.Clock = clock.Func(func() time.Time { return now })
 		res, err := g.Status(true)
 		if err != nil && !res.After.Locked {
 			t.Fatalf("an unreadable guard %q counted as unlocked: %v", data, err)

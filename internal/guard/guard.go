@@ -22,6 +22,7 @@ import (
 	"os/user"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/state"
 )
 
@@ -93,6 +94,23 @@ var ErrCorrupt = errors.New("guard file is corrupt")
 // named pipe, a file of another user: state.ErrUnsafe). An unlock is then not made; a lock is
 // made (the guard fails closed) but the call still fails, so that the missing audit line is seen.
 var ErrAudit = errors.New("the audit trail is unsafe")
+
+// advisedError is an error that already tells the user how to recover (inspect the guard, then
+// lock or unlock with force): callers add no advice of their own (see Advised).
+type advisedError struct{ err error }
+
+func (e *advisedError) Error() string { return e.err.Error() }
+func (e *advisedError) Unwrap() error { return e.err }
+
+// advise marks err as one that says how to recover.
+func advise(err error) error { return &advisedError{err: err} }
+
+// Advised reports whether err already says how to recover with force, so that a caller does not
+// add the advice again.
+func Advised(err error) bool {
+	var a *advisedError
+	return errors.As(err, &a)
+}
 
 // Lock is the stored guard document.
 type Lock struct {
@@ -166,20 +184,15 @@ type Event struct {
 type Guard struct {
 	Path  string
 	Store state.Store
-	Now   func() time.Time // defaults to time.Now
-	NewID func() string    // defaults to 16 random hex digits
-	Actor string           // who performs the changes (recorded in the audit); defaults to user@host
+	Clock clock.Clock   // gives the lock times; nil means the real clock
+	NewID func() string // defaults to 16 random hex digits
+	Actor string        // who performs the changes (recorded in the audit); defaults to user@host
 }
 
 // New returns a guard on path kept in local files.
 func New(path string) *Guard { return &Guard{Path: path, Store: state.FileStore{}} }
 
-func (g *Guard) now() time.Time {
-	if g.Now != nil {
-		return g.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (g *Guard) now() time.Time { return clock.Or(g.Clock).Now().UTC() }
 
 func (g *Guard) newID() string {
 	if g.NewID != nil {
@@ -332,7 +345,7 @@ func decodeOrUnreadable(path string, cur []byte, unreadable error) (*Lock, error
 // guard is corrupt and counts as locked.
 func (g *Guard) unreadableResult(err error, hint string) (Result, error) {
 	st := corruptStatus(g.Path)
-	return Result{Before: st, After: st}, fmt.Errorf("%w: %w; it is treated as locked: inspect it, then %s", ErrCorrupt, err, hint)
+	return Result{Before: st, After: st}, advise(fmt.Errorf("%w: %w; it is treated as locked: inspect it, then %s", ErrCorrupt, err, hint))
 }
 
 // Result describes what an operation did.
@@ -435,7 +448,7 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 		if err != nil && !req.Force {
 			st := corruptStatus(g.Path)
 			res.Before, res.After = st, st
-			return nil, fmt.Errorf("%w; it is treated as locked: inspect it, then lock with force to replace it", err)
+			return nil, advise(fmt.Errorf("%w; it is treated as locked: inspect it, then lock with force to replace it", err))
 		}
 		if err != nil {
 			old = nil
@@ -472,30 +485,51 @@ func (g *Guard) Lock(req LockRequest, check bool) (Result, error) {
 			ExpiresAt: next.ExpiresAt.Format(time.RFC3339), WindowMinutes: next.WindowMinutes, Forced: req.Force}
 		return json.MarshalIndent(next, "", "  ")
 	}
-	if check {
+	ttl := func() time.Duration { return nextExpiry.Sub(now) + LeaseMargin }
+	return g.apply(change{force: req.Force, check: check, decide: decide, ttl: ttl, hint: "lock with force to replace it",
+		done: "locked", res: &res, ev: &ev, now: now})
+}
+
+// change is one change of the guard's document: decide computes the next document from the
+// current one (or state.ErrUnchanged), and leaves the result and the audit event in *res and *ev.
+type change struct {
+	force, check bool
+	decide       func(cur []byte, unreadable error) ([]byte, error)
+	ttl          func() time.Duration // the time to live of the next document; nil: none
+	hint         string               // how to recover from an unreadable document ("lock with force to replace it")
+	done         string               // the state the change leaves ("locked")
+	res          *Result
+	ev           **Event
+	now          time.Time
+}
+
+// apply makes change c: in check mode decide runs on what is read and nothing is written;
+// otherwise under the store's lock, then the event goes to the audit trail. A change made whose
+// audit line was refused as unsafe fails (the guard fails closed), so that the missing line does
+// not go unnoticed; another audit problem is a warning.
+func (g *Guard) apply(c change) (Result, error) {
+	if c.check {
 		cur, unreadable, err := g.load()
 		if err != nil {
 			return g.failClosed(Result{}, err)
 		}
-		_, err = decide(cur, unreadable)
+		_, err = c.decide(cur, unreadable)
 		if errors.Is(err, state.ErrUnchanged) {
 			err = nil
 		}
-		return res, err
+		return *c.res, err
 	}
-	ttl := func() time.Duration { return nextExpiry.Sub(now) + LeaseMargin }
-	if err := g.update(req.Force, decide, ttl); err != nil {
+	if err := g.update(c.force, c.decide, c.ttl); err != nil {
 		if errors.Is(err, state.ErrUnreadable) && !errors.Is(err, ErrCorrupt) {
-			return g.unreadableResult(err, "lock with force to replace it")
+			return g.unreadableResult(err, c.hint)
 		}
-		return g.failClosed(res, err)
+		return g.failClosed(*c.res, err)
 	}
-	if ev != nil {
-		if err := g.audit(*ev, now); err != nil {
+	res := *c.res
+	if *c.ev != nil {
+		if err := g.audit(**c.ev, c.now); err != nil {
 			if errors.Is(err, ErrAudit) {
-				// The lock is in place (the guard fails closed); the call fails so that the
-				// missing audit line does not go unnoticed.
-				return res, fmt.Errorf("the guard %s is locked, but %w", g.Path, err)
+				return res, fmt.Errorf("the guard %s is %s, but %w", g.Path, c.done, err)
 			}
 			res.Warning = err.Error()
 		}
@@ -542,7 +576,7 @@ func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
 		case err != nil && !req.Force:
 			st := corruptStatus(g.Path)
 			res.Before, res.After = st, st
-			return nil, fmt.Errorf("%w; it is treated as locked: inspect it, then unlock with force to remove it", err)
+			return nil, advise(fmt.Errorf("%w; it is treated as locked: inspect it, then unlock with force to remove it", err))
 		case err != nil:
 			res.Before = corruptStatus(g.Path)
 		default:
@@ -560,8 +594,8 @@ func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
 		}
 		if req.LockID != "" && !req.Force && old.ID != req.LockID {
 			res.After = res.Before
-			return nil, fmt.Errorf("%w: the guard is held by lock %s (owner %s, reason %q), not %s; unlock with force to override",
-				ErrLockIDMismatch, old.ID, old.Owner, old.Reason, req.LockID)
+			return nil, advise(fmt.Errorf("%w: the guard is held by lock %s (owner %s, reason %q), not %s; unlock with force to override",
+				ErrLockIDMismatch, old.ID, old.Owner, old.Reason, req.LockID))
 		}
 		if !req.ExpiresAt.IsZero() && !req.Force && !old.ExpiresAt.Truncate(time.Second).Equal(req.ExpiresAt.Truncate(time.Second)) {
 			res.After = res.Before
@@ -584,33 +618,12 @@ func (g *Guard) Unlock(req UnlockRequest, check bool) (Result, error) {
 		}
 		return nil, nil
 	}
+	out, err := g.apply(change{force: req.Force, check: check, decide: decide, hint: "unlock with force to remove it",
+		done: "unlocked", res: &res, ev: &ev, now: now})
 	if check {
-		cur, unreadable, err := g.load()
-		if err != nil {
-			return g.failClosed(Result{}, err)
-		}
-		_, err = decide(cur, unreadable)
-		if errors.Is(err, state.ErrUnchanged) {
-			err = nil
-		}
-		res.ExpiredRemoved = false
-		return res, err
+		out.ExpiredRemoved = false // nothing was removed
 	}
-	if err := g.update(req.Force, decide, nil); err != nil {
-		if errors.Is(err, state.ErrUnreadable) && !errors.Is(err, ErrCorrupt) {
-			return g.unreadableResult(err, "unlock with force to remove it")
-		}
-		return g.failClosed(res, err)
-	}
-	if ev != nil {
-		if err := g.audit(*ev, now); err != nil {
-			if errors.Is(err, ErrAudit) {
-				return res, fmt.Errorf("the guard %s is unlocked, but %w", g.Path, err)
-			}
-			res.Warning = err.Error()
-		}
-	}
-	return res, nil
+	return out, err
 }
 
 // checkAudit fails with ErrAudit when the store can tell that the audit line of a change would be

@@ -53,7 +53,7 @@ func newFixture(t *testing.T, b backend) *fixture {
 	g := &Guard{
 		Path:  filepath.Join(t.TempDir(), "run", "qos.guard"),
 		Store: st,
-		Now:   c.Now,
+		Clock: c,
 		NewID: ids.Next,
 		Actor: actor,
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/etcdstore"
 	"resilience.ops/internal/etcdtest"
 	"resilience.ops/internal/state"
@@ -68,7 +69,7 @@ func runHelper() int {
 	case "stale":
 		// A one-minute lock taken 60s-Left ago, whose lease ends with it.
 		shift := time.Minute - a.Left
-		g.Now = func() time.Time { return time.Now().Add(-shift) }
+		g.Clock = clock.Func(func() time.Time { return time.Now().Add(-shift) })
 		g.Store = ttlCap{Store: st, max: a.Left + LeaseMargin}
 	case "lock":
 		fmt.Println("ready") // at the barrier

@@ -22,7 +22,7 @@ import (
 // fileGuard is a guard kept in local files at path, with the test clock and ids.
 func fileGuard(path string) *Guard {
 	ids := &seqIDs{}
-	return &Guard{Path: path, Store: state.FileStore{}, Now: fakeclock.New(t0).Now, NewID: ids.Next, Actor: actor}
+	return &Guard{Path: path, Store: state.FileStore{}, Clock: fakeclock.New(t0), NewID: ids.Next, Actor: actor}
 }
 
 // watchdog fails t when fn has not returned long after any sane bound (these calls used to block

@@ -28,7 +28,7 @@ type docOption struct {
 	Choices  []string `yaml:"choices"`
 	Aliases  []string `yaml:"aliases"`
 	NoLog    bool     `yaml:"no_log"`
-	// Description is not compared with the spec; CheckMaxima reads it.
+	// Description is not compared with the spec; CheckLimits reads it.
 	Description any `yaml:"description"`
 }
 
@@ -56,12 +56,12 @@ func isNumber(p module.Param) bool {
 	return t == module.TypeInt || t == module.TypeFloat
 }
 
-// CheckMaxima fails t unless every numeric parameter of spec has a maximum (Param.Max or
+// CheckLimits fails t unless every numeric parameter of spec has a maximum (Param.Max or
 // Param.Limit) and text, the documentation that describes the parameters (an option's
-// description, or the description of the dictionary that holds them), states it as a number
-// ("86400", "1 to 10"). where names the place in messages. So every duration and number has a
-// documented maximum.
-func CheckMaxima(t *testing.T, where, text string, spec module.Spec) {
+// description, or the description of the dictionary that holds them), states its limits as
+// numbers: the maximum, and the minimum when there is one ("1 to 10", "0 to 86400"). where names
+// the place in messages. So every duration and number has documented limits.
+func CheckLimits(t *testing.T, where, text string, spec module.Spec) {
 	t.Helper()
 	for _, p := range spec {
 		if !isNumber(p) {
@@ -75,9 +75,17 @@ func CheckMaxima(t *testing.T, where, text string, spec module.Spec) {
 			t.Errorf("%s: %s is a number without a maximum: give it Max (or Limit) in the spec and document it", where, p.Name)
 			continue
 		}
-		num := strconv.FormatFloat(*max, 'f', -1, 64)
-		if !regexp.MustCompile(`(^|[^0-9.])` + regexp.QuoteMeta(num) + `($|[^0-9])`).MatchString(text) {
-			t.Errorf("%s: the documentation of %s does not state its maximum %s", where, p.Name, num)
+		for _, limit := range []struct {
+			name  string
+			value *float64
+		}{{"minimum", p.Min}, {"maximum", max}} {
+			if limit.value == nil {
+				continue
+			}
+			num := strconv.FormatFloat(*limit.value, 'f', -1, 64)
+			if !regexp.MustCompile(`(^|[^0-9.])` + regexp.QuoteMeta(num) + `($|[^0-9])`).MatchString(text) {
+				t.Errorf("%s: the documentation of %s does not state its %s %s", where, p.Name, limit.name, num)
+			}
 		}
 	}
 }
@@ -134,7 +142,7 @@ func fragmentOptions(pyPath string, names []string) (map[string]docOption, error
 // CheckDocs fails t when the sidecar documentation at pyPath drifts from spec (names, types,
 // defaults, choices, aliases, required) or from the return keys of ret (a struct, whose JSON
 // field names, also of embedded structs, are the documented return values), and when a numeric
-// parameter has no maximum or its description does not state it (CheckMaxima).
+// parameter has no maximum or its description does not state its limits (CheckLimits).
 func CheckDocs(t *testing.T, pyPath string, spec module.Spec, ret any) {
 	t.Helper()
 	src, err := os.ReadFile(pyPath)
@@ -181,7 +189,7 @@ func CheckDocs(t *testing.T, pyPath string, spec module.Spec, ret any) {
 		got := o
 		got.Default = normalize(o.Default)
 		got.Description = nil
-		CheckMaxima(t, pyPath, descriptionText(o.Description), module.Spec{p})
+		CheckLimits(t, pyPath, descriptionText(o.Description), module.Spec{p})
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s: option %s drifted from the Go spec (-go +docs):\n%s", pyPath, p.Name, diff)
 		}
@@ -269,7 +277,7 @@ func OptionDescription(t testing.TB, pyPath, name string) string {
 	}
 	var doc struct {
 		Options map[string]struct {
-			Description []string `yaml:"description"`
+			Description any `yaml:"description"`
 		} `yaml:"options"`
 	}
 	if err := yaml.Unmarshal([]byte(docText), &doc); err != nil {
@@ -279,5 +287,5 @@ func OptionDescription(t testing.TB, pyPath, name string) string {
 	if !ok {
 		t.Fatalf("%s: option %s is not documented", pyPath, name)
 	}
-	return strings.Join(o.Description, " ")
+	return descriptionText(o.Description)
 }

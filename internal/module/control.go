@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"resilience.ops/internal/coerce"
 )
 
 // controlBools are the boolean `_ansible_*` keys. ansible-core's AnsibleModule reads every one of
@@ -25,11 +27,8 @@ var controlBools = []struct {
 	{"_ansible_keep_remote_files", nil, false},
 }
 
-// booleanText lists what ansibleBool accepts, for messages.
-const booleanText = "true/false, yes/no, on/off, y/n, t/f, 1/0"
-
 // decodeControl reads the control keys of an argument file. The boolean keys are read as
-// ansible-core's Python modules read them (see ansibleBool): a missing or null key is false, and a
+// ansible-core's Python modules read them (see coerce.Bool): a missing or null key is false, and a
 // value that is not a boolean is an error. Then the returned Control is in check mode and no_log
 // whatever the other keys say, so that a caller that goes on anyway changes and logs nothing.
 // The other keys are lenient: a malformed one keeps its zero value.
@@ -48,9 +47,9 @@ func decodeControl(raw map[string]any) (Control, error) {
 		if !given || v == nil {
 			continue
 		}
-		val, ok := ansibleBool(v)
+		val, ok := coerce.Bool(v)
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s: %s is not a valid boolean (valid: %s)", b.key, describe(v), booleanText))
+			errs = append(errs, fmt.Errorf("%s: %s is not a valid boolean (valid: %s)", b.key, coerce.Describe(v), coerce.BoolText))
 		} else if b.dst != nil {
 			*b.dst(&c) = val
 		}
@@ -62,30 +61,4 @@ func decodeControl(raw map[string]any) (Control, error) {
 		return c, fmt.Errorf("the task's control keys cannot be read, so the module did not run: %w", errors.Join(errs...))
 	}
 	return c, nil
-}
-
-// ansibleBool reads a boolean the way ansible-core's boolean() does (BOOLEANS_TRUE and
-// BOOLEANS_FALSE of module_utils/parsing/convert_bool.py): a JSON boolean; the numbers 1 and 0;
-// or, ignoring case and surrounding blanks, the strings y, yes, on, 1, true, t and n, no, off, 0,
-// false, f. Anything else is not a boolean (ok false).
-func ansibleBool(v any) (b, ok bool) {
-	switch t := v.(type) {
-	case bool:
-		return t, true
-	case float64:
-		switch t {
-		case 1:
-			return true, true
-		case 0:
-			return false, true
-		}
-	case string:
-		switch strings.ToLower(strings.TrimSpace(t)) {
-		case "y", "yes", "on", "1", "true", "t":
-			return true, true
-		case "n", "no", "off", "0", "false", "f":
-			return false, true
-		}
-	}
-	return false, false
 }

@@ -8,11 +8,13 @@
 package module
 
 import (
+	"errors"
 	"fmt"
-	"math"
 	"sort"
-	"strconv"
 	"strings"
+
+	"resilience.ops/internal/coerce"
+	"resilience.ops/internal/field"
 )
 
 // Type is the type of a module parameter.
@@ -95,17 +97,12 @@ func (s Spec) Names() []string {
 	return names
 }
 
-// ParamError is a bad parameter: its name and what is allowed.
-type ParamError struct {
-	Param string
-	Msg   string
+// ParamErr is a bad parameter: a *field.Error in the Parameter form, "parameter <name>: <problem>".
+func ParamErr(name, format string, a ...any) *field.Error {
+	return &field.Error{Path: name, Problem: fmt.Sprintf(format, a...), Form: field.Parameter}
 }
 
-func (e *ParamError) Error() string { return fmt.Sprintf("parameter %s: %s", e.Param, e.Msg) }
-
-func paramErr(name, format string, a ...any) error {
-	return &ParamError{Param: name, Msg: fmt.Sprintf(format, a...)}
-}
+func paramErr(name, format string, a ...any) error { return ParamErr(name, format, a...) }
 
 // Params holds decoded parameter values, keyed by canonical name. Missing optional parameters
 // without a default are absent. Not safe for concurrent mutation.
@@ -144,7 +141,7 @@ func (p Params) List(name string) []any { l, _ := p[name].([]any); return l }
 func (p Params) Dict(name string) map[string]any { m, _ := p[name].(map[string]any); return m }
 
 // Decode checks raw user parameters against the spec and returns canonical, typed values.
-// Unknown keys and wrong values give a *ParamError naming the parameter and what is allowed.
+// Unknown keys and wrong values give a *field.Error naming the parameter and what is allowed.
 func (s Spec) Decode(raw map[string]any) (Params, error) {
 	byName := map[string]*Param{}
 	for i := range s {
@@ -212,36 +209,36 @@ func (p Param) Value(v any) (any, error) { return p.coerce(v) }
 func (p *Param) coerce(v any) (any, error) {
 	switch p.Type {
 	case TypeStr, TypePath:
-		s, err := coerceStr(v)
-		if err != nil {
-			return nil, paramErr(p.Name, "must be a string, got %s", describe(v))
+		s, ok := coerce.Str(v)
+		if !ok {
+			return nil, paramErr(p.Name, "must be a string, got %s", coerce.Describe(v))
 		}
 		if len(p.Choices) > 0 && !contains(p.Choices, s) {
 			return nil, paramErr(p.Name, "must be one of %s, got %q", strings.Join(p.Choices, ", "), s)
 		}
 		return s, nil
 	case TypeInt:
-		i, err := coerceInt(v)
-		if err != nil {
-			return nil, paramErr(p.Name, "must be an integer%s, got %s", p.rangeText(), describe(v))
+		i, ok := coerce.Int(v)
+		if !ok {
+			return nil, paramErr(p.Name, "must be an integer%s, got %s", p.rangeText(), coerce.Describe(v))
 		}
 		if err := p.checkRange(float64(i)); err != nil {
 			return nil, err
 		}
 		return i, nil
 	case TypeFloat:
-		f, err := coerceFloat(v)
-		if err != nil {
-			return nil, paramErr(p.Name, "must be a number%s, got %s", p.rangeText(), describe(v))
+		f, ok := coerce.Float(v)
+		if !ok {
+			return nil, paramErr(p.Name, "must be a number%s, got %s", p.rangeText(), coerce.Describe(v))
 		}
 		if err := p.checkRange(f); err != nil {
 			return nil, err
 		}
 		return f, nil
 	case TypeBool:
-		b, err := coerceBool(v)
-		if err != nil {
-			return nil, paramErr(p.Name, "must be a boolean (true/false, yes/no, on/off, 1/0), got %s", describe(v))
+		b, ok := coerce.Bool(v)
+		if !ok {
+			return nil, paramErr(p.Name, "must be a boolean (true/false, yes/no, on/off, 1/0), got %s", coerce.Describe(v))
 		}
 		return b, nil
 	case TypeList:
@@ -256,16 +253,16 @@ func (p *Param) coerce(v any) (any, error) {
 				}
 			}
 		default:
-			return nil, paramErr(p.Name, "must be a list, got %s", describe(v))
+			return nil, paramErr(p.Name, "must be a list, got %s", coerce.Describe(v))
 		}
 		el := Param{Name: p.Name, Type: p.Elements, Choices: p.Choices, Min: p.Min, Max: p.Max, ZeroOff: p.ZeroOff, Limit: p.Limit}
 		out := make([]any, 0, len(l))
 		for i, e := range l {
 			ce, err := el.coerce(e)
 			if err != nil {
-				var pe *ParamError
-				if asParamErr(err, &pe) {
-					return nil, paramErr(fmt.Sprintf("%s[%d]", p.Name, i), "%s", pe.Msg)
+				var pe *field.Error
+				if errors.As(err, &pe) {
+					return nil, paramErr(fmt.Sprintf("%s[%d]", p.Name, i), "%s", pe.Problem)
 				}
 				return nil, err
 			}
@@ -275,7 +272,7 @@ func (p *Param) coerce(v any) (any, error) {
 	case TypeDict:
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, paramErr(p.Name, "must be a dictionary, got %s", describe(v))
+			return nil, paramErr(p.Name, "must be a dictionary, got %s", coerce.Describe(v))
 		}
 		return m, nil
 	default:
@@ -283,25 +280,17 @@ func (p *Param) coerce(v any) (any, error) {
 	}
 }
 
-func asParamErr(err error, target **ParamError) bool {
-	pe, ok := err.(*ParamError)
-	if ok {
-		*target = pe
-	}
-	return ok
-}
-
 func (p *Param) rangeText() string {
 	if p.ZeroOff && p.Min != nil && p.Max != nil {
-		return fmt.Sprintf(" of 0 (off) or between %s and %s", fmtNum(*p.Min), fmtNum(*p.Max))
+		return fmt.Sprintf(" of 0 (off) or between %s and %s", coerce.Number(*p.Min), coerce.Number(*p.Max))
 	}
 	switch {
 	case p.Min != nil && p.Max != nil:
-		return fmt.Sprintf(" between %s and %s", fmtNum(*p.Min), fmtNum(*p.Max))
+		return fmt.Sprintf(" between %s and %s", coerce.Number(*p.Min), coerce.Number(*p.Max))
 	case p.Min != nil:
-		return fmt.Sprintf(" of at least %s", fmtNum(*p.Min))
+		return fmt.Sprintf(" of at least %s", coerce.Number(*p.Min))
 	case p.Max != nil:
-		return fmt.Sprintf(" of at most %s", fmtNum(*p.Max))
+		return fmt.Sprintf(" of at most %s", coerce.Number(*p.Max))
 	}
 	return ""
 }
@@ -313,21 +302,12 @@ func (p *Param) checkRange(f float64) error {
 	if (p.Min != nil && f < *p.Min) || (p.Max != nil && f > *p.Max) {
 		text := strings.Replace(p.rangeText(), " of at ", " at ", 1)
 		text = strings.Replace(text, " of 0 (off) or ", " 0 (off) or ", 1)
-		return paramErr(p.Name, "must be%s, got %s", text, fmtNum(f))
+		return paramErr(p.Name, "must be%s, got %s", text, coerce.Number(f))
 	}
 	if p.Limit != nil && f > *p.Limit {
-		return paramErr(p.Name, "must be at most %s, got %s", fmtNum(*p.Limit), fmtNum(f))
+		return paramErr(p.Name, "must be at most %s, got %s", coerce.Number(*p.Limit), coerce.Number(f))
 	}
 	return nil
-}
-
-// fmtNum formats a number for a message: in full ("86400", "0.001", "1000000000000000000000"),
-// and with an exponent from 1e22 on, so that 1e308 does not fill a line with zeros.
-func fmtNum(f float64) string {
-	if math.Abs(f) >= 1e22 {
-		return strconv.FormatFloat(f, 'g', -1, 64)
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 func contains(l []string, s string) bool {
@@ -339,84 +319,7 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-// Describe names a JSON value for an error message without echoing long content: a short string
-// quoted, a long one by its length, a list or dictionary by its kind. Code that validates values
-// outside a Spec (nested settings) uses it for the same wording.
-func Describe(v any) string { return describe(v) }
-
-func describe(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		if len(t) > 40 {
-			return fmt.Sprintf("a string of %d characters", len(t))
-		}
-		return strconv.Quote(t)
-	case bool:
-		return strconv.FormatBool(t)
-	case float64:
-		return fmtNum(t)
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a dictionary"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-func coerceStr(v any) (string, error) {
-	switch t := v.(type) {
-	case string:
-		return t, nil
-	case float64: // Python modules turn numbers into strings for str parameters
-		return fmtNum(t), nil
-	case bool:
-		if t {
-			return "True", nil
-		}
-		return "False", nil
-	}
-	return "", fmt.Errorf("not a string")
-}
-
-func coerceInt(v any) (int64, error) {
-	switch t := v.(type) {
-	case float64:
-		if t != math.Trunc(t) || math.IsInf(t, 0) || math.Abs(t) > 1<<53 {
-			return 0, fmt.Errorf("not an integer")
-		}
-		return int64(t), nil
-	case string:
-		s := strings.TrimSpace(t)
-		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return i, nil
-		}
-		// Python's int() does not take "5.0", but Ansible's check_type_int accepts floats that
-		// are whole numbers; accept "5.0" too and nothing fractional.
-		if f, err := strconv.ParseFloat(s, 64); err == nil && f == math.Trunc(f) && !math.IsInf(f, 0) && math.Abs(f) <= 1<<53 {
-			return int64(f), nil
-		}
-	}
-	return 0, fmt.Errorf("not an integer")
-}
-
-func coerceFloat(v any) (float64, error) {
-	switch t := v.(type) {
-	case float64:
-		return t, nil
-	case string:
-		f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
-		if err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
-			return f, nil
-		}
-	}
-	return 0, fmt.Errorf("not a number")
-}
-
-func coerceBool(v any) (bool, error) {
-	if b, ok := ansibleBool(v); ok {
-		return b, nil
-	}
-	return false, fmt.Errorf("not a boolean")
-}
+// Describe names a JSON value for an error message without echoing long content (see
+// coerce.Describe). Code that validates values outside a Spec (nested settings) uses it for the
+// same wording.
+func Describe(v any) string { return coerce.Describe(v) }

@@ -2,11 +2,11 @@ package module
 
 import (
 	"errors"
-	"math"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"resilience.ops/internal/field"
 )
 
 func TestCoerce(t *testing.T) {
@@ -102,9 +102,9 @@ func TestCoerce(t *testing.T) {
 				if !strings.Contains(err.Error(), tt.wantErr) {
 					t.Errorf("error = %q, want it to contain %q", err, tt.wantErr)
 				}
-				var pe *ParamError
+				var pe *field.Error
 				if !errors.As(err, &pe) {
-					t.Errorf("error %T is not a *ParamError", err)
+					t.Errorf("error %T is not a *field.Error", err)
 				}
 				return
 			}
@@ -201,8 +201,8 @@ func TestRange(t *testing.T) {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("Decode(%#v) error = %v, want %q", tt.in, err, tt.wantErr)
 				}
-				var pe *ParamError
-				if !errors.As(err, &pe) || pe.Param != tt.param.Name {
+				var pe *field.Error
+				if !errors.As(err, &pe) || pe.Path != tt.param.Name {
 					t.Errorf("error %#v does not name parameter %s", err, tt.param.Name)
 				}
 				return
@@ -388,16 +388,6 @@ func TestDecodeDoesNotMutateRaw(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]any{"n": "5", "l": "a,b"}, raw); diff != "" {
 		t.Errorf("Decode changed its input (-want +got):\n%s", diff)
-	}
-}
-
-func TestFmtNum(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[float64]string{5: "5", 1.5: "1.5", -0.25: "-0.25", 1e21: "1000000000000000000000", math.MaxInt32: "2147483647",
-		1e22: "1e+22", -1e308: "-1e+308", 1e-10: "0.0000000001"} {
-		if got := fmtNum(in); got != want {
-			t.Errorf("fmtNum(%v) = %q, want %q", in, got, want)
-		}
 	}
 }
 

@@ -117,10 +117,6 @@ func chdirProblem(dir string) (string, int) {
 func (c Command) run(ctx context.Context, passOut, passErr io.Writer) (CommandResult, *retry.Failure) {
 	argv := c.argv()
 	res := CommandResult{Cmd: argv, RC: -1}
-	max := c.MaxOutput
-	if max <= 0 {
-		max = DefaultMaxOutput
-	}
 	couldNotRun := func(msg string, rc int, err error) (CommandResult, *retry.Failure) {
 		res.RC = rc
 		return res, &retry.Failure{Err: err, Message: msg, ExitCode: &rc}
@@ -130,6 +126,35 @@ func (c Command) run(ctx context.Context, passOut, passErr io.Writer) (CommandRe
 			return couldNotRun(msg, rc, nil)
 		}
 	}
+	cmd := c.command(argv)
+	procs := newProcTree(cmd)
+	if err := ctx.Err(); err != nil { // out of time before it started
+		res.RC = -1
+		return res, &retry.Failure{Err: err, TimedOut: errors.Is(err, context.DeadlineExceeded),
+			Message: fmt.Sprintf("command %s was not started: %v", argv[0], err)}
+	}
+	out, rc, err := c.start(cmd, passOut, passErr)
+	if err != nil {
+		return couldNotRun(fmt.Sprintf("command %s could not run: %v", argv[0], err), rc, err)
+	}
+	err, killed := waitOrKill(ctx, cmd, procs)
+	// Whatever the command left running ends now, and with it the pipes it holds.
+	procs.end(!killed)
+	out.drain()
+	res.Stdout, res.StdoutTruncated = out.stdout.String(), out.stdout.dropped > 0
+	res.Stderr, res.StderrTruncated = out.stderr.String(), out.stderr.dropped > 0
+	if cmd.ProcessState != nil {
+		res.RC = cmd.ProcessState.ExitCode()
+	}
+	if !killed && err == nil {
+		return res, nil
+	}
+	return res, failureOf(ctx, argv[0], res, err, killed)
+}
+
+// command is the process to start: argv in the directory, with the environment and the
+// variables of c, in a stable order.
+func (c Command) command(argv []string) *exec.Cmd {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = c.Chdir
 	cmd.Env = os.Environ()
@@ -143,33 +168,44 @@ func (c Command) run(ctx context.Context, passOut, passErr io.Writer) (CommandRe
 			cmd.Env = append(cmd.Env, k+"="+c.Env[k])
 		}
 	}
-	procs := newProcTree(cmd)
-	if err := ctx.Err(); err != nil { // out of time before it started
-		res.RC = -1
-		return res, &retry.Failure{Err: err, TimedOut: errors.Is(err, context.DeadlineExceeded),
-			Message: fmt.Sprintf("command %s was not started: %v", argv[0], err)}
-	}
+	return cmd
+}
 
-	// The pipes are the process's own files (*os.File), so that Wait returns when the process
-	// exits, whoever else holds them; the output is copied by our readers.
-	stdout, stderr := &tailBuffer{max: max}, &tailBuffer{max: max}
-	var outW, errW io.Writer = stdout, stderr
+// output reads what a started command writes: the last bytes of stdout and stderr, also passed
+// through when asked, until both pipes are closed.
+type output struct {
+	stdout, stderr *tailBuffer
+	outR, errR     *os.File
+	copied         chan struct{}
+}
+
+// start starts cmd with pipes of its own (*os.File, so that Wait returns when the process exits,
+// whoever else holds them) whose output is copied by our readers, and feeds it c.Stdin. On error
+// it returns the exit status a shell gives a command it cannot run.
+func (c Command) start(cmd *exec.Cmd, passOut, passErr io.Writer) (*output, int, error) {
+	max := c.MaxOutput
+	if max <= 0 {
+		max = DefaultMaxOutput
+	}
+	o := &output{stdout: &tailBuffer{max: max}, stderr: &tailBuffer{max: max}, copied: make(chan struct{}, 2)}
+	var outW, errW io.Writer = o.stdout, o.stderr
 	if passOut != nil {
-		outW = io.MultiWriter(stdout, passOut)
+		outW = io.MultiWriter(o.stdout, passOut)
 	}
 	if passErr != nil {
-		errW = io.MultiWriter(stderr, passErr)
+		errW = io.MultiWriter(o.stderr, passErr)
 	}
 	outR, outPipe, err := os.Pipe()
 	if err != nil {
-		return couldNotRun(fmt.Sprintf("command %s could not run: %v", argv[0], err), 127, err)
+		return nil, 127, err
 	}
 	errR, errPipe, err := os.Pipe()
 	if err != nil {
 		outR.Close()
 		outPipe.Close()
-		return couldNotRun(fmt.Sprintf("command %s could not run: %v", argv[0], err), 127, err)
+		return nil, 127, err
 	}
+	o.outR, o.errR = outR, errR
 	cmd.Stdout, cmd.Stderr = outPipe, errPipe
 	var inR, inW *os.File
 	if c.Stdin != "" {
@@ -189,11 +225,10 @@ func (c Command) run(ctx context.Context, passOut, passErr io.Writer) (CommandRe
 		if inW != nil {
 			inW.Close()
 		}
-		rc := 127
 		if errors.Is(err, os.ErrPermission) {
-			rc = 126
+			return nil, 126, err
 		}
-		return couldNotRun(fmt.Sprintf("command %s could not run: %v", argv[0], err), rc, err)
+		return nil, 127, err
 	}
 	if inW != nil {
 		go func() { // a command that does not read its input must not block us: errors are ignored
@@ -201,20 +236,23 @@ func (c Command) run(ctx context.Context, passOut, passErr io.Writer) (CommandRe
 			inW.Close()
 		}()
 	}
-	copied := make(chan struct{}, 2)
 	for _, p := range []struct {
 		r *os.File
 		w io.Writer
 	}{{outR, outW}, {errR, errW}} {
 		go func() {
 			_, _ = io.Copy(p.w, p.r)
-			copied <- struct{}{}
+			o.copied <- struct{}{}
 		}()
 	}
+	return o, 0, nil
+}
 
+// waitOrKill waits for cmd to exit, or kills every process of its tree when ctx is done first
+// (killed true).
+func waitOrKill(ctx context.Context, cmd *exec.Cmd, procs *procTree) (err error, killed bool) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	killed := false
 	select {
 	case err = <-exited:
 	case <-ctx.Done():
@@ -226,49 +264,49 @@ func (c Command) run(ctx context.Context, passOut, passErr io.Writer) (CommandRe
 			err = <-exited
 		}
 	}
-	// Whatever the command left running ends now, and with it the pipes it holds.
-	procs.end(!killed)
+	return err, killed
+}
+
+// drain waits until both readers are done, and closes the pipes: after killGrace a process out
+// of reach holds them, and what was read is kept.
+func (o *output) drain() {
 	deadline := time.NewTimer(killGrace)
 	for n := 0; n < 2; {
 		select {
-		case <-copied:
+		case <-o.copied:
 			n++
-		case <-deadline.C: // a process out of reach holds the pipes: keep what was read
-			outR.Close()
-			errR.Close()
+		case <-deadline.C:
+			o.outR.Close()
+			o.errR.Close()
 		}
 	}
 	deadline.Stop()
-	outR.Close()
-	errR.Close()
+	o.outR.Close()
+	o.errR.Close()
+}
 
-	res.Stdout, res.StdoutTruncated = stdout.String(), stdout.dropped > 0
-	res.Stderr, res.StderrTruncated = stderr.String(), stderr.dropped > 0
-	if cmd.ProcessState != nil {
-		res.RC = cmd.ProcessState.ExitCode()
-	}
-	if !killed && err == nil {
-		return res, nil
-	}
+// failureOf describes how the command prog failed: killed (the timeout or a cancellation), an
+// exit status, or another error of Wait.
+func failureOf(ctx context.Context, prog string, res CommandResult, err error, killed bool) *retry.Failure {
 	f := &retry.Failure{Stdout: res.Stdout, Stderr: res.Stderr}
 	var exitErr *exec.ExitError
 	switch {
 	case killed:
 		f.TimedOut = errors.Is(ctx.Err(), context.DeadlineExceeded)
 		f.Err = ctx.Err()
-		f.Message = fmt.Sprintf("command %s was killed: %v", argv[0], ctx.Err())
+		f.Message = fmt.Sprintf("command %s was killed: %v", prog, ctx.Err())
 	case errors.As(err, &exitErr) && res.RC >= 0:
 		rc := res.RC
 		f.ExitCode = &rc
 		f.Message = firstLine(res.Stderr, res.Stdout)
 		if f.Message == "" {
-			f.Message = fmt.Sprintf("command %s exited with status %d", argv[0], rc)
+			f.Message = fmt.Sprintf("command %s exited with status %d", prog, rc)
 		}
 	default: // killed by a signal that was not ours, or a wait error
 		f.Err = err
-		f.Message = fmt.Sprintf("command %s failed: %v", argv[0], err)
+		f.Message = fmt.Sprintf("command %s failed: %v", prog, err)
 	}
-	return res, f
+	return f
 }
 
 // firstLine returns the last non-empty line of the first text that has one: the line a tool

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/state"
@@ -49,65 +50,27 @@ func Main(argv []string, stdout, stderr io.Writer, getenv func(string) string) i
 }
 
 func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	fs := flag.NewFlagSet("qos_guard", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	path := fs.String("path", envOr(getenv, "QOS_GUARD_FILE", guard.DefaultPath), "guard file ($QOS_GUARD_FILE)")
-	reason := fs.String("reason", "", "why the guard is locked or unlocked")
-	owner := fs.String("owner", "", "who holds the lock (default user@host)")
-	id := fs.String("id", "", "unlock only this lock id")
-	force := fs.Bool("force", false, "lock: replace any lock; unlock: remove any lock")
-	asJSON := fs.Bool("json", false, "print the guard state as JSON")
-	storeFlags := storeconf.Flags(fs)
-	help := func(w io.Writer) {
-		fmt.Fprint(w, usage)
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "qos_guard: "+format+"\n", a...)
 		return exitUsage
 	}
-	// Flags may come before or after the command.
-	var pos []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				help(stdout)
-				return exitOK
-			}
-			return fail("%v (see qos_guard -h)", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	o := newOptions(getenv)
+	pos, err := o.parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		o.help(stdout)
+		return exitOK
+	}
+	if err != nil {
+		return fail("%v (see qos_guard -h)", err)
 	}
 	if len(pos) == 0 {
 		return fail("missing command: lock, unlock or status (see qos_guard -h)")
 	}
-	raw, source := map[string]any{}, map[string]string{}
-	storeconf.FromEnv(getenv, raw, source)
-	storeFlags(raw, source)
-	params, err := storeconf.Spec.Decode(raw)
-	var st state.Store
-	if err == nil {
-		st, err = storeconf.Open(params)
+	st, msg := o.store(getenv)
+	if msg != "" {
+		return fail("%s", msg)
 	}
-	if err != nil {
-		var pe *module.ParamError
-		if errors.As(err, &pe) {
-			name := pe.Param
-			if s, ok := source[pe.Param]; ok {
-				name = s
-			}
-			return fail("%s: %s", name, pe.Msg)
-		}
-		return fail("%v", err)
-	}
-	if err := guard.CheckText(*owner, *reason, *id); err != nil {
+	if err := guard.CheckText(*o.owner, *o.reason, *o.id); err != nil {
 		var le *guard.LimitError
 		if errors.As(err, &le) {
 			flagName := map[string]string{"owner": "--owner", "reason": "--reason", "lock_id": "--id"}[le.Field]
@@ -115,35 +78,11 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		}
 		return fail("%v", err)
 	}
-	g := guard.New(*path)
+	g := guard.New(*o.path)
 	g.Store = st
-	var res guard.Result
-	switch cmd := pos[0]; cmd {
-	case "lock":
-		if len(pos) > 2 {
-			return fail("lock takes at most one argument, the minutes")
-		}
-		minutesText, source := envOr(getenv, "QOS_GUARD_WINDOW", strconv.Itoa(guard.DefaultWindowMinutes)), "QOS_GUARD_WINDOW"
-		if len(pos) == 2 {
-			minutesText, source = pos[1], "minutes"
-		}
-		minutes, perr := strconv.Atoi(strings.TrimSpace(minutesText))
-		if perr != nil || minutes < 1 || minutes > guard.MaxWindowMinutes {
-			return fail("%s must be a whole number of minutes between 1 and %d, got %q", source, guard.MaxWindowMinutes, minutesText)
-		}
-		res, err = g.Lock(guard.LockRequest{Minutes: minutes, Owner: *owner, Reason: *reason, Extend: true, Force: *force}, false)
-	case "unlock":
-		if len(pos) > 1 {
-			return fail("unlock takes no argument")
-		}
-		res, err = g.Unlock(guard.UnlockRequest{LockID: *id, Force: *force, Reason: *reason}, false)
-	case "status":
-		if len(pos) > 1 {
-			return fail("status takes no argument")
-		}
-		res, err = g.Status(false)
-	default:
-		return fail("unknown command %q: expected lock, unlock or status", cmd)
+	res, err, msg := o.run(g, pos, getenv)
+	if msg != "" {
+		return fail("%s", msg)
 	}
 	if res.Warning != "" {
 		fmt.Fprintf(stderr, "qos_guard: warning: %s\n", res.Warning)
@@ -155,7 +94,7 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		}
 		return exitFailed
 	}
-	if *asJSON {
+	if *o.asJSON {
 		b, _ := json.Marshal(Return{Status: res.After, ExpiredLockRemoved: res.ExpiredRemoved})
 		fmt.Fprintln(stdout, string(b))
 	} else {
@@ -165,6 +104,109 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return exitLocked
 	}
 	return exitOK
+}
+
+// options are the flags of the command line.
+type options struct {
+	set                     *flag.FlagSet
+	path, reason, owner, id *string
+	force, asJSON           *bool
+	storeFlags              func(raw map[string]any, source map[string]string)
+}
+
+func newOptions(getenv func(string) string) *options {
+	fs := flag.NewFlagSet("qos_guard", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return &options{set: fs,
+		path:       fs.String("path", envOr(getenv, "QOS_GUARD_FILE", guard.DefaultPath), "guard file ($QOS_GUARD_FILE)"),
+		reason:     fs.String("reason", "", "why the guard is locked or unlocked"),
+		owner:      fs.String("owner", "", "who holds the lock (default user@host)"),
+		id:         fs.String("id", "", "unlock only this lock id"),
+		force:      fs.Bool("force", false, "lock: replace any lock; unlock: remove any lock"),
+		asJSON:     fs.Bool("json", false, "print the guard state as JSON"),
+		storeFlags: storeconf.Flags(fs),
+	}
+}
+
+func (o *options) help(w io.Writer) {
+	fmt.Fprint(w, usage)
+	o.set.SetOutput(w)
+	o.set.PrintDefaults()
+	o.set.SetOutput(io.Discard)
+}
+
+// parse reads the flags, which may come before or after the command, and returns the command
+// and its arguments.
+func (o *options) parse(args []string) ([]string, error) {
+	var pos []string
+	rest := args
+	for {
+		if err := o.set.Parse(rest); err != nil {
+			return nil, err
+		}
+		if o.set.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, o.set.Arg(0))
+		rest = o.set.Args()[1:]
+	}
+}
+
+// store opens the store the flags and environment choose; the message names the flag or
+// variable of a bad setting.
+func (o *options) store(getenv func(string) string) (state.Store, string) {
+	raw, source := map[string]any{}, map[string]string{}
+	storeconf.FromEnv(getenv, raw, source)
+	o.storeFlags(raw, source)
+	params, err := storeconf.Spec.Decode(raw)
+	var st state.Store
+	if err == nil {
+		st, err = storeconf.Open(params)
+	}
+	if err == nil {
+		return st, ""
+	}
+	var pe *field.Error
+	if errors.As(err, &pe) {
+		name := pe.Path
+		if s, ok := source[pe.Path]; ok {
+			name = s
+		}
+		return nil, fmt.Sprintf("%s: %s", name, pe.Detail())
+	}
+	return nil, err.Error()
+}
+
+// run runs command pos[0] with its arguments on g; msg is a usage error.
+func (o *options) run(g *guard.Guard, pos []string, getenv func(string) string) (res guard.Result, err error, msg string) {
+	switch cmd := pos[0]; cmd {
+	case "lock":
+		if len(pos) > 2 {
+			return res, nil, "lock takes at most one argument, the minutes"
+		}
+		minutesText, source := envOr(getenv, "QOS_GUARD_WINDOW", strconv.Itoa(guard.DefaultWindowMinutes)), "QOS_GUARD_WINDOW"
+		if len(pos) == 2 {
+			minutesText, source = pos[1], "minutes"
+		}
+		minutes, perr := strconv.Atoi(strings.TrimSpace(minutesText))
+		if perr != nil || minutes < 1 || minutes > guard.MaxWindowMinutes {
+			return res, nil, fmt.Sprintf("%s must be a whole number of minutes between 1 and %d, got %q", source, guard.MaxWindowMinutes, minutesText)
+		}
+		res, err = g.Lock(guard.LockRequest{Minutes: minutes, Owner: *o.owner, Reason: *o.reason, Extend: true, Force: *o.force}, false)
+	case "unlock":
+		if len(pos) > 1 {
+			return res, nil, "unlock takes no argument"
+		}
+		res, err = g.Unlock(guard.UnlockRequest{LockID: *o.id, Force: *o.force, Reason: *o.reason}, false)
+	case "status":
+		if len(pos) > 1 {
+			return res, nil, "status takes no argument"
+		}
+		res, err = g.Status(false)
+	default:
+		return res, nil, fmt.Sprintf("unknown command %q: expected lock, unlock or status", cmd)
+	}
+	return res, err, ""
 }
 
 func cliLine(cmd string, res guard.Result) string {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/storeconf"
@@ -40,12 +41,15 @@ type Return struct {
 }
 
 // Handle implements the module.
-func Handle(ctx *module.Ctx) (module.Result, error) {
+func Handle(ctx *module.Ctx) (module.Result, error) { return handle(ctx, clock.Real{}) }
+
+func handle(ctx *module.Ctx, c clock.Clock) (module.Result, error) {
 	p := ctx.Params
 	if err := guard.CheckText(p.Str("owner"), p.Str("reason"), p.Str("lock_id")); err != nil {
 		return module.Result{}, limitParamError(err)
 	}
 	g := guard.New(p.Str("path"))
+	g.Clock = c
 	st, err := storeconf.Open(p)
 	if err != nil {
 		// The guard cannot be read: it counts as locked.
@@ -82,7 +86,7 @@ func Handle(ctx *module.Ctx) (module.Result, error) {
 	}
 	logChange(ctx, p.Str("state"), res, p.Str("reason"))
 	if dir := p.Str("textfile_dir"); dir != "" && !ctx.CheckMode {
-		if err := WriteMetrics(dir, res.After, time.Now()); err != nil {
+		if err := WriteMetrics(dir, res.After, c.Now()); err != nil {
 			ctx.Warn("could not write the guard metrics: %v", err)
 		}
 	}
@@ -98,7 +102,7 @@ func Handle(ctx *module.Ctx) (module.Result, error) {
 func limitParamError(err error) error {
 	var le *guard.LimitError
 	if errors.As(err, &le) {
-		return &module.ParamError{Param: le.Field, Msg: fmt.Sprintf("must be at most %d bytes, got %d bytes", le.Max, le.Got)}
+		return module.ParamErr(le.Field, "must be at most %d bytes, got %d bytes", le.Max, le.Got)
 	}
 	return err
 }

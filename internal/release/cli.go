@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"resilience.ops/internal/duration"
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/slo"
@@ -50,19 +51,14 @@ flags:
 `
 
 // envParams maps environment variables to module parameters; flags override them.
-var envParams = []struct{ env, param string }{
-	{"PROMETHEUS_URL", "prom_url"},
-	{"LOKI_URL", "loki_url"},
+var envParams = append(endpointEnv(), []struct{ env, param string }{
 	{"THREADER_JOB", "job"},
 	{"MAX_5XX_RATIO", "max_5xx_ratio"},
 	{"MIN_HEALTH_RATIO", "min_health_ratio"},
 	{"MAX_ERROR_LOGS_PER_MIN", "max_error_logs_per_min"},
 	{"STABILITY_WINDOW", "window"},
 	{"QOS_GUARD_FILE", "path"},
-	{"PROMETHEUS_BEARER_TOKEN", "prom_bearer_token"},
-	{"LOKI_BEARER_TOKEN", "loki_bearer_token"},
-	{"LOKI_TENANT", "loki_tenant"},
-}
+}...)
 
 // Main runs qos_guard_release with argv (os.Args: the program name, then its arguments) and returns the exit
 // status: the Ansible module when ansible-core runs it (module.ArgsFile), else the command line.
@@ -77,65 +73,25 @@ func Main(argv []string, stdout, stderr io.Writer, getenv func(string) string) i
 }
 
 func cli(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, d deps) int {
-	fs := flag.NewFlagSet("qos_guard_release", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	flagParams := map[string]string{} // flag name -> parameter
-	str := func(name, param, help string) *string {
-		flagParams[name] = param
-		return fs.String(name, "", help)
-	}
-	promURL := str("prom-url", "prom_url", "Prometheus base URL ($PROMETHEUS_URL, default "+slo.DefaultPrometheusURL+")")
-	lokiURL := str("loki-url", "loki_url", "Loki base URL ($LOKI_URL, default "+slo.DefaultLokiURL+")")
-	job := str("job", "job", "job label of the built-in checks ($THREADER_JOB, default "+slo.DefaultJob+")")
-	window := str("window", "window", "stability window, a Prometheus duration ($STABILITY_WINDOW, default "+slo.DefaultWindow+")")
-	path := str("path", "path", "guard file ($QOS_GUARD_FILE, default "+guard.DefaultPath+")")
-	poll := str("poll-interval", "poll_interval", "with --wait: pause between evaluations (default 30s)")
-	waitTimeout := str("wait-timeout", "wait_timeout", "with --wait: give up after this long (default 30m)")
-	reportOnly := fs.Bool("report-only", false, "report only: exit 0 on instability (configuration errors still exit 2)")
-	wait := fs.Bool("wait", false, "re-evaluate until stable or until --wait-timeout; the guard stays locked meanwhile")
-	asJSON := fs.Bool("json", false, "print the result as one JSON object instead of lines")
-	storeFlags := storeconf.Flags(fs)
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "qos_guard_release: "+format+"\n", a...)
 		return exitUsage
 	}
-	if err := fs.Parse(args); err != nil {
+	f := newCLIFlags()
+	if err := f.set.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
+			f.set.SetOutput(stdout)
+			f.set.PrintDefaults()
 			return exitStable
 		}
 		return fail("%v (see qos_guard_release -h)", err)
 	}
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q: qos_guard_release takes only flags (see qos_guard_release -h)", fs.Arg(0))
+	if f.set.NArg() > 0 {
+		return fail("unexpected argument %q: qos_guard_release takes only flags (see qos_guard_release -h)", f.set.Arg(0))
 	}
-
 	// The command line builds the module's parameters, so both are validated the same way.
-	raw := map[string]any{"report_only": *reportOnly, "wait": *wait}
-	source := map[string]string{} // parameter -> where its value came from, for messages
-	for _, e := range envParams {
-		if v := strings.TrimSpace(getenv(e.env)); v != "" {
-			raw[e.param], source[e.param] = v, e.env
-		}
-	}
-	storeconf.FromEnv(getenv, raw, source)
-	given := map[string]*string{"prom-url": promURL, "loki-url": lokiURL, "job": job, "window": window, "path": path,
-		"poll-interval": poll, "wait-timeout": waitTimeout}
-	fs.Visit(func(f *flag.Flag) {
-		if v, ok := given[f.Name]; ok {
-			raw[flagParams[f.Name]], source[flagParams[f.Name]] = *v, "--"+f.Name
-		}
-	})
-	storeFlags(raw, source)
-	name := func(param string) string {
-		base, _, _ := strings.Cut(param, "[")
-		if s, ok := source[base]; ok {
-			return s
-		}
-		return param
-	}
+	raw, name := f.params(getenv)
 	params, err := Spec.Decode(raw)
 	var s settings
 	if err == nil {
@@ -148,17 +104,16 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err != nil {
 		return fail("%s", joinParamErrors(paramErrors(err), name))
 	}
-
 	g := guard.New(s.path)
 	g.Store = s.store
-	g.Now = d.clock.now
+	g.Clock = d.clock
 	r := &releaser{guard: g, eval: ev, clock: d.clock}
 	out, err := r.run(ctx, s.req)
 	ret := newReturn(out, s)
 	for _, w := range out.warnings {
 		fmt.Fprintf(stderr, "qos_guard_release: warning: %s\n", w)
 	}
-	if *asJSON {
+	if *f.asJSON {
 		b, _ := json.Marshal(ret)
 		fmt.Fprintln(stdout, string(b))
 	} else {
@@ -168,6 +123,66 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintln(stdout, summary(out, s, err))
 	}
 	return exitCode(out.status, s.reportOnly)
+}
+
+// cliFlags are the flags of the command line; given maps the flags that set a parameter to
+// their values, flagParams to the parameter.
+type cliFlags struct {
+	set                      *flag.FlagSet
+	given                    map[string]*string
+	flagParams               map[string]string
+	reportOnly, wait, asJSON *bool
+	storeFlags               func(raw map[string]any, source map[string]string)
+}
+
+func newCLIFlags() *cliFlags {
+	fs := flag.NewFlagSet("qos_guard_release", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := &cliFlags{set: fs, given: map[string]*string{}, flagParams: map[string]string{}}
+	str := func(name, param, help string) {
+		f.flagParams[name] = param
+		f.given[name] = fs.String(name, "", help)
+	}
+	for _, b := range backends {
+		str(b.flag+"url", b.prefix+"url", b.description+" base URL ($"+b.env+"URL, default "+
+			slo.DefaultConfig().Endpoints[b.source].URL+")")
+	}
+	str("job", "job", "job label of the built-in checks ($THREADER_JOB, default "+slo.DefaultJob+")")
+	str("window", "window", "stability window, a Prometheus duration ($STABILITY_WINDOW, default "+slo.DefaultWindow+")")
+	str("path", "path", "guard file ($QOS_GUARD_FILE, default "+guard.DefaultPath+")")
+	str("poll-interval", "poll_interval", "with --wait: pause between evaluations (default "+duration.Text(DefaultPollInterval)+")")
+	str("wait-timeout", "wait_timeout", "with --wait: give up after this long (default "+duration.Text(DefaultWaitTimeout)+")")
+	f.reportOnly = fs.Bool("report-only", false, "report only: exit 0 on instability (configuration errors still exit 2)")
+	f.wait = fs.Bool("wait", false, "re-evaluate until stable or until --wait-timeout; the guard stays locked meanwhile")
+	f.asJSON = fs.Bool("json", false, "print the result as one JSON object instead of lines")
+	f.storeFlags = storeconf.Flags(fs)
+	return f
+}
+
+// params are the module parameters the environment and the flags (which win) give, and the name
+// of where each came from, for messages.
+func (f *cliFlags) params(getenv func(string) string) (map[string]any, func(param string) string) {
+	raw := map[string]any{"report_only": *f.reportOnly, "wait": *f.wait}
+	source := map[string]string{} // parameter -> where its value came from
+	for _, e := range envParams {
+		if v := strings.TrimSpace(getenv(e.env)); v != "" {
+			raw[e.param], source[e.param] = v, e.env
+		}
+	}
+	storeconf.FromEnv(getenv, raw, source)
+	f.set.Visit(func(fl *flag.Flag) {
+		if v, ok := f.given[fl.Name]; ok {
+			raw[f.flagParams[fl.Name]], source[f.flagParams[fl.Name]] = *v, "--"+fl.Name
+		}
+	})
+	f.storeFlags(raw, source)
+	return raw, func(param string) string {
+		base, _, _ := strings.Cut(param, "[")
+		if s, ok := source[base]; ok {
+			return s
+		}
+		return param
+	}
 }
 
 // checkLine is one line per check: outcome, name, and the check's own message (value, comparison

@@ -24,7 +24,7 @@ type cliRun struct {
 func runCLI(t *testing.T, env map[string]string, args ...string) cliRun {
 	t.Helper()
 	fc := newFakeClock(t0)
-	d := deps{clock: clockOf(fc), newEvaluator: func(cfg slo.Config) (evaluator, error) { return slo.New(cfg) }}
+	d := deps{clock: fc, newEvaluator: func(cfg slo.Config) (evaluator, error) { return slo.New(cfg) }}
 	var out, errb bytes.Buffer
 	code := cli(context.Background(), args, &out, &errb, func(k string) string { return env[k] }, d)
 	return cliRun{code, out.String(), errb.String(), fc}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/etcdstore"
 	"resilience.ops/internal/etcdtest"
 	"resilience.ops/internal/guard"
@@ -21,7 +22,7 @@ func TestModuleOnEtcd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &guard.Guard{Path: path, Store: st, Now: func() time.Time { return t0.Add(-time.Hour) }}
+	g := &guard.Guard{Path: path, Store: st, Clock: clock.Func(func() time.Time { return t0.Add(-time.Hour) })}
 	locked, err := g.Lock(guard.LockRequest{Minutes: 120, Owner: "ci@runner", Reason: "rollback 42"}, false)
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +34,7 @@ func TestModuleOnEtcd(t *testing.T) {
 		if code != 0 || res["status"] != string(StatusStable) || res["unlocked"] != true {
 			t.Fatalf("exit %d: %s", code, text)
 		}
-		g.Now = func() time.Time { return t0 }
+		g.Clock = clock.Func(func() time.Time { return t0 })
 		st, err := g.Status(true)
 		if err != nil || st.After.Locked {
 			t.Fatalf("the guard in etcd after the release: %+v, %v", st.After, err)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/modtest"
 )
@@ -57,7 +58,7 @@ func TestExtensionDuringTheQueriesWins(t *testing.T) {
 	// Locked two hours ago for two and a half: the 15m window is evaluable, and the extension by
 	// 60 minutes moves the expiry.
 	g := guard.New(path)
-	g.Now = func() time.Time { return time.Now().Add(-2 * time.Hour) }
+	g.Clock = clock.Func(func() time.Time { return time.Now().Add(-2 * time.Hour) })
 	first, err := g.Lock(guard.LockRequest{Minutes: 150, Reason: "rollback 41"}, false)
 	if err != nil {
 		t.Fatal(err)

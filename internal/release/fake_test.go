@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/fakeclock"
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/slo"
@@ -20,9 +21,6 @@ import (
 type fakeClock = fakeclock.Clock
 
 func newFakeClock(t time.Time) *fakeClock { return fakeclock.New(t) }
-
-// clockOf is the releaser's clock on c.
-func clockOf(c *fakeClock) clock { return clock{now: c.Now, sleep: c.Sleep} }
 
 // fakeEval returns the next report of a script on each call (the last one once the script is
 // used up) and records the times of the calls. hook, when set, runs inside each call.
@@ -86,7 +84,7 @@ var (
 func lockAt(t *testing.T, path string, at time.Time, minutes int) guard.Status {
 	t.Helper()
 	g := guard.New(path)
-	g.Now = func() time.Time { return at }
+	g.Clock = clock.Func(func() time.Time { return at })
 	res, err := g.Lock(guard.LockRequest{Minutes: minutes, Reason: "rollback 42", Owner: "ci@runner"}, false)
 	if err != nil {
 		t.Fatal(err)

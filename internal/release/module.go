@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"resilience.ops/internal/clock"
+	"resilience.ops/internal/duration"
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/slo"
@@ -36,8 +38,6 @@ var maxErrorLogsPerMin = 1e6
 // Tokens, passwords and header values are Secret: masked in invocation.module_args and scrubbed
 // from every returned string.
 var Spec = module.Spec{
-	{Name: "prom_url", Type: module.TypeStr, Default: slo.DefaultPrometheusURL},
-	{Name: "loki_url", Type: module.TypeStr, Default: slo.DefaultLokiURL},
 	{Name: "job", Type: module.TypeStr, Default: slo.DefaultJob},
 	{Name: "max_5xx_ratio", Type: module.TypeFloat, Default: slo.DefaultMax5xxRatio, Min: ratioMin, Max: ratioMax},
 	{Name: "min_health_ratio", Type: module.TypeFloat, Default: slo.DefaultMinHealthRatio, Min: ratioMin, Max: ratioMax},
@@ -47,34 +47,14 @@ var Spec = module.Spec{
 	{Name: "disable", Type: module.TypeList, Elements: module.TypeStr, Choices: builtinChecks},
 	{Name: "checks", Type: module.TypeList, Elements: module.TypeDict},
 	{Name: "query_timeout", Type: module.TypeStr, Default: slo.DefaultTimeout.String()},
-
-	{Name: "prom_bearer_token", Type: module.TypeStr, Secret: true},
-	{Name: "prom_username", Type: module.TypeStr},
-	{Name: "prom_password", Type: module.TypeStr, Secret: true},
-	{Name: "prom_headers", Type: module.TypeDict, Secret: true},
-	{Name: "prom_ca_file", Type: module.TypePath},
-	{Name: "prom_client_cert", Type: module.TypePath},
-	{Name: "prom_client_key", Type: module.TypePath},
-	{Name: "prom_validate_certs", Type: module.TypeBool, Default: true},
-
-	{Name: "loki_bearer_token", Type: module.TypeStr, Secret: true},
-	{Name: "loki_username", Type: module.TypeStr},
-	{Name: "loki_password", Type: module.TypeStr, Secret: true},
-	{Name: "loki_headers", Type: module.TypeDict, Secret: true},
-	{Name: "loki_tenant", Type: module.TypeStr},
-	{Name: "loki_ca_file", Type: module.TypePath},
-	{Name: "loki_client_cert", Type: module.TypePath},
-	{Name: "loki_client_key", Type: module.TypePath},
-	{Name: "loki_validate_certs", Type: module.TypeBool, Default: true},
-
 	{Name: "report_only", Type: module.TypeBool, Default: false},
 	{Name: "wait", Type: module.TypeBool, Default: false},
-	{Name: "poll_interval", Type: module.TypeStr, Default: "30s"},
-	{Name: "wait_timeout", Type: module.TypeStr, Default: "30m"},
+	{Name: "poll_interval", Type: module.TypeStr, Default: duration.Text(DefaultPollInterval)},
+	{Name: "wait_timeout", Type: module.TypeStr, Default: duration.Text(DefaultWaitTimeout)},
 	{Name: "textfile_dir", Type: module.TypePath},
 }
 
-func init() { Spec = append(Spec, storeconf.Spec...) }
+func init() { Spec = append(append(Spec, endpointSpec()...), storeconf.Spec...) }
 
 // Return is what the module returns besides the common keys (and what the command line prints
 // with --json).
@@ -95,12 +75,13 @@ type Return struct {
 
 // deps are the seams of a run: the clock, and how an evaluator is built (tests give fakes).
 type deps struct {
-	clock        clock
+	clock        clock.Clock
 	newEvaluator func(slo.Config) (evaluator, error)
 }
 
 func defaultDeps() deps {
-	return deps{clock: realClock(), newEvaluator: func(cfg slo.Config) (evaluator, error) { return slo.New(cfg) }}
+	c := clock.Real{}
+	return deps{clock: c, newEvaluator: func(cfg slo.Config) (evaluator, error) { return slo.New(cfg, slo.WithClock(c)) }}
 }
 
 // Handle implements the module.
@@ -123,7 +104,7 @@ func handle(c context.Context, ctx *module.Ctx, d deps) (module.Result, error) {
 	}
 	g := guard.New(s.path)
 	g.Store = s.store
-	g.Now = d.clock.now
+	g.Clock = d.clock
 	r := &releaser{guard: g, eval: ev, clock: d.clock}
 	s.req.check = ctx.CheckMode
 	out, err := r.run(c, s.req)
@@ -136,7 +117,7 @@ func handle(c context.Context, ctx *module.Ctx, d deps) (module.Result, error) {
 	if !ctx.CheckMode {
 		ctx.Log("QoS guard release decision for %s: %s", s.path, msg)
 		if dir := ctx.Params.Str("textfile_dir"); dir != "" {
-			if werr := WriteMetrics(dir, ret, d.clock.now()); werr != nil {
+			if werr := WriteMetrics(dir, ret, d.clock.Now()); werr != nil {
 				ctx.Warn("could not write the release metrics: %v", werr)
 			}
 		}

@@ -21,7 +21,7 @@ import (
 func runModule(t *testing.T, args map[string]any) (int, map[string]any, string) {
 	t.Helper()
 	fc := newFakeClock(t0)
-	d := deps{clock: clockOf(fc), newEvaluator: func(cfg slo.Config) (evaluator, error) { return slo.New(cfg) }}
+	d := deps{clock: fc, newEvaluator: func(cfg slo.Config) (evaluator, error) { return slo.New(cfg) }}
 	b, err := json.Marshal(args)
 	if err != nil {
 		t.Fatal(err)

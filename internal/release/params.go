@@ -3,13 +3,13 @@ package release
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"resilience.ops/internal/duration"
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/slo"
 	"resilience.ops/internal/state"
@@ -26,17 +26,17 @@ type settings struct {
 	reportOnly bool
 }
 
-// fromParams builds the settings. Errors are *module.ParamError values naming the parameter; the
-// slo configuration is validated later, by slo.New (see paramErrors).
+// fromParams builds the settings. Errors are *field.Error values naming the parameter; the slo
+// configuration is validated later, by slo.New (see paramErrors).
 func fromParams(p module.Params) (settings, error) {
 	var errs []error
 	dur := func(name string, lo, hi time.Duration) time.Duration {
 		d, err := parseDuration(p.Str(name))
 		switch {
 		case err != nil:
-			errs = append(errs, &module.ParamError{Param: name, Msg: err.Error()})
+			errs = append(errs, module.ParamErr(name, "%s", err))
 		case d < lo || d > hi:
-			errs = append(errs, &module.ParamError{Param: name, Msg: fmt.Sprintf("must be between %s and %s, got %q", lo, hi, p.Str(name))})
+			errs = append(errs, module.ParamErr(name, "must be between %s and %s, got %q", lo, hi, p.Str(name)))
 		}
 		return d
 	}
@@ -46,7 +46,7 @@ func fromParams(p module.Params) (settings, error) {
 	s.req.waitTimeout = dur("wait_timeout", 0, MaxWaitTimeout)
 	timeout := dur("query_timeout", time.Millisecond, 10*time.Minute)
 	if s.path == "" {
-		errs = append(errs, &module.ParamError{Param: "path", Msg: "must not be empty"})
+		errs = append(errs, module.ParamErr("path", "must not be empty"))
 	}
 	st, err := storeconf.Open(p)
 	if err != nil {
@@ -55,9 +55,7 @@ func fromParams(p module.Params) (settings, error) {
 	s.store = st
 
 	cfg := slo.DefaultConfig()
-	cfg.Prometheus = endpoint(p, "prom_")
-	cfg.Loki = endpoint(p, "loki_")
-	cfg.Loki.TenantID = p.Str("loki_tenant")
+	cfg.Endpoints = endpoints(p)
 	cfg.Job = p.Str("job")
 	cfg.Window = strings.TrimSpace(p.Str("window"))
 	cfg.Max5xxRatio = p.Float("max_5xx_ratio")
@@ -75,47 +73,16 @@ func fromParams(p module.Params) (settings, error) {
 	if w, err := slo.ParseWindow(cfg.Window); err == nil {
 		s.req.window = w
 		if w > MaxWindow {
-			errs = append(errs, &module.ParamError{Param: "window", Msg: fmt.Sprintf("must be at most 1w (one week, the longest guard window), got %q", cfg.Window)})
+			errs = append(errs, module.ParamErr("window", "must be at most 1w (one week, the longest guard window), got %q", cfg.Window))
 		}
 	} // else reported by slo.New with the other configuration errors
 	return s, errors.Join(errs...)
 }
 
-func endpoint(p module.Params, prefix string) slo.Endpoint {
-	e := slo.Endpoint{
-		URL:                strings.TrimSpace(p.Str(prefix + "url")),
-		BearerToken:        p.Str(prefix + "bearer_token"),
-		Username:           p.Str(prefix + "username"),
-		Password:           p.Str(prefix + "password"),
-		CAFile:             p.Str(prefix + "ca_file"),
-		CertFile:           p.Str(prefix + "client_cert"),
-		KeyFile:            p.Str(prefix + "client_key"),
-		InsecureSkipVerify: !p.Bool(prefix + "validate_certs"),
-	}
-	if h := p.Dict(prefix + "headers"); len(h) > 0 {
-		e.Headers = make(map[string]string, len(h))
-		for k, v := range h {
-			e.Headers[k] = fmt.Sprint(v)
-		}
-	}
-	return e
-}
-
 // parseDuration reads a number of seconds ("30", "1.5") or a duration with units ("30s", "5m",
-// "1h30m").
+// "1h30m"); the ranges of each parameter are checked by fromParams.
 func parseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > MaxWaitTimeout.Seconds()*1000 {
-			return 0, fmt.Errorf("%q is not a usable number of seconds", s)
-		}
-		return duration.FromSeconds(f), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration: use seconds (30) or a number and a unit (30s, 5m, 1h30m)", s)
-	}
-	return d, nil
+	return duration.Parse(s, 1000*MaxWaitTimeout, "seconds (30) or a number and a unit (30s, 5m, 1h30m)")
 }
 
 // checkKeys are the keys of one entry of the checks parameter.
@@ -127,9 +94,9 @@ func parseChecks(list []any) ([]slo.CheckSpec, error) {
 	var out []slo.CheckSpec
 	var errs []error
 	for i, e := range list {
-		field := fmt.Sprintf("checks[%d]", i)
+		path := fmt.Sprintf("checks[%d]", i)
 		bad := func(format string, a ...any) {
-			errs = append(errs, &module.ParamError{Param: field, Msg: fmt.Sprintf(format, a...)})
+			errs = append(errs, module.ParamErr(path, format, a...))
 		}
 		m, ok := e.(map[string]any)
 		if !ok {
@@ -189,14 +156,8 @@ func parseChecks(list []any) ([]slo.CheckSpec, error) {
 // paramName maps an slo configuration field ("prometheus.url", "loki.tenant_id", "timeout",
 // "checks[1].comparison") to the module parameter that sets it.
 func paramName(field string) string {
-	rename := map[string]string{"cert_file": "client_cert", "key_file": "client_key", "tenant_id": "tenant"}
-	for src, prefix := range map[string]string{"prometheus.": "prom_", "loki.": "loki_"} {
-		if rest, ok := strings.CutPrefix(field, src); ok {
-			if r, ok := rename[rest]; ok {
-				rest = r
-			}
-			return prefix + rest
-		}
+	if param, ok := endpointParam(field); ok {
+		return param
 	}
 	if field == "timeout" {
 		return "query_timeout"
@@ -204,9 +165,10 @@ func paramName(field string) string {
 	return field
 }
 
-// paramErrors turns the errors of fromParams and slo.New into *module.ParamError values, in order.
-func paramErrors(err error) []*module.ParamError {
-	var out []*module.ParamError
+// paramErrors are the errors of fromParams and slo.New in order, each named by its module
+// parameter (the slo configuration's fields through paramName).
+func paramErrors(err error) []*field.Error {
+	var out []*field.Error
 	var walk func(error)
 	walk = func(err error) {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -215,30 +177,27 @@ func paramErrors(err error) []*module.ParamError {
 			}
 			return
 		}
-		var pe *module.ParamError
-		var fe *slo.FieldError
+		var fe *field.Error
 		switch {
-		case errors.As(err, &pe):
-			out = append(out, pe)
+		case errors.As(err, &fe) && fe.Form == field.Parameter:
+			out = append(out, fe)
 		case errors.As(err, &fe):
-			msg := fe.Problem
-			if fe.Err != nil {
-				msg += ": " + fe.Err.Error()
-			}
-			out = append(out, &module.ParamError{Param: paramName(fe.Field), Msg: msg})
+			fe = fe.In(field.Parameter)
+			fe.Path = paramName(fe.Path)
+			out = append(out, fe)
 		case err != nil:
-			out = append(out, &module.ParamError{Param: "configuration", Msg: err.Error()})
+			out = append(out, module.ParamErr("configuration", "%s", err))
 		}
 	}
 	walk(err)
 	return out
 }
 
-// joinParamErrors writes several parameter errors on one line.
-func joinParamErrors(errs []*module.ParamError, name func(param string) string) string {
+// joinParamErrors writes several parameter errors on one line, each named by name(parameter).
+func joinParamErrors(errs []*field.Error, name func(param string) string) string {
 	parts := make([]string, len(errs))
 	for i, e := range errs {
-		parts[i] = name(e.Param) + ": " + e.Msg
+		parts[i] = name(e.Path) + ": " + e.Detail()
 	}
 	return strings.Join(parts, "; ")
 }

@@ -107,7 +107,7 @@ func FuzzParams(f *testing.F) {
 			return
 		}
 		for _, pe := range paramErrors(err) {
-			if pe.Param == "" || pe.Msg == "" {
+			if pe.Path == "" || pe.Detail() == "" {
 				t.Errorf("unnamed parameter error %+v for %s", pe, data)
 			}
 		}

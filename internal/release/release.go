@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/guard"
-	"resilience.ops/internal/retry"
 	"resilience.ops/internal/slo"
 )
 
@@ -57,15 +57,6 @@ type evaluator interface {
 	Evaluate(ctx context.Context) slo.Report
 }
 
-// clock is the time seam: now and a sleep that ends early when ctx ends. Tests use a fake clock,
-// so no test sleeps for real.
-type clock struct {
-	now   func() time.Time
-	sleep func(ctx context.Context, d time.Duration) error
-}
-
-func realClock() clock { return clock{now: time.Now, sleep: retry.RealClock{}.Sleep} }
-
 // request is one release decision's settings.
 type request struct {
 	window       time.Duration
@@ -113,7 +104,7 @@ func (o *outcome) warn(format string, a ...any) {
 type releaser struct {
 	guard *guard.Guard
 	eval  evaluator
-	clock clock
+	clock clock.Clock // tests use a fake clock, so no test sleeps for real
 }
 
 // run decides and, when every check passes, releases the guard. The error is a guard error
@@ -125,9 +116,9 @@ type releaser struct {
 // lies after the deadline. The guard is re-read before each evaluation and stays locked throughout:
 // it is released only after an evaluation in which every check passed.
 func (r *releaser) run(ctx context.Context, req request) (out outcome, err error) {
-	start := r.clock.now()
+	start := r.clock.Now()
 	deadline := start.Add(req.waitTimeout)
-	defer func() { out.waited = r.clock.now().Sub(start) }()
+	defer func() { out.waited = r.clock.Now().Sub(start) }()
 	relocks := 0
 	for {
 		st, serr := r.guard.Status(req.check)
@@ -139,30 +130,15 @@ func (r *releaser) run(ctx context.Context, req request) (out outcome, err error
 			out.status = StatusGuardError
 			return out, guardError(serr)
 		}
-		now := r.clock.now()
+		now := r.clock.Now()
 		out.evaluable, out.wait, out.evaluableAt, out.lockedSince = true, 0, time.Time{}, time.Time{}
 		if st.After.Locked {
-			out.lockedSince = r.lockedSince(st.After, &out)
-			out.evaluableAt = out.lockedSince.Add(req.window)
-			if ok, wait := slo.Evaluable(out.lockedSince, now, req.window); !ok {
-				out.status, out.evaluable, out.wait = StatusNotYetEvaluable, false, wait
-				if expires, err := time.Parse(time.RFC3339, st.After.ExpiresAt); err == nil && !expires.After(out.evaluableAt.Add(req.evaluation)) {
-					out.warn("the guard expires at %s, before the %s window and one evaluation (query_timeout %s) can end "+
-						"after %s: the release cannot release it early, it will lift on its own; lock it for longer "+
-						"than the window plus the evaluation, or shorten the window",
-						st.After.ExpiresAt, req.window, req.evaluation, out.evaluableAt.UTC().Format(time.RFC3339))
-				}
-				if !req.wait || now.Add(wait).After(deadline) {
-					return out, nil
-				}
-				if err := r.clock.sleep(ctx, wait); err != nil {
-					out.interrupted = true
-					return out, nil
-				}
+			if done, again := r.notYetEvaluable(ctx, req, st.After, now, deadline, &out); done {
+				return out, nil
+			} else if again {
 				continue
 			}
 		}
-
 		out.report = r.eval.Evaluate(ctx)
 		out.evaluated = true
 		out.attempts++
@@ -171,55 +147,91 @@ func (r *releaser) run(ctx context.Context, req request) (out outcome, err error
 			if !st.After.Locked {
 				return out, nil
 			}
-			// Release exactly the lock that was evaluated: not a lock taken after the evaluation
-			// began (another id), nor the same lock extended meanwhile (another expiry). The guard
-			// compares both under its lock (a compare-and-swap on etcd).
-			expires, perr := time.Parse(time.RFC3339, st.After.ExpiresAt)
-			if perr != nil {
-				out.status = StatusGuardError
-				return out, guardError(fmt.Errorf("the guard %s reports an unreadable expiry %q; it is left locked", st.After.Path, st.After.ExpiresAt))
+			again, err := r.release(req, st.After, &out, &relocks)
+			if again {
+				continue // locked again or extended meanwhile: decide again, on the lock there now
 			}
-			res, uerr := r.guard.Unlock(guard.UnlockRequest{
-				LockID:     st.After.LockID,
-				ExpiresAt:  expires,
-				Event:      ReleaseEvent,
-				Reason:     releaseReason(out.report),
-				Evaluation: out.report,
-			}, req.check)
-			if res.Warning != "" {
-				out.warn("%s", res.Warning)
-			}
-			if (errors.Is(uerr, guard.ErrLockIDMismatch) || errors.Is(uerr, guard.ErrLockChanged)) && relocks < maxRelockRetries {
-				relocks++ // locked again or extended meanwhile: decide again, on the lock there now
-				continue
-			}
-			if uerr != nil {
-				out.status = StatusGuardError
-				return out, guardError(uerr)
-			}
-			out.guard = res.After
-			if res.Changed {
-				out.released = res.Before
-			}
-			if req.check {
-				out.wouldUnlock = res.Changed
-			} else {
-				out.unlocked = res.Changed
-			}
-			return out, nil
+			return out, err
 		}
 		if out.status == StatusConfigError || !req.wait {
 			return out, nil
 		}
-		now = r.clock.now()
+		now = r.clock.Now()
 		if !now.Before(deadline) {
 			return out, nil
 		}
-		if err := r.clock.sleep(ctx, min(req.pollInterval, deadline.Sub(now))); err != nil {
+		if err := r.clock.Sleep(ctx, min(req.pollInterval, deadline.Sub(now))); err != nil {
 			out.interrupted = true
 			return out, nil
 		}
 	}
+}
+
+// notYetEvaluable anchors the window of the locked guard st and, while the window would reach
+// back before the lock, either ends the decision (done: not waiting, or the moment lies after
+// the deadline) or sleeps until the window is evaluable (again). Neither: evaluate now.
+func (r *releaser) notYetEvaluable(ctx context.Context, req request, st guard.Status, now, deadline time.Time, out *outcome) (done, again bool) {
+	out.lockedSince = r.lockedSince(st, out)
+	out.evaluableAt = out.lockedSince.Add(req.window)
+	ok, wait := slo.Evaluable(out.lockedSince, now, req.window)
+	if ok {
+		return false, false
+	}
+	out.status, out.evaluable, out.wait = StatusNotYetEvaluable, false, wait
+	if expires, err := time.Parse(time.RFC3339, st.ExpiresAt); err == nil && !expires.After(out.evaluableAt.Add(req.evaluation)) {
+		out.warn("the guard expires at %s, before the %s window and one evaluation (query_timeout %s) can end "+
+			"after %s: the release cannot release it early, it will lift on its own; lock it for longer "+
+			"than the window plus the evaluation, or shorten the window",
+			st.ExpiresAt, req.window, req.evaluation, out.evaluableAt.UTC().Format(time.RFC3339))
+	}
+	if !req.wait || now.Add(wait).After(deadline) {
+		return true, false
+	}
+	if err := r.clock.Sleep(ctx, wait); err != nil {
+		out.interrupted = true
+		return true, false
+	}
+	return false, true
+}
+
+// release unlocks the lock st that every check passed for: exactly the lock that was evaluated,
+// not a lock taken after the evaluation began (another id), nor the same lock extended meanwhile
+// (another expiry). The guard compares both under its lock (a compare-and-swap on etcd). again
+// asks to decide again, on the lock there now (at most maxRelockRetries times).
+func (r *releaser) release(req request, st guard.Status, out *outcome, relocks *int) (again bool, err error) {
+	expires, perr := time.Parse(time.RFC3339, st.ExpiresAt)
+	if perr != nil {
+		out.status = StatusGuardError
+		return false, guardError(fmt.Errorf("the guard %s reports an unreadable expiry %q; it is left locked", st.Path, st.ExpiresAt))
+	}
+	res, uerr := r.guard.Unlock(guard.UnlockRequest{
+		LockID:     st.LockID,
+		ExpiresAt:  expires,
+		Event:      ReleaseEvent,
+		Reason:     releaseReason(out.report),
+		Evaluation: out.report,
+	}, req.check)
+	if res.Warning != "" {
+		out.warn("%s", res.Warning)
+	}
+	if (errors.Is(uerr, guard.ErrLockIDMismatch) || errors.Is(uerr, guard.ErrLockChanged)) && *relocks < maxRelockRetries {
+		*relocks++
+		return true, nil
+	}
+	if uerr != nil {
+		out.status = StatusGuardError
+		return false, guardError(uerr)
+	}
+	out.guard = res.After
+	if res.Changed {
+		out.released = res.Before
+	}
+	if req.check {
+		out.wouldUnlock = res.Changed
+	} else {
+		out.unlocked = res.Changed
+	}
+	return false, nil
 }
 
 // lockedSince is the event the stability window must not reach back before: the latest lock or
@@ -260,7 +272,7 @@ func (e *errGuard) Error() string { return e.err.Error() }
 func (e *errGuard) Unwrap() error { return e.err }
 
 func guardError(err error) error {
-	if errors.Is(err, guard.ErrCorrupt) && !strings.Contains(err.Error(), "force") {
+	if errors.Is(err, guard.ErrCorrupt) && !guard.Advised(err) {
 		err = fmt.Errorf("%w; it counts as locked and is left as it is: inspect it, then remove it with "+
 			"resilience.ops.qos_guard (state: unlocked, force: true) or `qos_guard --force unlock`", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/guard"
 	"resilience.ops/internal/slo"
 )
@@ -21,8 +22,8 @@ import (
 func decide(t *testing.T, path string, fc *fakeClock, ev *fakeEval, req request) (outcome, error) {
 	t.Helper()
 	g := guard.New(path)
-	g.Now = fc.Now
-	r := &releaser{guard: g, eval: ev, clock: clockOf(fc)}
+	g.Clock = fc
+	r := &releaser{guard: g, eval: ev, clock: fc}
 	return r.run(context.Background(), req)
 }
 
@@ -30,7 +31,7 @@ func decide(t *testing.T, path string, fc *fakeClock, ev *fakeEval, req request)
 func statusAt(t *testing.T, path string, at time.Time) guard.Status {
 	t.Helper()
 	g := guard.New(path)
-	g.Now = func() time.Time { return at }
+	g.Clock = clock.Func(func() time.Time { return at })
 	res, err := g.Status(true)
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +230,7 @@ func TestExtensionRestartsTheWindow(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "qos.guard")
 	lockAt(t, path, t0.Add(-time.Hour), 70)
 	g := guard.New(path)
-	g.Now = func() time.Time { return t0.Add(-5 * time.Minute) }
+	g.Clock = clock.Func(func() time.Time { return t0.Add(-5 * time.Minute) })
 	if _, err := g.Lock(guard.LockRequest{Minutes: 60, Extend: true, Reason: "second rollback"}, false); err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +387,7 @@ func TestRelockDuringEvaluation(t *testing.T) {
 	ev.hook = func(call int) {
 		if call == 0 {
 			g := guard.New(path)
-			g.Now = fc.Now
+			g.Clock = fc
 			res, err := g.Lock(guard.LockRequest{Minutes: 30, Force: true, Reason: "new rollback"}, false)
 			if err != nil {
 				t.Error(err)
@@ -415,11 +416,11 @@ func TestWaitInterrupted(t *testing.T) {
 	defer cancel()
 	fc.OnSleep(func(context.Context, int, time.Duration) error { cancel(); return nil }) // a signal arriving mid-wait
 	g := guard.New(path)
-	g.Now = fc.Now
+	g.Clock = fc
 	ev := &fakeEval{reports: []slo.Report{unstable, stable}, clock: fc}
 	req := defaultReq
 	req.wait = true
-	out, err := (&releaser{guard: g, eval: ev, clock: clockOf(fc)}).run(ctx, req)
+	out, err := (&releaser{guard: g, eval: ev, clock: fc}).run(ctx, req)
 	if err != nil || !out.interrupted || out.status != StatusUnstable || len(ev.calls) != 1 || !out.guard.Locked {
 		t.Errorf("err %v, interrupted %v, status %s, %d evaluations, guard locked %v", err, out.interrupted, out.status, len(ev.calls), out.guard.Locked)
 	}

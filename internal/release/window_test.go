@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/etcdstore"
 	"resilience.ops/internal/etcdtest"
 	"resilience.ops/internal/guard"
@@ -42,7 +43,7 @@ func TestExtensionDuringEvaluationWins(t *testing.T) {
 		old := lockAt(t, path, t0.Add(-time.Hour), 90)
 		fc := newFakeClock(t0)
 		g := guard.New(path)
-		g.Now = fc.Now
+		g.Clock = fc
 		var extended guard.Status
 		ev := &fakeEval{reports: []slo.Report{stable}, clock: fc, hook: extendDuring(t, g, &extended)}
 		req := defaultReq
@@ -101,7 +102,7 @@ func TestTheWindowDoesNotDependOnTheAuditTrail(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "qos.guard")
 			lockAt(t, path, t0.Add(-time.Hour), 90)
 			g := guard.New(path)
-			g.Now = func() time.Time { return t0.Add(-5 * time.Minute) }
+			g.Clock = clock.Func(func() time.Time { return t0.Add(-5 * time.Minute) })
 			if res, err := g.Lock(guard.LockRequest{Minutes: 60, Extend: true, Reason: "NEW rollback"}, false); err != nil || !res.Changed {
 				t.Fatalf("extension: %+v, %v", res, err)
 			}
@@ -152,23 +153,23 @@ func TestOlderGuardExtendedIsNotReleasedEarly(t *testing.T) {
 func TestExtensionDuringEvaluationWinsOnEtcd(t *testing.T) {
 	t.Parallel()
 	cluster := etcdtest.Start(t, 1)
-	newGuard := func(now func() time.Time) *guard.Guard {
+	newGuard := func(c clock.Clock) *guard.Guard {
 		st, err := etcdstore.New(etcdstore.Config{Endpoints: cluster.Endpoints(), Prefix: "/release-extension/"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &guard.Guard{Path: "/fleet/qos.guard", Store: st, Now: now}
+		return &guard.Guard{Path: "/fleet/qos.guard", Store: st, Clock: c}
 	}
-	locker := newGuard(func() time.Time { return t0.Add(-time.Hour) })
+	locker := newGuard(clock.Func(func() time.Time { return t0.Add(-time.Hour) }))
 	old, err := locker.Lock(guard.LockRequest{Minutes: 90, Reason: "rollback"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fc := newFakeClock(t0)
-	locker.Now = fc.Now // the other host's extension happens now
+	locker.Clock = fc // the other host's extension happens now
 	var extended guard.Status
 	ev := &fakeEval{reports: []slo.Report{stable}, clock: fc, hook: extendDuring(t, locker, &extended)}
-	r := &releaser{guard: newGuard(fc.Now), eval: ev, clock: clockOf(fc)}
+	r := &releaser{guard: newGuard(fc), eval: ev, clock: fc}
 	out, err := r.run(context.Background(), defaultReq)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/retry"
 	"resilience.ops/internal/state"
 )
@@ -40,7 +41,7 @@ type Guardrails struct {
 	dir   string
 	store state.Store
 	slots state.SlotProvider
-	clock retry.Clock
+	clock clock.Clock
 	rnd   func() float64
 	check bool
 }
@@ -50,7 +51,7 @@ type Option func(*Guardrails)
 
 // WithClock replaces the real clock (time.Now and a timer), so that tests never sleep. The
 // clock is used for every timestamp and for the bulkhead's waits.
-func WithClock(c retry.Clock) Option { return func(g *Guardrails) { g.clock = c } }
+func WithClock(c clock.Clock) Option { return func(g *Guardrails) { g.clock = clock.Or(c) } }
 
 // WithRandom sets the random source (uniform in [0, 1)) of the bulkhead's first slot and poll
 // jitter; the default is math/rand/v2.Float64. It may be called from concurrent calls.
@@ -90,7 +91,7 @@ func New(s Settings, opts ...Option) (*Guardrails, error) {
 	if s.Dir == "" {
 		s.Dir = DefaultDir
 	}
-	g := &Guardrails{s: s, dir: filepath.Join(s.Dir, Subdir), store: localStore{}, slots: localSlots{}, clock: retry.RealClock{}, rnd: rand.Float64}
+	g := &Guardrails{s: s, dir: filepath.Join(s.Dir, Subdir), store: localStore{}, slots: localSlots{}, clock: clock.Real{}, rnd: rand.Float64}
 	for _, opt := range opts {
 		opt(g)
 	}

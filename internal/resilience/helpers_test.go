@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"resilience.ops/internal/clock"
 	"resilience.ops/internal/fakeclock"
 	"resilience.ops/internal/retry"
 )
@@ -16,7 +17,7 @@ var t0 = time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC)
 // fakeClock is the test clock (package fakeclock): nothing sleeps for real.
 type fakeClock = fakeclock.Clock
 
-var _ retry.Clock = (*fakeClock)(nil)
+var _ clock.Clock = (*fakeClock)(nil)
 
 func newFakeClock() *fakeClock { return fakeclock.New(t0) }
 

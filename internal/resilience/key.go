@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"resilience.ops/internal/retry"
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/state"
 )
 
@@ -34,7 +34,7 @@ func ValidateKey(key string) error {
 		problem = "must not hold control characters, got " + strconv.QuoteToASCII(clip(key, 80))
 	}
 	if problem != "" {
-		return &retry.ValidationError{Param: "circuit_key", Problem: problem}
+		return &field.Error{Path: "circuit_key", Problem: problem, Form: field.Sentence}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/retry"
 )
 
@@ -193,14 +194,14 @@ func DefaultSettings() Settings {
 	}
 }
 
-// Validate reports every invalid setting, enabled or not, each as a *retry.ValidationError
+// Validate reports every invalid setting, enabled or not, each as a *field.Error
 // naming the parameter, what is allowed and what was given, for example
 // "circuit_breaker.failure_threshold must be between 1 and 1000, got 0". It returns nil when s
 // is valid.
 func (s Settings) Validate() error {
 	var ps []error
 	add := func(param, format string, args ...any) {
-		ps = append(ps, &retry.ValidationError{Param: param, Problem: fmt.Sprintf(format, args...)})
+		ps = append(ps, &field.Error{Path: param, Problem: fmt.Sprintf(format, args...), Form: field.Sentence})
 	}
 	intIn := func(param string, v, lo, hi int) {
 		if v < lo || v > hi {

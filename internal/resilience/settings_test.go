@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"resilience.ops/internal/retry"
+	"resilience.ops/internal/field"
 )
 
 func TestDefaultSettings(t *testing.T) {
@@ -82,9 +82,9 @@ func TestValidate(t *testing.T) {
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("Validate() = %v, want %q", err, tt.want)
 			}
-			var ve *retry.ValidationError
-			if !errors.As(err, &ve) || !strings.HasPrefix(tt.want, ve.Param+" ") {
-				t.Errorf("error is not a *retry.ValidationError naming the parameter: %#v", err)
+			var ve *field.Error
+			if !errors.As(err, &ve) || !strings.HasPrefix(tt.want, ve.Path+" ") {
+				t.Errorf("error is not a *field.Error naming the parameter: %#v", err)
 			}
 			if _, err := New(s); err == nil {
 				t.Error("New accepted invalid settings")

@@ -31,7 +31,7 @@ func BenchmarkEngineAttemptOverhead(b *testing.B) {
 			p := noJitter()
 			p.MaxAttempts = MaxMaxAttempts
 			p.BaseDelay, p.MaxDelay = 0, 0
-			e, err := NewEngine(p, withClock(noSleep{}))
+			e, err := NewEngine(p, WithClock(noSleep{}))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"resilience.ops/internal/field"
 )
 
 // Limits on the text that classification scans and records keep.
@@ -144,7 +146,7 @@ type compiledRule struct {
 }
 
 // NewClassifier checks and compiles rules. Its error joins one
-// *ValidationError per problem, naming the rule index and field, for example
+// *field.Error per problem, naming the rule index and field, for example
 // "rules[2].pattern is not a valid regular expression: ...".
 func NewClassifier(rules []Rule) (*Classifier, error) {
 	c := &Classifier{rules: make([]compiledRule, 0, len(rules))}
@@ -178,7 +180,7 @@ func compileRule(i int, r Rule) (compiledRule, problems) {
 	if r.Pattern != "" {
 		re, err := regexp.Compile("(?i)" + r.Pattern)
 		if err != nil {
-			ps = append(ps, &ValidationError{Param: param("pattern"), Problem: "is not a valid regular expression", Err: err})
+			ps = append(ps, &field.Error{Path: param("pattern"), Problem: "is not a valid regular expression", Err: err, Form: field.Sentence})
 		}
 		cr.re = re
 	}

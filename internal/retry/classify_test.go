@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"resilience.ops/internal/field"
 )
 
 func ev(rule, field, match string) Evidence { return Evidence{Rule: rule, Field: field, Match: match} }
@@ -300,9 +301,9 @@ func TestNewClassifierNamesEachRule(t *testing.T) {
 	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
 		t.Errorf("messages mismatch (-want +got):\n%s", diff)
 	}
-	var ve *ValidationError
-	if !errors.As(err, &ve) || ve.Param != "rules[1].pattern" || ve.Unwrap() == nil {
-		t.Errorf("first *ValidationError = %+v, want rules[1].pattern wrapping the regexp error", ve)
+	var ve *field.Error
+	if !errors.As(err, &ve) || ve.Path != "rules[1].pattern" || ve.Unwrap() == nil {
+		t.Errorf("first *field.Error = %+v, want rules[1].pattern wrapping the regexp error", ve)
 	}
 }
 

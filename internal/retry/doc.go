@@ -17,5 +17,6 @@
 //     [Policy.ShouldRetry] decides whether that type is retried.
 //   - [Engine.Do] runs the attempts and returns an [Outcome] that says why
 //     it stopped ([StopReason]) and records every [Attempt].
-//   - [NewOperationRecord] turns an Outcome into the operation JSON.
+//   - Package record turns an Outcome into the operation record of the
+//     users' reports and the session files.
 package retry

@@ -6,38 +6,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"resilience.ops/internal/clock"
 )
-
-// clock is the time seam. The engine reads the time and waits only through
-// it, so tests inject a fake and nothing sleeps for real.
-type clock interface {
-	Now() time.Time
-	// Sleep waits for d, or until ctx is done and then returns ctx.Err().
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-// RealClock is the clock of package time: Sleep waits for d or until ctx is done. It is the
-// default clock of the engine and of every package that waits (deliveries, the bulkhead, the
-// release's wait loop). Safe for concurrent use.
-type RealClock struct{}
-
-// Now returns time.Now().
-func (RealClock) Now() time.Time { return time.Now() }
-
-// Sleep waits for d, or until ctx is done and then returns ctx.Err().
-func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // Operation is one attempt of the work being retried. attempt counts from 1.
 // ctx carries the attempt's deadline (attempt_timeout, bounded by
@@ -115,15 +86,16 @@ func (e *Engine) notify(a Attempt) {
 	}
 }
 
-// withClock replaces the real clock, for tests.
-func withClock(c clock) Option { return func(e *Engine) { e.clock = c } }
+// WithClock replaces the real clock. Tests of code built on the engine use internal/fakeclock,
+// so that no test sleeps for real.
+func WithClock(c clock.Clock) Option { return func(e *Engine) { e.clock = clock.Or(c) } }
 
 // Engine runs operations under a validated Policy. It holds no state between
 // runs: it is safe for concurrent use when its random source and hook are.
 type Engine struct {
 	policy      Policy
 	classifier  *Classifier
-	clock       clock
+	clock       clock.Clock
 	rnd         func() float64
 	beforeRetry BeforeRetryFunc
 	onAttempt   func(Attempt)
@@ -136,7 +108,7 @@ func NewEngine(p Policy, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	p.RetryConditions = slices.Clone(p.RetryConditions)
-	e := &Engine{policy: p, clock: RealClock{}, rnd: rand.Float64}
+	e := &Engine{policy: p, clock: clock.Real{}, rnd: rand.Float64}
 	for _, opt := range opts {
 		opt(e)
 	}
@@ -300,11 +272,3 @@ func ctxReason(err error) StopReason {
 	}
 	return StopCancelled
 }
-
-// Clock is the time seam for callers outside this package (a module's own tests): the engine
-// reads the time and waits only through it.
-type Clock = clock
-
-// WithClock replaces the real clock. Tests of code built on the engine use it so that no test
-// sleeps for real.
-func WithClock(c Clock) Option { return withClock(c) }

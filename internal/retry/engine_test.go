@@ -39,7 +39,7 @@ func scripted(t *testing.T, clk *fakeClock, took []time.Duration, results ...Res
 
 func newTestEngine(t *testing.T, p Policy, clk *fakeClock, opts ...Option) *Engine {
 	t.Helper()
-	e, err := NewEngine(p, append([]Option{withClock(clk)}, opts...)...)
+	e, err := NewEngine(p, append([]Option{WithClock(clk)}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewEngine: %v", err)
 	}
@@ -469,24 +469,6 @@ func TestEngineDeadlinePassedBeforeRetry(t *testing.T) {
 	if out.Reason != StopDeadlineExceeded || len(out.Attempts) != 1 {
 		t.Errorf("Reason, attempts = %s, %d; want deadline_exceeded before attempt 2", out.Reason, len(out.Attempts))
 	}
-}
-
-func TestRealClockSleep(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		start := time.Now()
-		if err := (RealClock{}).Sleep(context.Background(), 0); err != nil || time.Since(start) != 0 {
-			t.Errorf("Sleep(0) = %v after %v", err, time.Since(start))
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		if err := (RealClock{}).Sleep(ctx, 0); !errors.Is(err, context.Canceled) {
-			t.Errorf("Sleep(0) on a cancelled context = %v", err)
-		}
-		if err := (RealClock{}).Sleep(context.Background(), time.Minute); err != nil || time.Since(start) != time.Minute {
-			t.Errorf("Sleep(1m) = %v after %v", err, time.Since(start))
-		}
-	})
 }
 
 // A gate refuses attempts that must not run (an open circuit breaker, a full bulkhead, a spent

@@ -1,7 +1,6 @@
 package retry
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -59,12 +58,19 @@ type Outcome struct {
 // Succeeded reports whether the run ended in success (succeeded or already_done).
 func (o Outcome) Succeeded() bool { return o.Reason.Succeeded() }
 
-// Status is the operation status of the records: "completed" or "failed".
+// The statuses of a finished run, as the operation records show them (package record adds the
+// statuses of operations that are still running or only planned).
+const (
+	StatusCompleted = "completed"
+	StatusFailed    = "failed"
+)
+
+// Status is the status of the run's record: StatusCompleted or StatusFailed.
 func (o Outcome) Status() string {
 	if o.Succeeded() {
-		return "completed"
+		return StatusCompleted
 	}
-	return "failed"
+	return StatusFailed
 }
 
 // Err returns nil when the run succeeded, else a *StopError.
@@ -104,9 +110,9 @@ func (e *StopError) Unwrap() error {
 	return e.Failure.Err
 }
 
-// Attempt records one attempt. It marshals to the attempt object of the
-// users' reports (see MarshalJSON). A plain value: safe for concurrent use
-// as long as nobody modifies it.
+// Attempt is one attempt as the engine ran it: passed to [WithOnAttempt] and kept in
+// [Outcome.Attempts]. Package record turns it into the attempt of the users' reports. A plain
+// value: safe for concurrent use as long as nobody modifies it.
 type Attempt struct {
 	Number     int
 	Start, End time.Time
@@ -120,89 +126,12 @@ type Attempt struct {
 	// DelayBeforeRetry is the planned wait after this attempt, before the
 	// next one; 0 when there is none.
 	DelayBeforeRetry time.Duration
-	// Evidence says how the failure was classified; nil on success. Clear
-	// it to leave it out of the JSON unless debug_mode is on.
+	// Evidence says how the failure was classified; nil on success.
 	Evidence *Evidence
 }
 
 // ExecutionTime is how long the attempt ran.
 func (a Attempt) ExecutionTime() time.Duration { return a.End.Sub(a.Start) }
-
-type attemptJSON struct {
-	AttemptNumber    int        `json:"attempt_number"`
-	StartTime        string     `json:"start_time"`
-	EndTime          string     `json:"end_time"`
-	Status           string     `json:"status"`
-	ErrorType        *ErrorType `json:"error_type"`
-	ErrorMessage     *string    `json:"error_message"`
-	ShouldRetry      bool       `json:"should_retry"`
-	DelayBeforeRetry float64    `json:"delay_before_retry"`
-	ExecutionTime    float64    `json:"execution_time"`
-	Evidence         *Evidence  `json:"evidence,omitempty"`
-}
-
-// MarshalJSON writes the attempt as the reports have it: attempt_number;
-// start_time and end_time in RFC 3339 UTC to the second; status "success"
-// or "failed"; error_type and error_message, null on success;
-// should_retry; delay_before_retry and execution_time in seconds (float);
-// evidence when set.
-func (a Attempt) MarshalJSON() ([]byte, error) {
-	j := attemptJSON{
-		AttemptNumber:    a.Number,
-		StartTime:        timestamp(a.Start),
-		EndTime:          timestamp(a.End),
-		Status:           "failed",
-		ShouldRetry:      a.ShouldRetry,
-		DelayBeforeRetry: a.DelayBeforeRetry.Seconds(),
-		ExecutionTime:    a.ExecutionTime().Seconds(),
-		Evidence:         a.Evidence,
-	}
-	if a.Succeeded {
-		j.Status = "success"
-	} else {
-		j.ErrorType, j.ErrorMessage = &a.ErrorType, &a.ErrorMessage
-	}
-	return json.Marshal(j)
-}
-
-// OperationRecord is the operation object of the users' reports and
-// retry files, ready for encoding/json. A plain value: safe for concurrent
-// use as long as nobody modifies it.
-type OperationRecord struct {
-	OperationID   string         `json:"operation_id"`
-	OperationName string         `json:"operation_name"`
-	SessionID     string         `json:"session_id"`
-	StartTime     string         `json:"start_time"` // RFC 3339 UTC, to the second
-	EndTime       string         `json:"end_time"`
-	Status        string         `json:"status"` // "completed" or "failed"
-	AttemptCount  int            `json:"attempt_count"`
-	MaxAttempts   int            `json:"max_attempts"`
-	ExecutionTime float64        `json:"execution_time"` // seconds
-	Attempts      []Attempt      `json:"attempts"`
-	StopReason    StopReason     `json:"stop_reason"`
-	Context       map[string]any `json:"context,omitempty"` // the caller's operation context
-}
-
-// NewOperationRecord builds the record of outcome o for operation name in
-// session sessionID, with id from [NewOperationID]. Set Context afterwards if
-// needed. Its Attempts slice is a copy: clearing an attempt's Evidence
-// (outside debug_mode) leaves o alone.
-func NewOperationRecord(id, name, sessionID string, o Outcome) OperationRecord {
-	attempts := make([]Attempt, 0, len(o.Attempts))
-	return OperationRecord{
-		OperationID:   id,
-		OperationName: name,
-		SessionID:     sessionID,
-		StartTime:     timestamp(o.Start),
-		EndTime:       timestamp(o.End),
-		Status:        o.Status(),
-		AttemptCount:  len(o.Attempts),
-		MaxAttempts:   o.MaxAttempts,
-		ExecutionTime: o.End.Sub(o.Start).Seconds(),
-		Attempts:      append(attempts, o.Attempts...),
-		StopReason:    o.Reason,
-	}
-}
 
 // operationIDDigits is how many random digits end an operation ID.
 const operationIDDigits = 6
@@ -216,6 +145,3 @@ func NewOperationID(name string, now time.Time, rnd func() float64) string {
 	n := min(int(draw(rnd)*limit), limit-1)
 	return fmt.Sprintf("%s_%d_%0*d", name, now.Unix(), operationIDDigits, n)
 }
-
-// timestamp formats t as RFC 3339 in UTC to the second, as the reports do.
-func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

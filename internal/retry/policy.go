@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"resilience.ops/internal/field"
 )
 
 // PolicyKind says how the delay grows from one retry to the next: the
@@ -183,35 +185,21 @@ func DefaultPolicy() Policy {
 	}
 }
 
-// ValidationError is one invalid setting or classification rule. Param is
-// the Ansible parameter ("max_attempts") or the rule field
-// ("rules[2].pattern"); Problem says what is allowed and what was given; Err
-// is the underlying error, if any. [Policy.Validate] and [NewClassifier]
-// join several with errors.Join.
-// A ValidationError is not modified after creation: safe for concurrent use.
-type ValidationError struct {
-	Param   string
-	Problem string
-	Err     error
+// invalid is one invalid setting or classification rule: a *field.Error in the Sentence form,
+// whose Path is the Ansible parameter ("max_attempts") or the rule field ("rules[2].pattern").
+// [Policy.Validate] and [NewClassifier] join several with errors.Join.
+func invalid(param, format string, args ...any) *field.Error {
+	return &field.Error{Path: param, Problem: fmt.Sprintf(format, args...), Form: field.Sentence}
 }
 
-func (e *ValidationError) Error() string {
-	if e.Err != nil {
-		return e.Param + " " + e.Problem + ": " + e.Err.Error()
-	}
-	return e.Param + " " + e.Problem
-}
-
-func (e *ValidationError) Unwrap() error { return e.Err }
-
-// problems collects ValidationErrors.
+// problems collects invalid settings.
 type problems []error
 
 func (ps *problems) add(param, format string, args ...any) {
-	*ps = append(*ps, &ValidationError{Param: param, Problem: fmt.Sprintf(format, args...)})
+	*ps = append(*ps, invalid(param, format, args...))
 }
 
-// Validate reports every invalid setting, each as a *ValidationError naming
+// Validate reports every invalid setting, each as a *field.Error naming
 // the parameter, what is allowed and what was given, for example
 // "max_attempts must be between 1 and 10, got 0". It returns nil when p is
 // valid.

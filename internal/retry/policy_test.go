@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"resilience.ops/internal/field"
 )
 
 func TestDefaultPolicy(t *testing.T) {
@@ -133,9 +134,9 @@ func TestValidate(t *testing.T) {
 			if got := strings.Split(err.Error(), "\n"); !cmp.Equal(got, tt.want) {
 				t.Errorf("Validate() messages mismatch (-want +got):\n%s", cmp.Diff(tt.want, got))
 			}
-			var ve *ValidationError
+			var ve *field.Error
 			if !errors.As(err, &ve) {
-				t.Errorf("Validate() error %T has no *ValidationError", err)
+				t.Errorf("Validate() error %T has no *field.Error", err)
 			}
 		})
 	}
@@ -145,12 +146,12 @@ func TestValidationErrorParam(t *testing.T) {
 	t.Parallel()
 	p := DefaultPolicy()
 	p.BackoffMultiplier = 0
-	var ve *ValidationError
+	var ve *field.Error
 	if !errors.As(p.Validate(), &ve) {
-		t.Fatal("no *ValidationError")
+		t.Fatal("no *field.Error")
 	}
-	if ve.Param != "backoff_multiplier" {
-		t.Errorf("Param = %q, want backoff_multiplier", ve.Param)
+	if ve.Path != "backoff_multiplier" {
+		t.Errorf("Param = %q, want backoff_multiplier", ve.Path)
 	}
 }
 

@@ -15,8 +15,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"resilience.ops/internal/fakeclock"
 	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/retry"
 	"resilience.ops/internal/session"
 )
@@ -82,7 +84,7 @@ func TestRecordDrivesRetries(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "state")
 	clk := newFakeClock()
-	d := deps{rnd: zero, clock: clk, now: clk.Now}
+	d := deps{rnd: zero, clock: clk}
 	start := mustRun(t, d, map[string]any{"action": "start", "state_dir": dir, "operation": "vmware_vm_create",
 		"context":  map[string]any{"vm_name": "web01", "call_stack_session_id": "cs_1"},
 		"settings": map[string]any{"max_attempts": 5}})
@@ -189,7 +191,7 @@ func TestRecordDecidesLikeTheEngine(t *testing.T) {
 			// The engine, through action run.
 			clk := newFakeClock()
 			args := map[string]any{"operation": "op", "argv": []any{"false"}, "settings": settings}
-			_, _ = runWith(t, deps{rnd: stepper(draws...), clock: clk, now: clk.Now}, args)
+			_, _ = runWith(t, deps{rnd: stepper(draws...), clock: clk}, args)
 			engine := slept(clk)
 
 			// The same through record, one attempt at a time, one process each.
@@ -205,7 +207,7 @@ func TestRecordDecidesLikeTheEngine(t *testing.T) {
 				if opID != "" {
 					a["operation_id"] = opID
 				}
-				res := mustRun(t, deps{rnd: rnd, clock: rclk, now: rclk.Now}, a)
+				res := mustRun(t, deps{rnd: rnd, clock: rclk}, a)
 				opID = res["operation_id"].(string)
 				if res["should_retry"] != true {
 					break
@@ -222,7 +224,7 @@ func TestRecordDecidesLikeTheEngine(t *testing.T) {
 func TestRecordNonRetryableFailsFast(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	d := deps{rnd: zero, now: newFakeClock().Now}
+	d := deps{rnd: zero, clock: newFakeClock()}
 	id := "retry_1_000002"
 	res := mustRun(t, d, map[string]any{"action": "record", "state_dir": dir, "session_id": id, "operation": "vmware_vm_create",
 		"settings": map[string]any{"max_attempts": 5},
@@ -249,7 +251,7 @@ func TestRecordNonRetryableFailsFast(t *testing.T) {
 func TestSettingsAndOperationConfigs(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	res, code := runWith(t, deps{rnd: zero, clock: clk, now: clk.Now}, map[string]any{
+	res, code := runWith(t, deps{rnd: zero, clock: clk}, map[string]any{
 		"operation": "network_configuration", "argv": []any{"false"}, "max_attempts": 9, "base_delay": 1,
 		"settings": map[string]any{"max_attempts": 5, "base_delay": 2, "jitter_enabled": false,
 			"operation_configs":    map[string]any{"network_configuration": map[string]any{"max_attempts": 3, "retry_policy": "linear_backoff"}},
@@ -278,7 +280,7 @@ func TestCheckModeWritesNothing(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "state")
 	clk := newFakeClock()
-	d := deps{rnd: zero, clock: clk, now: clk.Now}
+	d := deps{rnd: zero, clock: clk}
 	id := "retry_1_000003"
 	// A real session to finalize, clean up and compress in check mode.
 	mustRun(t, d, map[string]any{"action": "record", "state_dir": dir, "session_id": id, "operation": "a",
@@ -295,11 +297,13 @@ func TestCheckModeWritesNothing(t *testing.T) {
 	}
 	before := treeOf(t, dir)
 	marker := filepath.Join(t.TempDir(), "ran")
+	// Retention compares the files' times with the host's: the clock starts now.
+	now := fakeclock.New(time.Now())
 	check := func(args map[string]any) map[string]any {
 		t.Helper()
 		args["_ansible_check_mode"] = true
 		args["state_dir"] = dir
-		return mustRun(t, deps{rnd: zero, clock: clk, now: time.Now}, args)
+		return mustRun(t, deps{rnd: zero, clock: now}, args)
 	}
 	if r := check(map[string]any{"action": "start"}); r["created"] != true || !strings.HasPrefix(r["msg"].(string), "check mode") {
 		t.Errorf("start: %v", r)
@@ -365,7 +369,7 @@ func TestRunTracksSession(t *testing.T) {
 	dir := t.TempDir()
 	clk := newFakeClock()
 	id := "retry_1_000006"
-	res := mustRun(t, deps{rnd: zero, clock: clk, now: clk.Now}, map[string]any{"operation": "vmware_vm_create",
+	res := mustRun(t, deps{rnd: zero, clock: clk}, map[string]any{"operation": "vmware_vm_create",
 		"cmd": flaky(t, 2, vcenter), "use_shell": true, "session_id": id, "track_session": true, "state_dir": dir,
 		"log_individual_attempts": true, "host": "web01"})
 	if want := (session.Files{Dir: dir}).Session(id); res["session_file"] != want {
@@ -470,13 +474,13 @@ func TestFailureFromResult(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, _ := (*retry.Classifier)(nil).Classify(o.failure); got != tc.want {
-				t.Errorf("type %s, want %s (failure %+v)", got, tc.want, o.failure)
+			if got, _ := (*retry.Classifier)(nil).Classify(o.Failure); got != tc.want {
+				t.Errorf("type %s, want %s (failure %+v)", got, tc.want, o.Failure)
 			}
 		})
 	}
 	o, _ := outcomeOf(map[string]any{"failed": true, "result": map[string]any{"status": 429.0, "retry_after": "7"}}, time.Now())
-	if o.retryAfter != 7*time.Second || o.failure.HTTPStatus != 429 {
+	if o.RetryAfter != 7*time.Second || o.Failure.HTTPStatus != 429 {
 		t.Errorf("retry_after: %+v", o)
 	}
 }
@@ -551,7 +555,7 @@ func TestConcurrentSessionWriters(t *testing.T) {
 	hosts := map[string]bool{}
 	for _, op := range sess.Operations {
 		hosts[op.Host] = true
-		if op.AttemptCount != 3 || len(op.Attempts) != 3 || op.Status != session.OpCompleted {
+		if op.AttemptCount != 3 || len(op.Attempts) != 3 || op.Status != record.Completed {
 			t.Errorf("%s: %d attempts, status %s", op.OperationID, op.AttemptCount, op.Status)
 		}
 	}
@@ -588,7 +592,7 @@ func TestRecordOperationResults(t *testing.T) {
 	id := "retry_1_000066"
 	var results []any
 	for _, host := range []string{"web01", "web02"} {
-		results = append(results, mustRun(t, deps{rnd: zero, clock: clk, now: clk.Now}, map[string]any{"operation": "deploy",
+		results = append(results, mustRun(t, deps{rnd: zero, clock: clk}, map[string]any{"operation": "deploy",
 			"cmd": flaky(t, 2, vcenter), "use_shell": true, "session_id": id, "host": host}))
 	}
 	plan, _ := runWith(t, deps{rnd: zero}, map[string]any{"operation": "deploy", "argv": []any{"true"}, "_ansible_check_mode": true})

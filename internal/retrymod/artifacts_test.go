@@ -14,8 +14,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"resilience.ops/internal/fakeclock"
+	"resilience.ops/internal/manager"
 	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/session"
 )
 
@@ -34,7 +37,9 @@ func runModuleAt(t *testing.T, args map[string]any) (map[string]any, int) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	d := deps{rnd: zero, clock: newFakeClock(), now: func() time.Time { return publishedAt }}
+	clk := fakeclock.New(publishedAt) // every reading a millisecond later: still publishedAt's second
+	clk.SetTick(time.Millisecond)
+	d := deps{rnd: zero, clock: clk}
 	code := module.Run(f, &out, Spec, func(c *module.Ctx) (module.Result, error) { return handle(c, d) })
 	var res map[string]any
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
@@ -126,16 +131,16 @@ func TestRunArtifactsBounded(t *testing.T) {
 	res, _ := runModuleAt(t, map[string]any{"operation": long, "max_attempts": 10, "base_delay": 0,
 		"argv": []string{"sh", "-c", "head -c 200000 /dev/zero | tr '\\0' x; exit 1"}, "session_id": "retry_1_1" + long})
 	got := statsOf(t, res)
-	if len(got) != len(artifactKeys) {
-		t.Errorf("artifacts %v, want the %d keys %v", got, len(artifactKeys), artifactKeys)
+	if len(got) != len(manager.ArtifactKeys) {
+		t.Errorf("artifacts %v, want the %d keys %v", got, len(manager.ArtifactKeys), manager.ArtifactKeys)
 	}
 	b, _ := json.Marshal(got)
 	if len(b) > 1024 {
 		t.Errorf("artifacts take %d bytes, want at most 1024: %s", len(b), b)
 	}
 	for _, k := range []string{"retry_current_operation", "retry_session_id"} {
-		if s, _ := got[k].(string); len(s) > maxArtifactText || !strings.HasSuffix(s, "…") {
-			t.Errorf("%s is %d bytes, want at most %d ending in …", k, len(s), maxArtifactText)
+		if s, _ := got[k].(string); len(s) > manager.MaxArtifactText || !strings.HasSuffix(s, "…") {
+			t.Errorf("%s is %d bytes, want at most %d ending in …", k, len(s), manager.MaxArtifactText)
 		}
 	}
 	if got["retry_attempt_count"] != 10.0 {
@@ -168,7 +173,7 @@ func TestDocsArtifacts(t *testing.T) {
 			}
 		}
 	}
-	if diff := cmp.Diff(artifactKeys, got); diff != "" {
+	if diff := cmp.Diff(manager.ArtifactKeys, got); diff != "" {
 		t.Errorf("artifacts documented in the notes (-go +docs):\n%s", diff)
 	}
 }
@@ -187,9 +192,9 @@ func TestFinalizeArtifactsBounded(t *testing.T) {
 	for i := range 600 {
 		msg := fmt.Sprintf("%s failure %d", long, i)
 		typ := "connection_error"
-		op := session.Operation{OperationID: fmt.Sprintf("op_%d_%06d", i, i), OperationName: "deploy_" + long, Host: fmt.Sprintf("host%04d.%s", i, long),
-			Status: session.OpFailed, AttemptCount: 1, StopReason: "attempts_exhausted", ErrorType: typ,
-			Attempts: []session.Attempt{{AttemptNumber: 1, Status: "failed", ErrorType: &typ, ErrorMessage: &msg}}}
+		op := record.Operation{OperationID: fmt.Sprintf("op_%d_%06d", i, i), OperationName: "deploy_" + long, Host: fmt.Sprintf("host%04d.%s", i, long),
+			Status: record.Failed, AttemptCount: 1, StopReason: "attempts_exhausted", ErrorType: typ,
+			Attempts: []record.Attempt{{AttemptNumber: 1, Status: "failed", ErrorType: &typ, ErrorMessage: &msg}}}
 		e := session.ErrorEntryOf(&op, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Second))
 		if _, err := st.RecordOperation(id, op, e); err != nil {
 			t.Fatal(err)

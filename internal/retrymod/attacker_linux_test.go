@@ -25,7 +25,7 @@ func runBinary(t *testing.T, bin string, args map[string]any, env ...string) map
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog, f := modtest.ModuleDir(t, bin, b)
+	prog, f := modtest.ModuleDir(t, bin, b) // as ansible-core runs a binary module
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, prog, f)

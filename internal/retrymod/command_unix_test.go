@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"resilience.ops/internal/modtest"
 )
 
 // TestCommandLeavingABackgroundChild: the task's result is the command's own exit status when it
@@ -25,7 +27,7 @@ func TestCommandLeavingABackgroundChild(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no pid on stderr: %q", stderr)
 	}
-	if !ended(t, pid) {
+	if !modtest.Ended(t, pid) {
 		t.Errorf("the background child %d still runs", pid)
 	}
 }

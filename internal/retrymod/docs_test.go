@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"resilience.ops/internal/export"
+	"resilience.ops/internal/manager"
 	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/resilience"
@@ -17,8 +19,8 @@ import (
 )
 
 // returnTypes are the result structs of the actions; RETURN documents the union of their keys.
-var returnTypes = []any{Return{}, startReturn{}, recordReturn{}, finalizeReturn{}, retentionReturn{}, waitReturn{},
-	admitReturn{}, refusedReturn{}, sendReturn{}, ingestAllReturn{}}
+var returnTypes = []any{manager.RunResult{}, manager.StartResult{}, manager.RecordResult{}, manager.FinalizeResult{}, manager.RetentionResult{}, manager.WaitResult{},
+	manager.AdmitResult{}, manager.RefusedResult{}, manager.SendResult{}, manager.IngestAllResult{}}
 
 // returnUnion builds a struct whose JSON fields are the union of the keys of every action's result,
 // for modtest.CheckDocs.
@@ -138,11 +140,23 @@ func TestDocsStateNestedMaxima(t *testing.T) {
 				}
 				p.Max = &max
 			}
-			modtest.CheckMaxima(t, name+"."+p.Name, join(doc.Options[name].Suboptions[p.Name].Description), module.Spec{p})
+			modtest.CheckLimits(t, name+"."+p.Name, join(doc.Options[name].Suboptions[p.Name].Description), module.Spec{p})
 		}
 	}
 	for name, spec := range map[string]module.Spec{"outcome": outcomeSpec, "monitoring": alertsSpec,
 		"retention": retentionSpec, "idempotency_check": checkSpec, "error_rules": ruleSpec} {
-		modtest.CheckMaxima(t, name, join(doc.Options[name].Description), spec)
+		modtest.CheckLimits(t, name, join(doc.Options[name].Description), spec)
+	}
+}
+
+// The documentation of external_systems names every type of external system that package export
+// registers: a new type is its own file in package export plus these docs.
+func TestDocsNameEverySystemType(t *testing.T) {
+	t.Parallel()
+	desc := modtest.OptionDescription(t, "../../plugins/modules/retry_manager.py", "external_systems")
+	for _, typ := range export.Types() {
+		if !strings.Contains(desc, string(typ)) {
+			t.Errorf("the documentation of external_systems does not name type %s", typ)
+		}
 	}
 }

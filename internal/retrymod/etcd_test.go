@@ -13,6 +13,7 @@ import (
 
 	"resilience.ops/internal/etcdstore"
 	"resilience.ops/internal/etcdtest"
+	"resilience.ops/internal/manager"
 	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/resilience"
@@ -46,7 +47,7 @@ func onEtcd(t *testing.T) (map[string]any, *etcdstore.Store) {
 // breakerOf decodes the breaker of the state document of key in st.
 func breakerOf(t *testing.T, st *etcdstore.Store, key string) map[string]any {
 	t.Helper()
-	data, err := st.Load(etcdDir + "/" + resilience.FileName(key) + ".json")
+	data, err := st.Load(manager.EtcdDir + "/" + resilience.FileName(key) + ".json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestRunBreakerOnEtcd(t *testing.T) {
 	store, st := onEtcd(t)
 	srv := newFlakyServer(t)
 	clk := newFakeClock()
-	d := deps{rnd: zero, clock: clk, now: clk.Now}
+	d := deps{rnd: zero, clock: clk}
 	host1, host2 := filepath.Join(t.TempDir(), "host1"), filepath.Join(t.TempDir(), "host2")
 	args := with(store, map[string]any{"operation": "vm_create", "circuit_key": "vcenter01.example.com", "url": srv.URL,
 		"state_dir": host1, "max_attempts": 2, "base_delay": 1, "jitter_enabled": false,
@@ -126,7 +127,7 @@ func TestRunBulkheadOnEtcd(t *testing.T) {
 	srv.healthy.Store(true)
 	s := resilience.DefaultSettings()
 	s.Dir, s.Bulkhead.Enabled, s.Bulkhead.MaxConcurrent, s.Bulkhead.MaxWait = t.TempDir(), true, 1, 0
-	other, err := resilience.New(s, resilience.WithStore(st), resilience.WithSlots(st), resilience.WithDir(etcdDir))
+	other, err := resilience.New(s, resilience.WithStore(st), resilience.WithSlots(st), resilience.WithDir(manager.EtcdDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestAdmitAndRecordOnEtcd(t *testing.T) {
 	t.Parallel()
 	store, st := onEtcd(t)
 	clk := newFakeClock()
-	d := deps{rnd: zero, clock: clk, now: clk.Now}
+	d := deps{rnd: zero, clock: clk}
 	// The role's defaults leave the etcd options empty; the store's are given over them.
 	settings := with(roleStoreDefaults(), store)
 	settings = with(settings, map[string]any{"max_attempts": 3, "state_dir": t.TempDir(),

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/session"
 )
 
@@ -71,11 +72,11 @@ func newSession(t *testing.T, dir string, statuses ...string) string {
 	}
 	for i, status := range statuses {
 		typ, msg := "connection_error", vcenter
-		attempts := []session.Attempt{{AttemptNumber: 1, Status: "failed", ErrorType: &typ, ErrorMessage: &msg}}
-		if status == session.OpCompleted {
-			attempts = append(attempts, session.Attempt{AttemptNumber: 2, Status: "success"})
+		attempts := []record.Attempt{{AttemptNumber: 1, Status: "failed", ErrorType: &typ, ErrorMessage: &msg}}
+		if status == record.Completed {
+			attempts = append(attempts, record.Attempt{AttemptNumber: 2, Status: "success"})
 		}
-		op := session.Operation{OperationID: session.NewOperationID("vmware_vm_create", time.Now(), nil) + string(rune('a'+i)),
+		op := record.Operation{OperationID: record.NewOperationID("vmware_vm_create", time.Now(), nil) + string(rune('a'+i)),
 			OperationName: "vmware_vm_create", Status: status, AttemptCount: len(attempts), Attempts: attempts,
 			ExecutionTime: 1.5, Host: "web01"}
 		if _, err := st.RecordOperation(id, op); err != nil {
@@ -126,7 +127,7 @@ func TestSendMetrics(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	pg, hook, slack := newReceiver(t, 0), newReceiver(t, 0), newReceiver(t, 0)
-	id := newSession(t, dir, session.OpCompleted, session.OpCompleted, session.OpFailed)
+	id := newSession(t, dir, record.Completed, record.Completed, record.Failed)
 	res := mustRun(t, deps{}, map[string]any{"action": "send_metrics", "session_id": id,
 		"settings": map[string]any{"state_dir": dir, "external_integration": true, "external_systems": systemsFor(pg, hook, slack, nil)}})
 	noSecrets(t, res)
@@ -187,9 +188,9 @@ func TestSendMetrics(t *testing.T) {
 		len(hook.got()) != 1 {
 		t.Errorf("second send: %v", res["deliveries"])
 	}
-	if _, err := (&session.Store{Dir: dir}).RecordOperation(id, session.Operation{OperationID: "vm_delete_1_000001",
-		OperationName: "vm_delete", Status: session.OpCompleted, AttemptCount: 1,
-		Attempts: []session.Attempt{{AttemptNumber: 1, Status: "success"}}}); err != nil {
+	if _, err := (&session.Store{Dir: dir}).RecordOperation(id, record.Operation{OperationID: "vm_delete_1_000001",
+		OperationName: "vm_delete", Status: record.Completed, AttemptCount: 1,
+		Attempts: []record.Attempt{{AttemptNumber: 1, Status: "success"}}}); err != nil {
 		t.Fatal(err)
 	}
 	res = mustRun(t, deps{}, again)
@@ -206,7 +207,7 @@ func TestSendAlerts(t *testing.T) {
 	dir := t.TempDir()
 	pg, hook, slack := newReceiver(t, 0), newReceiver(t, 0), newReceiver(t, http.StatusInternalServerError)
 	slack.echo = true
-	id := newSession(t, dir, session.OpCompleted, session.OpFailed) // success_rate 50 < 85
+	id := newSession(t, dir, record.Completed, record.Failed) // success_rate 50 < 85
 	args := map[string]any{"action": "send_alerts", "session_id": id, "state_dir": dir,
 		"external_systems": systemsFor(pg, hook, slack, nil)}
 	res := mustRun(t, deps{}, args)
@@ -239,7 +240,7 @@ func TestSendAlerts(t *testing.T) {
 		t.Errorf("delivered = %v", s.Delivered)
 	}
 	// A required system that fails fails the task, with the deliveries.
-	required := map[string]any{"action": "send_alerts", "session_id": newSession(t, dir, session.OpFailed), "state_dir": dir,
+	required := map[string]any{"action": "send_alerts", "session_id": newSession(t, dir, record.Failed), "state_dir": dir,
 		"external_systems": systemsFor(pg, hook, slack, map[string]any{"required": true})}
 	res, code := runWith(t, deps{}, required)
 	noSecrets(t, res)
@@ -250,7 +251,7 @@ func TestSendAlerts(t *testing.T) {
 		t.Errorf("deliveries of a failed task = %v", res["deliveries"])
 	}
 	// No breach: nothing is sent.
-	calm := mustRun(t, deps{}, with(args, map[string]any{"session_id": newSession(t, dir, session.OpCompleted)}))
+	calm := mustRun(t, deps{}, with(args, map[string]any{"session_id": newSession(t, dir, record.Completed)}))
 	if deliveries(t, calm)["hook"]["skipped"] != "no_breach" || calm["changed"] != false ||
 		!strings.Contains(calm["msg"].(string), "no alert threshold is breached") {
 		t.Errorf("no breach: %v", calm)
@@ -262,7 +263,7 @@ func TestSendCheckMode(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	pg, hook, slack := newReceiver(t, 0), newReceiver(t, 0), newReceiver(t, 0)
-	id := newSession(t, dir, session.OpFailed)
+	id := newSession(t, dir, record.Failed)
 	before := treeOf(t, dir)
 	for _, action := range []string{"send_metrics", "send_alerts"} {
 		res := mustRun(t, deps{}, map[string]any{"action": action, "session_id": id, "state_dir": dir, "_ansible_check_mode": true,

@@ -54,7 +54,7 @@ func TestRunCircuitBreaker(t *testing.T) {
 	srv := newFlakyServer(t)
 	dir := filepath.Join(t.TempDir(), "state")
 	clk := newFakeClock()
-	d := deps{rnd: zero, clock: clk, now: clk.Now}
+	d := deps{rnd: zero, clock: clk}
 	args := map[string]any{"operation": "api_call", "url": srv.URL, "state_dir": dir, "max_attempts": 3,
 		"base_delay": 1, "jitter_enabled": false,
 		"circuit_breaker": map[string]any{"enabled": true, "failure_threshold": 2, "open_duration": 30}}
@@ -167,7 +167,7 @@ func TestRunRetryBudget(t *testing.T) {
 	srv := newFlakyServer(t)
 	dir := filepath.Join(t.TempDir(), "state")
 	clk := newFakeClock()
-	d := deps{rnd: zero, clock: clk, now: clk.Now}
+	d := deps{rnd: zero, clock: clk}
 	args := map[string]any{"operation": "api_call", "url": srv.URL, "state_dir": dir, "max_attempts": 5, "base_delay": 1,
 		"retry_budget": map[string]any{"enabled": true, "ratio": 0, "min_retries": 1}}
 	res, code := runWith(t, d, args)
@@ -238,7 +238,7 @@ func TestRunAdaptive(t *testing.T) {
 	clk.Set(time.Now()) // the history was recorded on the real clock
 	args := map[string]any{"operation": "api_call", "url": srv.URL, "state_dir": dir, "max_attempts": 5, "base_delay": 1,
 		"jitter_enabled": false, "settings": map[string]any{"adaptive": map[string]any{"enabled": true}}}
-	res, _ := runWith(t, deps{rnd: zero, clock: clk, now: clk.Now}, args)
+	res, _ := runWith(t, deps{rnd: zero, clock: clk}, args)
 	ad := sub(t, res, "adaptation")
 	if ad["adapted"] != true || res["max_attempts"] != 2.0 || res["attempt_count"] != 2.0 {
 		t.Fatalf("adaptation = %v, max_attempts %v, attempts %v", ad, res["max_attempts"], res["attempt_count"])
@@ -307,7 +307,7 @@ func TestAdmitAndRecordDriveTheBreaker(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "state")
 	clk := newFakeClock()
-	d := deps{rnd: zero, clock: clk, now: clk.Now}
+	d := deps{rnd: zero, clock: clk}
 	settings := map[string]any{"max_attempts": 5, "base_delay": 1, "state_dir": dir,
 		"circuit_breaker": map[string]any{"enabled": true, "failure_threshold": 2, "open_duration": 60},
 		"bulkhead":        map[string]any{"enabled": true}}

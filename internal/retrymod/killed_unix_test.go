@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"resilience.ops/internal/modtest"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/session"
 )
 
@@ -154,7 +155,7 @@ func TestConcurrentWritersKilled(t *testing.T) {
 	if err != nil || sess == nil {
 		t.Fatalf("the session after the kills: %v", err)
 	}
-	got := map[string]session.Operation{}
+	got := map[string]record.Operation{}
 	for _, op := range sess.Operations {
 		if _, dup := got[op.OperationID]; dup {
 			t.Errorf("%s twice in the session", op.OperationID)
@@ -179,7 +180,7 @@ func TestConcurrentWritersKilled(t *testing.T) {
 			t.Errorf("%s: reported (%d attempts) but not in the session: a record was lost", opID, r.attempts)
 		case op.AttemptCount != r.attempts && op.AttemptCount != r.attempts+1: // +1: the next attempt's process was killed after its write
 			t.Errorf("%s: %d attempts in the session, %d reported", opID, op.AttemptCount, r.attempts)
-		case op.AttemptCount == 3 && op.Status != session.OpCompleted:
+		case op.AttemptCount == 3 && op.Status != record.Completed:
 			t.Errorf("%s: 3 attempts but %s", opID, op.Status)
 		}
 	}

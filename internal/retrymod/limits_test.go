@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"resilience.ops/internal/duration"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/resilience"
 )
@@ -93,9 +94,10 @@ func TestSecondsRoundTheSameEverywhere(t *testing.T) {
 	for _, secs := range []float64{0.3, 0.7, 1.1, 0.001, 4.35, 86400} {
 		want := time.Duration(secs*1000) * time.Millisecond
 		o := overrides(module.Params{"attempt_timeout": secs, "base_delay": secs})
-		s := resilience.DefaultSettings()
-		applyGuard(&s, "circuit_breaker", module.Params{"window": secs})
-		if *o.AttemptTimeout != want || *o.BaseDelay != want || s.CircuitBreaker.Window != want || durationOf(secs) != want {
+		var g resilience.Overrides
+		applyGuard(&g, "circuit_breaker", module.Params{"window": secs})
+		s := g.Apply(resilience.DefaultSettings())
+		if *o.AttemptTimeout != want || *o.BaseDelay != want || s.CircuitBreaker.Window != want || duration.FromSeconds(secs) != want {
 			t.Errorf("%g s: attempt_timeout %d ns, base_delay %d ns, circuit_breaker.window %d ns; want %d ns each",
 				secs, *o.AttemptTimeout, *o.BaseDelay, s.CircuitBreaker.Window, want)
 		}

@@ -1,507 +1,235 @@
 package retrymod
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"strings"
+	"io"
 	"time"
 
+	"resilience.ops/internal/clock"
+	"resilience.ops/internal/manager"
 	"resilience.ops/internal/module"
-	"resilience.ops/internal/operation"
-	"resilience.ops/internal/retry"
+	"resilience.ops/internal/retrybackoff"
 	"resilience.ops/internal/session"
 )
 
-// Return is what the module returns besides the common keys: the operation record in the shape
-// users' reports consume, plus the last attempt's output.
-type Return struct {
-	retry.OperationRecord
-	ErrorType       string                `json:"error_type"`
-	PolicySources   []string              `json:"policy_sources"`
-	RC              *int                  `json:"rc,omitempty"`
-	Stdout          *string               `json:"stdout,omitempty"`
-	Stderr          *string               `json:"stderr,omitempty"`
-	StdoutTruncated bool                  `json:"stdout_truncated,omitempty"`
-	StderrTruncated bool                  `json:"stderr_truncated,omitempty"`
-	Cmd             []string              `json:"cmd,omitempty"`
-	Response        *operation.HTTPResult `json:"response,omitempty"`
-	Schedule        *Schedule             `json:"schedule,omitempty"`
-	// SessionFile is set when track_session recorded the operation.
-	SessionFile string `json:"session_file,omitempty"`
-	// Host is the host the operation ran for (the host parameter), so that recording this result
-	// (action record, operation_result) names the same host's records.
-	Host string `json:"host,omitempty"`
-	guardReport
+// Main runs the retry_manager program with argv (os.Args): the module when ansible-core runs it
+// (module.ArgsFile), else the retry_backoff command line.
+func Main(argv []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if path, ok := module.ArgsFile(argv); ok {
+		return module.Run(path, stdout, Spec, Handle)
+	}
+	return retrybackoff.Main(argv, stdout, stderr, getenv)
 }
 
-// Schedule is the check-mode plan in seconds.
-type Schedule struct {
-	Attempts       []ScheduledAttempt `json:"attempts"`
-	WorstCaseWait  float64            `json:"worst_case_wait"`
-	WorstCaseTotal float64            `json:"worst_case_total"`
-	Bounded        bool               `json:"bounded"`
-	RetryPolicy    string             `json:"retry_policy"`
-	JitterMode     string             `json:"jitter_mode"`
-}
-
-// ScheduledAttempt is one attempt of the plan.
-type ScheduledAttempt struct {
-	AttemptNumber  int     `json:"attempt_number"`
-	Delay          float64 `json:"delay"`
-	WorstCaseDelay float64 `json:"worst_case_delay"`
-}
-
-// deps are what a run needs from outside: replaced in tests.
+// deps are what a run takes from outside: the clock and the random source of jitter (nil: the
+// real ones). Tests replace them.
 type deps struct {
-	clock retry.Clock
+	clock clock.Clock
 	rnd   func() float64
-	now   func() time.Time
 }
 
 // Handle implements the module.
 func Handle(ctx *module.Ctx) (module.Result, error) { return handle(ctx, deps{}) }
 
+// actionHandlers decode the parameters of each action into its request and call the core.
+var actionHandlers = map[string]func(*module.Ctx, module.Params, bool, manager.Env) (manager.Reply, error){
+	actionRun:         runAction,
+	actionStart:       startAction,
+	actionRecord:      recordAction,
+	actionFinalize:    finalizeAction,
+	actionCleanup:     retentionAction,
+	actionCompress:    retentionAction,
+	actionWait:        waitAction,
+	actionAdmit:       admitAction,
+	actionSendMetrics: sendAction,
+	actionSendAlerts:  sendAction,
+}
+
 func handle(ctx *module.Ctx, d deps) (module.Result, error) {
-	if d.now == nil {
-		d.now = time.Now
-	}
 	p, fromSettings, err := applySettings(ctx.Params)
 	if err != nil {
 		return module.Result{}, err
 	}
-	switch p.Str("action") {
-	case actionStart:
-		return handleStart(ctx, p, fromSettings, d)
-	case actionRecord:
-		return handleRecord(ctx, p, fromSettings, d)
-	case actionFinalize:
-		return handleFinalize(ctx, p, d)
-	case actionCleanup, actionCompress:
-		return handleRetention(ctx, p, d)
-	case actionWait:
-		return handleWait(ctx, p, d)
-	case actionAdmit:
-		return handleAdmit(ctx, p, d)
-	case actionSendMetrics, actionSendAlerts:
-		return handleSend(ctx, p, d)
+	env := manager.Env{Clock: clock.Or(d.clock), Rand: d.rnd, Secrets: ctx.Secrets(),
+		Warn: func(msg string) { ctx.Warn("%s", msg) }, Log: func(msg string) { ctx.Log("%s", msg) }}
+	reply, err := actionHandlers[p.Str("action")](ctx, p, fromSettings, env)
+	if err != nil {
+		return module.Result{}, err
 	}
-	return handleRun(ctx, p, fromSettings, d)
+	if reply.Failed {
+		return module.Result{}, &module.Failure{Msg: reply.Msg, Changed: reply.Changed, Data: reply.Data, Stats: reply.Stats}
+	}
+	return module.Result{Changed: reply.Changed, Msg: reply.Msg, Data: reply.Data, Stats: reply.Stats}, nil
 }
 
-// requireOperation fails when the operation parameter is missing (run and record need it).
-func requireOperation(p module.Params) error {
-	if p.Str("operation") == "" {
-		return fmt.Errorf("parameter operation: is required with action %s", p.Str("action"))
-	}
-	return nil
-}
-
-// handleRun runs the command or the HTTP request with retries (action run).
-func handleRun(ctx *module.Ctx, p module.Params, fromSettings bool, d deps) (module.Result, error) {
+// runAction is action run.
+func runAction(ctx *module.Ctx, p module.Params, fromSettings bool, env manager.Env) (manager.Reply, error) {
 	if err := requireOperation(p); err != nil {
-		return module.Result{}, err
+		return manager.Reply{}, err
 	}
-	track := p.Bool("track_session")
-	if track && p.Str("session_id") != "" {
-		if err := session.ValidateID(p.Str("session_id")); err != nil {
-			return module.Result{}, err
+	req := manager.RunRequest{Common: common(ctx, p), Name: p.Str("operation"), SessionID: p.Str("session_id"),
+		Track: p.Bool("track_session"), Publish: p.Bool("publish_artifacts"), TextfileDir: p.Str("textfile_dir")}
+	if req.Track && req.SessionID != "" {
+		if err := session.ValidateID(req.SessionID); err != nil {
+			return manager.Reply{}, err
 		}
 	}
-	pol, sources, err := resolvePolicy(p, fromSettings)
+	var err error
+	if req.Settings, err = resolvePolicy(p, fromSettings); err != nil {
+		return manager.Reply{}, err
+	}
+	if req.Classifier, err = classifier(p); err != nil {
+		return manager.Reply{}, err
+	}
+	if req.Operation, err = buildOperation(p); err != nil {
+		return manager.Reply{}, err
+	}
+	if req.Check, err = buildCheck(p); err != nil {
+		return manager.Reply{}, err
+	}
+	if req.Guard, err = resolveGuardrails(p); err != nil {
+		return manager.Reply{}, err
+	}
+	return manager.Run(req, env)
+}
+
+// startAction is action start. With an operation it also resolves the operation's settings.
+func startAction(ctx *module.Ctx, p module.Params, fromSettings bool, env manager.Env) (manager.Reply, error) {
+	id, err := sessionID(p, false)
 	if err != nil {
-		return module.Result{}, err
+		return manager.Reply{}, err
 	}
-	cls, err := classifier(p)
+	req := manager.StartRequest{Common: common(ctx, p), SessionID: id, Name: p.Str("operation")}
+	if req.Name != "" {
+		if req.Settings, err = resolvePolicy(p, fromSettings); err != nil {
+			return manager.Reply{}, err
+		}
+		if req.Guard, err = resolveGuardrails(p); err != nil {
+			return manager.Reply{}, err
+		}
+	}
+	// external_systems are used by the handlers at the end of the play: a mistake fails now.
+	if _, err := parseSystems(p); err != nil {
+		return manager.Reply{}, err
+	}
+	return manager.Start(req, env)
+}
+
+// recordAction is action record: one attempt that ran elsewhere, or (operation_result) a
+// finished run of action run, or (operation_results) the finished runs of several hosts.
+func recordAction(ctx *module.Ctx, p module.Params, fromSettings bool, env manager.Env) (manager.Reply, error) {
+	id, err := sessionID(p, true)
 	if err != nil {
-		return module.Result{}, err
+		return manager.Reply{}, err
 	}
-	op, err := buildOperation(p)
-	if err != nil {
-		return module.Result{}, err
-	}
-	check, err := buildCheck(p)
-	if err != nil {
-		return module.Result{}, err
-	}
-	if op.req != nil {
-		// The server's answer is scrubbed of every secret of the task (its secret headers too)
-		// before it is cut to a message or kept in a session file.
-		op.req.Secrets = ctx.Secrets()
-		if pol.AttemptTimeout == 0 {
-			pol.AttemptTimeout = operation.DefaultTimeout // a network call always has a timeout
-		}
-	}
-	if check != nil && check.req != nil {
-		check.req.Secrets = ctx.Secrets()
-	}
-	name := p.Str("operation")
-	sessionID := p.Str("session_id")
-	if sessionID == "" {
-		sessionID = NewSessionID(d.now())
-	}
-	gr, pol, err := startGuardRun(p, pol, ctx.CheckMode, d)
-	if err != nil {
-		return module.Result{}, err
-	}
-	if gr != nil {
-		defer gr.release()
-	}
-	if ctx.CheckMode {
-		return checkRun(ctx, p, gr, op, pol, sources, name, sessionID, d)
-	}
-
-	opts := []retry.Option{retry.WithClassifier(cls), retry.WithOnAttempt(func(a retry.Attempt) {
-		if gr != nil {
-			gr.after(a)
-		}
-		logAttempt(ctx, name, pol.MaxAttempts, a)
-	})}
-	if gr != nil {
-		opts = append(opts, retry.WithGate(gr.gate))
-	}
-	if d.clock != nil {
-		opts = append(opts, retry.WithClock(d.clock))
-	}
-	if d.rnd != nil {
-		opts = append(opts, retry.WithRandom(d.rnd))
-	}
-	if check != nil {
-		opts = append(opts, retry.WithBeforeRetry(func(c context.Context, _ int, _ retry.ErrorType) bool {
-			return check.done(c)
-		}))
-	}
-	eng, err := retry.NewEngine(pol, opts...)
-	if err != nil {
-		return module.Result{}, err
-	}
-	out := eng.Do(context.Background(), op.attempt)
-	rec := retry.NewOperationRecord(session.NewOperationID(name, out.Start, d.rnd), name, sessionID, out)
-	rec.Context = p.Dict("context")
-	if !p.Bool("debug_mode") {
-		for i := range rec.Attempts {
-			rec.Attempts[i].Evidence = nil
-		}
-	}
-	ret := Return{OperationRecord: rec, ErrorType: string(out.LastType), PolicySources: sources, Host: p.Str("host")}
-	op.fill(&ret, out.Reason == retry.StopAlreadyDone)
-	if gr != nil {
-		ret.guardReport = gr.report()
-		for _, w := range gr.warnings {
-			ctx.Warn("%s", w)
-		}
-		if dir := p.Str("textfile_dir"); dir != "" && gr.g.Settings().CircuitBreaker.Enabled {
-			if err := writeBreakerMetrics(dir, gr.g, gr.key); err != nil {
-				ctx.Warn("could not write the circuit breaker metrics of %s: %v", gr.key, err)
-			}
-		}
-	}
-	if track {
-		// The operation ran: a bookkeeping problem must not turn its result into a failure that
-		// invites running it again, so it is a warning.
-		if path, err := trackRun(p, d, rec, out.LastType); err != nil {
-			ctx.Warn("%s was not recorded in retry session %s: %v", name, sessionID, err)
-		} else {
-			ret.SessionFile = path
-		}
-	}
-	stats := runArtifacts(p, rec, track, d)
-	if !out.Succeeded() {
-		// ansible-core drops the stats of a task that ends failed; they count when failed_when
-		// keeps the task from failing (the role does so, then fails the host itself).
-		return module.Result{}, &module.Failure{Msg: failureMessage(name, out), Data: ret, Changed: op.changes, Stats: stats}
-	}
-	msg := fmt.Sprintf("%s succeeded after %d of %d attempts", name, len(out.Attempts), out.MaxAttempts)
-	if out.Reason == retry.StopAlreadyDone {
-		msg = fmt.Sprintf("%s: the idempotency check found the effect already present after %d attempts", name, len(out.Attempts))
-	}
-	return module.Result{Changed: op.changes, Msg: msg, Data: ret, Stats: stats}, nil
-}
-
-// runArtifacts are the AAP artifacts of action run, or nil when publish_artifacts is off (the
-// role turns it off: it publishes the same names itself, with the session's statistics).
-func runArtifacts(p module.Params, rec retry.OperationRecord, track bool, d deps) map[string]any {
-	if !p.Bool("publish_artifacts") {
-		return nil
-	}
-	return operationArtifacts(rec, track || p.Str("session_id") != "", d.now())
-}
-
-// logAttempt writes one attempt to the host's syslog: its outcome, error type and the delay before
-// the next attempt, as the role's record action does.
-func logAttempt(ctx *module.Ctx, name string, max int, a retry.Attempt) {
-	switch {
-	case a.Succeeded:
-		ctx.Log("retry %s: attempt %d of %d succeeded", name, a.Number, max)
-	case a.ShouldRetry:
-		ctx.Log("retry %s: attempt %d of %d failed with %s; attempt %d follows in %s: %s", name, a.Number, max,
-			a.ErrorType, a.Number+1, a.DelayBeforeRetry.Round(time.Millisecond), a.ErrorMessage)
-	default:
-		ctx.Log("retry %s: attempt %d of %d failed with %s; no retry: %s", name, a.Number, max, a.ErrorType, a.ErrorMessage)
-	}
-}
-
-func failureMessage(name string, out retry.Outcome) string {
-	last := "no attempt ran"
-	if out.LastFailure != nil {
-		last = out.LastFailure.Summary()
-	}
-	if out.Reason == retry.StopRejected && out.LastType.Reserved() {
-		lastType := ""
-		if n := len(out.Attempts); n > 0 {
-			lastType = string(out.Attempts[n-1].ErrorType)
-		}
-		return refusal(name, out.LastType, len(out.Attempts), out.MaxAttempts, lastType, last)
-	}
-	return stopMessage(name, out.Reason, out.LastType, len(out.Attempts), out.MaxAttempts, last)
-}
-
-// checkRun is action run in check mode: nothing runs, the schedule is planned, and the
-// guardrails are read (an open circuit breaker says the operation would fail at once).
-func checkRun(ctx *module.Ctx, p module.Params, gr *guardRun, op *op, pol retry.Policy, sources []string, name, sessionID string, d deps) (module.Result, error) {
-	plan := planOf(pol)
-	rec := retry.OperationRecord{OperationName: name, SessionID: sessionID, Status: "planned",
-		MaxAttempts: pol.MaxAttempts, Attempts: []retry.Attempt{}, Context: p.Dict("context")}
-	ret := Return{OperationRecord: rec, PolicySources: sources, Schedule: &plan}
-	msg := fmt.Sprintf("check mode: %s was not run; up to %d attempts, worst-case wait %s s%s",
-		op.describe(), pol.MaxAttempts, trimFloat(plan.WorstCaseWait), boundText(plan))
-	if gr != nil {
-		if f := gr.admit(context.Background()); f != nil {
-			ret.ErrorType = string(f.Type)
-			msg = fmt.Sprintf("check mode: %s was not run; it would fail at once with %s: %s", op.describe(), f.Type, f.Summary())
-		}
-		if gr.g.Settings().RetryBudget.Enabled {
-			if d, err := gr.g.AllowRetry(gr.key); err == nil { // read-only in check mode
-				d.Reason = "a retry now: " + d.Reason
-				gr.budget = &d
-			}
-		}
-		ret.guardReport = gr.report()
-		for _, w := range gr.warnings {
-			ctx.Warn("%s", w)
-		}
-	}
-	return module.Result{Msg: msg, Data: ret, Stats: runArtifacts(p, rec, p.Bool("track_session"), d)}, nil
-}
-
-// stopMessage says why retrying name stopped without success after attempts of maxAttempts.
-func stopMessage(name string, reason retry.StopReason, typ retry.ErrorType, attempts, maxAttempts int, last string) string {
-	switch reason {
-	case retry.StopNonRetryable:
-		return fmt.Sprintf("%s failed with %s, which is not retried (attempt %d of %d): %s",
-			name, typ, attempts, maxAttempts, last)
-	case retry.StopAttemptsExhausted:
-		return fmt.Sprintf("%s failed after all %d attempts; last error %s: %s", name, attempts, typ, last)
-	case retry.StopDeadlineExceeded:
-		return fmt.Sprintf("%s stopped at max_total_time after %d of %d attempts; last error %s: %s",
-			name, attempts, maxAttempts, typ, last)
-	}
-	return fmt.Sprintf("%s stopped (%s) after %d attempts; last error %s: %s", name, reason, attempts, typ, last)
-}
-
-func planOf(p retry.Policy) Schedule {
-	plan := p.Schedule()
-	s := Schedule{WorstCaseWait: plan.WorstCaseWait.Seconds(), WorstCaseTotal: plan.WorstCaseTotal.Seconds(),
-		Bounded: plan.Bounded, RetryPolicy: string(p.RetryPolicy), JitterMode: string(p.JitterMode)}
-	if !p.JitterEnabled {
-		s.JitterMode = string(retry.JitterNone)
-	}
-	for _, a := range plan.Attempts {
-		s.Attempts = append(s.Attempts, ScheduledAttempt{AttemptNumber: a.Number, Delay: a.Delay.Seconds(),
-			WorstCaseDelay: a.WorstCaseDelay.Seconds()})
-	}
-	return s
-}
-
-func boundText(s Schedule) string {
-	if s.Bounded {
-		return fmt.Sprintf(", worst-case total %s s", trimFloat(s.WorstCaseTotal))
-	}
-	return " (attempts are unbounded: set attempt_timeout or max_total_time to bound the total)"
-}
-
-func trimFloat(f float64) string { return strings.TrimSuffix(fmt.Sprintf("%.3f", f), ".000") }
-
-// NewSessionID returns "retry_<unix>_<6 random digits>" (see session.NewID).
-func NewSessionID(now time.Time) string { return session.NewID(now) }
-
-// op is the operation of one task: a command or an HTTP request.
-type op struct {
-	cmd     *operation.Command
-	req     *operation.HTTPRequest
-	client  *http.Client
-	changes bool // whether success means a change (a command, or a non-GET request)
-
-	lastCmd  *operation.CommandResult
-	lastHTTP *operation.HTTPResult
-}
-
-func (o *op) describe() string {
-	if o.cmd != nil {
-		if o.cmd.Shell != "" {
-			return "the shell command"
-		}
-		return "command " + o.cmd.Argv[0]
-	}
-	return o.req.Method + " " + operation.Redact(o.req.URL)
-}
-
-func (o *op) attempt(ctx context.Context, _ int) retry.Result {
-	if o.cmd != nil {
-		res, f := o.cmd.Run(ctx)
-		o.lastCmd = &res
-		return retry.Result{Failure: f}
-	}
-	res, f, after := o.req.Do(ctx, o.client, time.Now())
-	o.lastHTTP = &res
-	return retry.Result{Failure: f, RetryAfter: after}
-}
-
-func (o *op) fill(r *Return, alreadyDone bool) {
-	if c := o.lastCmd; c != nil {
-		if !alreadyDone { // a failed attempt's rc would fail the task
-			rc := c.RC
-			r.RC = &rc
-		}
-		// Trailing newlines are stripped, as ansible.builtin.command does.
-		stdout, stderr := strings.TrimRight(c.Stdout, "\r\n"), strings.TrimRight(c.Stderr, "\r\n")
-		r.Stdout, r.Stderr = &stdout, &stderr
-		r.StdoutTruncated, r.StderrTruncated, r.Cmd = c.StdoutTruncated, c.StderrTruncated, c.Cmd
-	}
-	r.Response = o.lastHTTP
-}
-
-func buildOperation(p module.Params) (*op, error) {
-	hasCmd := p.Has("argv") || p.Has("cmd")
-	hasURL := p.Has("url")
-	switch {
-	case hasCmd && hasURL:
-		return nil, fmt.Errorf("parameters argv/cmd and url are mutually exclusive: an operation is a command or an HTTP request")
-	case !hasCmd && !hasURL:
-		return nil, fmt.Errorf("one of argv, cmd or url is required: the operation to run")
-	case hasCmd:
-		c, err := commandFrom(p, "")
+	if p.Has("operation_result") {
+		op, err := operationResult(p)
 		if err != nil {
-			return nil, err
+			return manager.Reply{}, err
 		}
-		c.Chdir, c.Stdin, c.MaxOutput = p.Str("chdir"), p.Str("stdin"), int(p.Int("max_output"))
-		c.Env = map[string]string{}
-		for k, v := range p.Dict("environment") {
-			c.Env[k] = fmt.Sprint(v)
-		}
-		return &op{cmd: c, changes: true}, nil
+		return manager.Ingest(manager.IngestRequest{Common: common(ctx, p), SessionID: id, Name: p.Str("operation"), Operation: op}, env)
 	}
-	if _, err := operation.ParseURL("url", p.Str("url")); err != nil {
-		return nil, err
+	if p.Has("operation_results") {
+		ops, rejected := operationResults(p)
+		return manager.IngestAll(manager.IngestAllRequest{Common: common(ctx, p), SessionID: id, Name: p.Str("operation"),
+			Operations: ops, Rejected: rejected}, env)
 	}
-	req := &operation.HTTPRequest{Method: p.Str("method"), URL: p.Str("url"), Headers: map[string]string{},
-		User: p.Str("url_username"), Password: p.Str("url_password"), BearerToken: p.Str("bearer_token"),
-		ValidateCerts: p.Bool("validate_certs"), CAPath: p.Str("ca_path")}
-	for k, v := range p.Dict("headers") {
-		req.Headers[k] = fmt.Sprint(v)
+	if err := requireOperation(p); err != nil {
+		return manager.Reply{}, err
 	}
-	for _, c := range p.List("status_code") {
-		req.ExpectStatus = append(req.ExpectStatus, int(c.(int64)))
+	req := manager.RecordRequest{Common: common(ctx, p), SessionID: id, Name: p.Str("operation"),
+		OperationID: p.Str("operation_id"), Attempt: int(p.Int("attempt")), Now: env.Clock.Now()}
+	if req.Outcome, err = outcomeOf(p.Dict("outcome"), req.Now); err != nil {
+		return manager.Reply{}, err
 	}
-	if body, ok := p["body"]; ok && body != nil {
-		if p.Str("body_format") == "json" {
-			b, err := json.Marshal(body)
-			if err != nil {
-				return nil, fmt.Errorf("parameter body: cannot be encoded as JSON: %v", err)
-			}
-			req.Body = b
-			if _, set := req.Headers["Content-Type"]; !set {
-				req.Headers["Content-Type"] = "application/json"
-			}
-		} else {
-			s, ok := body.(string)
-			if !ok {
-				return nil, fmt.Errorf("parameter body: must be a string with body_format raw (use body_format: json for a dictionary or list)")
-			}
-			req.Body = []byte(s)
-		}
+	if req.Settings, err = resolvePolicy(p, fromSettings); err != nil {
+		return manager.Reply{}, err
 	}
-	client, err := req.NewClient()
+	if req.Classifier, err = classifier(p); err != nil {
+		return manager.Reply{}, err
+	}
+	if req.Guard, err = resolveGuardrails(p); err != nil {
+		return manager.Reply{}, err
+	}
+	if p.Has("attempt_start") {
+		s := p.Float("attempt_start")
+		req.AttemptStart = &s
+	}
+	return manager.Record(req, env)
+}
+
+// finalizeAction is action finalize.
+func finalizeAction(ctx *module.Ctx, p module.Params, _ bool, env manager.Env) (manager.Reply, error) {
+	id, err := sessionID(p, true)
 	if err != nil {
-		return nil, err
+		return manager.Reply{}, err
 	}
-	m := req.Method
-	return &op{req: req, client: client, changes: m != "GET" && m != "HEAD" && m != "OPTIONS"}, nil
-}
-
-// commandFrom builds a command from argv, or cmd (split into words unless use_shell).
-func commandFrom(p module.Params, prefix string) (*operation.Command, error) {
-	c := &operation.Command{}
-	switch {
-	case p.Has("argv") && p.Has("cmd"):
-		return nil, fmt.Errorf("parameters %sargv and %scmd are mutually exclusive", prefix, prefix)
-	case p.Has("argv"):
-		c.Argv = p.Strings("argv")
-	case p.Bool("use_shell"):
-		c.Shell = p.Str("cmd")
-	default:
-		words, err := splitWords(p.Str("cmd"))
-		if err != nil {
-			return nil, fmt.Errorf("parameter %scmd: %v", prefix, err)
-		}
-		c.Argv = words
-	}
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("parameter %s%v", prefix, err)
-	}
-	return c, nil
-}
-
-// idemCheck runs before each retry: when it succeeds, the operation's effect is already there.
-type idemCheck struct {
-	cmd     *operation.Command
-	req     *operation.HTTPRequest
-	client  *http.Client
-	timeout time.Duration
-}
-
-func buildCheck(p module.Params) (*idemCheck, error) {
-	raw := p.Dict("idempotency_check")
-	if raw == nil {
-		return nil, nil
-	}
-	dec, err := checkSpec.Decode(raw)
+	th, err := thresholds(p)
 	if err != nil {
-		return nil, fmt.Errorf("idempotency_check: %w", err)
+		return manager.Reply{}, err
 	}
-	ic := &idemCheck{timeout: durationOf(dec.Float("timeout"))}
-	if dec.Has("url") {
-		if _, err := operation.ParseURL("idempotency_check.url", dec.Str("url")); err != nil {
-			return nil, err
-		}
-		ic.req = &operation.HTTPRequest{Method: dec.Str("method"), URL: dec.Str("url"), ValidateCerts: p.Bool("validate_certs"),
-			CAPath: p.Str("ca_path"), User: p.Str("url_username"), Password: p.Str("url_password"), BearerToken: p.Str("bearer_token")}
-		for _, c := range dec.List("status_code") {
-			ic.req.ExpectStatus = append(ic.req.ExpectStatus, int(c.(int64)))
-		}
-		if ic.client, err = ic.req.NewClient(); err != nil {
-			return nil, err
-		}
-		return ic, nil
-	}
-	if !dec.Has("argv") && !dec.Has("cmd") {
-		return nil, fmt.Errorf("idempotency_check: give argv, cmd or url")
-	}
-	if ic.cmd, err = commandFrom(dec, "idempotency_check."); err != nil {
-		return nil, err
-	}
-	ic.cmd.Chdir = dec.Str("chdir")
-	return ic, nil
+	return manager.Finalize(manager.FinalizeRequest{Common: common(ctx, p), SessionID: id,
+		Status: session.Status(p.Str("session_status")), Thresholds: th}, env)
 }
 
-func (ic *idemCheck) done(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(ctx, ic.timeout)
-	defer cancel()
-	if ic.cmd != nil {
-		_, f := ic.cmd.Run(ctx)
-		return f == nil
+// retentionAction is actions cleanup and compress; the session given in session_id, the current
+// one, is left alone.
+func retentionAction(ctx *module.Ctx, p module.Params, _ bool, env manager.Env) (manager.Reply, error) {
+	keep, err := sessionID(p, false)
+	if err != nil {
+		return manager.Reply{}, err
 	}
-	_, f, _ := ic.req.Do(ctx, ic.client, time.Now())
-	return f == nil
+	r, err := retentionOf(p)
+	if err != nil {
+		return manager.Reply{}, err
+	}
+	return manager.Retention(manager.RetentionRequest{Common: common(ctx, p), Keep: keep, Rules: r,
+		Compress: p.Str("action") == actionCompress}, env)
 }
+
+// waitAction is action wait.
+func waitAction(ctx *module.Ctx, p module.Params, _ bool, env manager.Env) (manager.Reply, error) {
+	if !p.Has("seconds") {
+		return manager.Reply{}, module.ParamErr("seconds", "is required with action wait")
+	}
+	return manager.Wait(p.Float("seconds"), ctx.CheckMode, env), nil
+}
+
+// admitAction is action admit: the circuit breaker in front of each attempt of the role's tasks
+// files.
+func admitAction(ctx *module.Ctx, p module.Params, _ bool, env manager.Env) (manager.Reply, error) {
+	id, err := sessionID(p, true)
+	if err != nil {
+		return manager.Reply{}, err
+	}
+	if err := requireOperation(p); err != nil {
+		return manager.Reply{}, err
+	}
+	gc, err := resolveGuardrails(p)
+	if err != nil {
+		return manager.Reply{}, err
+	}
+	return manager.Admit(manager.AdmitRequest{Common: common(ctx, p), SessionID: id, Name: p.Str("operation"),
+		OperationID: p.Str("operation_id"), Attempt: int(p.Int("attempt")), Guard: gc,
+		Settings: func() (manager.Settings, error) { return resolvePolicy(p, false) }}, env)
+}
+
+// sendAction is actions send_metrics and send_alerts.
+func sendAction(ctx *module.Ctx, p module.Params, _ bool, env manager.Env) (manager.Reply, error) {
+	id, err := sessionID(p, true)
+	if err != nil {
+		return manager.Reply{}, err
+	}
+	systems, err := parseSystems(p)
+	if err != nil {
+		return manager.Reply{}, err
+	}
+	th, err := thresholds(p)
+	if err != nil {
+		return manager.Reply{}, err
+	}
+	return manager.Send(manager.SendRequest{Common: common(ctx, p), SessionID: id, Systems: systems, Thresholds: th,
+		Alerts: p.Str("action") == actionSendAlerts}, env)
+}
+
+// NewSessionID returns "retry_<unix>_<6 random digits>".
+func NewSessionID(now time.Time) string { return manager.NewSessionID(now) }

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"resilience.ops/internal/fakeclock"
+	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/operation"
 )
@@ -161,7 +162,7 @@ func TestHungCommandKilledByAttemptTimeout(t *testing.T) {
 	})
 	b, _ := os.ReadFile(pids)
 	for _, line := range strings.Fields(string(b)) {
-		if pid, err := strconv.Atoi(line); err != nil || !ended(t, pid) {
+		if pid, err := strconv.Atoi(line); err != nil || !modtest.Ended(t, pid) {
 			t.Errorf("the child %s outlived its attempt", line)
 		}
 	}

@@ -1,15 +1,14 @@
-// Package retrymod is the retry_manager program: the resilience.ops.retry_manager Ansible module
-// when it is given an argument file, and the retry_backoff command-line tool otherwise.
+// Package retrymod is the Ansible adapter of retry_manager: it declares the module's parameters
+// (Spec), decodes an argument file into the typed requests and settings of package manager, the
+// core, and writes manager's replies as the module's results. It is the only place that knows the
+// parameters' names. Main is the retry_manager program: the module when ansible-core runs it, and
+// the retry_backoff command line (package retrybackoff) otherwise.
 package retrymod
 
 import (
 	"fmt"
 	"slices"
-	"sort"
-	"strings"
-	"time"
 
-	"resilience.ops/internal/duration"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/operation"
 	"resilience.ops/internal/retry"
@@ -328,118 +327,4 @@ var ruleSpec = module.Spec{
 	{Name: "field", Type: module.TypeStr, Choices: []string{"any", "message", "error", "stderr", "stdout"}},
 	{Name: "exit_code", Type: module.TypeInt, Min: ptr(minExitCode), Max: ptr(maxExitCode)},
 	{Name: "http_status", Type: module.TypeInt, Min: ptr(100), Max: ptr(599)},
-}
-
-// overrides turns decoded policy parameters into retry.Overrides (set fields only).
-func overrides(p module.Params) retry.Overrides {
-	var o retry.Overrides
-	if p.Has("max_attempts") {
-		v := int(p.Int("max_attempts"))
-		o.MaxAttempts = &v
-	}
-	if p.Has("retry_policy") {
-		v := retry.PolicyKind(p.Str("retry_policy"))
-		o.RetryPolicy = &v
-	}
-	durs := []struct {
-		name string
-		dst  **time.Duration
-	}{{"base_delay", &o.BaseDelay}, {"max_delay", &o.MaxDelay}, {"max_total_time", &o.MaxTotalTime}, {"attempt_timeout", &o.AttemptTimeout}}
-	for _, d := range durs {
-		if p.Has(d.name) {
-			v := duration.FromSeconds(p.Float(d.name))
-			*d.dst = &v
-		}
-	}
-	if p.Has("backoff_multiplier") {
-		v := p.Float("backoff_multiplier")
-		o.BackoffMultiplier = &v
-	}
-	if p.Has("jitter_enabled") {
-		v := p.Bool("jitter_enabled")
-		o.JitterEnabled = &v
-	}
-	if p.Has("jitter_mode") {
-		v := retry.JitterMode(p.Str("jitter_mode"))
-		o.JitterMode = &v
-	}
-	if p.Has("retry_unknown") {
-		v := p.Bool("retry_unknown")
-		o.RetryUnknown = &v
-	}
-	if p.Has("retry_conditions") {
-		o.RetryConditions = []retry.ErrorType{}
-		for _, s := range p.Strings("retry_conditions") {
-			o.RetryConditions = append(o.RetryConditions, retry.ErrorType(s))
-		}
-	}
-	return o
-}
-
-// resolvePolicy applies operation_configs[operation] over the task's settings (with the keys of
-// the settings parameter over the task's own, fromSettings says whether it set any) over the
-// defaults, and validates the result. It says which layers applied.
-func resolvePolicy(p module.Params, fromSettings bool) (retry.Policy, []string, error) {
-	global := overrides(p)
-	var perOp retry.Overrides
-	sources := []string{"defaults", "task"}
-	if fromSettings {
-		sources = append(sources, "settings")
-	}
-	configs := p.Dict("operation_configs")
-	names := make([]string, 0, len(configs))
-	for name := range configs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	sub := operationConfigSpec()
-	for _, name := range names {
-		raw, ok := configs[name].(map[string]any)
-		if !ok {
-			return retry.Policy{}, nil, fmt.Errorf("parameter operation_configs.%s: must be a dictionary of retry settings", name)
-		}
-		dec, err := sub.Decode(raw)
-		if err != nil {
-			return retry.Policy{}, nil, fmt.Errorf("operation_configs.%s: %w", name, err)
-		}
-		if name == p.Str("operation") {
-			perOp = overrides(dec)
-			sources = append(sources, "operation_configs."+name)
-		}
-	}
-	pol := retry.Resolve(retry.DefaultPolicy(), global, perOp)
-	if err := pol.Validate(); err != nil {
-		return pol, sources, fmt.Errorf("invalid retry settings: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
-	}
-	return pol, sources, nil
-}
-
-// classifier compiles error_rules.
-func classifier(p module.Params) (*retry.Classifier, error) {
-	var rules []retry.Rule
-	for i, raw := range p.List("error_rules") {
-		m, _ := raw.(map[string]any)
-		dec, err := ruleSpec.Decode(m)
-		if err != nil {
-			return nil, fmt.Errorf("error_rules[%d]: %w", i, err)
-		}
-		r := retry.Rule{Type: retry.ErrorType(dec.Str("error_type")), Pattern: dec.Str("pattern"),
-			HTTPStatus: int(dec.Int("http_status"))}
-		if f := dec.Str("field"); f != "" && f != "any" {
-			r.Field = retry.Field(f)
-		}
-		if dec.Has("exit_code") {
-			c := int(dec.Int("exit_code"))
-			r.ExitCode = &c
-		}
-		if r.Pattern == "" && r.ExitCode == nil && r.HTTPStatus == 0 {
-			return nil, fmt.Errorf("error_rules[%d]: give at least one of pattern, exit_code, http_status", i)
-		}
-		rules = append(rules, r)
-	}
-	c, err := retry.NewClassifier(rules)
-	if err != nil {
-		return nil, fmt.Errorf("error_rules: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
-	}
-	return c, nil
 }

@@ -23,7 +23,7 @@ func TestRunWritesBreakerTextfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := newFakeClock()
-	d := deps{rnd: zero, clock: clk, now: clk.Now}
+	d := deps{rnd: zero, clock: clk}
 	key := "vcenter01.example.com"
 	args := map[string]any{"operation": "deploy", "argv": []string{"false"}, "state_dir": filepath.Join(dir, "state"),
 		"max_attempts": 1, "jitter_enabled": false, "circuit_key": key, "textfile_dir": tf,

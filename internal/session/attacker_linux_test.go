@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"resilience.ops/internal/modtest"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/state"
 )
 
@@ -32,11 +33,11 @@ func TestAttackerStateDirIsRefused(t *testing.T) {
 	}
 	_, _, _, err := st.Start("retry_2_2", nil)
 	check("Start", err)
-	_, err = st.RecordOperation("retry_1_1", Operation{OperationID: "op_1", OperationName: "op"})
+	_, err = st.RecordOperation("retry_1_1", record.Operation{OperationID: "op_1", OperationName: "op"})
 	check("RecordOperation", err)
 	_, err = st.Load("retry_1_1")
 	check("Load", err)
-	check("WriteAttempt", st.WriteAttempt("retry_1_1", &Operation{OperationID: "op_1"}, Attempt{AttemptNumber: 1}))
+	check("WriteAttempt", st.WriteAttempt("retry_1_1", &record.Operation{OperationID: "op_1"}, record.Attempt{AttemptNumber: 1}))
 	_, err = st.Cleanup(Retention{MaxAge: time.Nanosecond}, "")
 	check("Cleanup", err)
 	_, err = st.Compress(Retention{CompressAfter: time.Nanosecond}, "")
@@ -62,7 +63,7 @@ func TestAttackerHeldSessionLock(t *testing.T) {
 	t.Setenv(state.LockWaitEnv, "0s")
 	done := make(chan error, 1)
 	go func() {
-		_, err := st.RecordOperation("retry_3_3", Operation{OperationID: "op_1", OperationName: "op"})
+		_, err := st.RecordOperation("retry_3_3", record.Operation{OperationID: "op_1", OperationName: "op"})
 		done <- err
 	}()
 	select {

@@ -10,6 +10,7 @@ import (
 
 	"resilience.ops/internal/duration"
 	"resilience.ops/internal/export"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/state"
 )
 
@@ -45,7 +46,7 @@ func (s *Store) Snapshot(id string, now time.Time, th *Thresholds) (export.Snaps
 // snapshotOf is the Snapshot of the head s whose operations t summed.
 func snapshotOf(s *Session, t *tally, now time.Time, th *Thresholds) (export.Snapshot, []Alert) {
 	dur := time.Duration(0)
-	if start, err := ParseTimestamp(s.SessionStart); err == nil {
+	if start, err := record.ParseTimestamp(s.SessionStart); err == nil {
 		dur = max(now.Sub(start), 0)
 	}
 	if s.SessionStatus != StatusActive && s.SessionEnd != "" {

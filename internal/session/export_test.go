@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"resilience.ops/internal/export"
+	"resilience.ops/internal/record"
 )
 
 // Snapshot groups the finished operations by name and status, counts failed attempts by type
@@ -18,16 +19,16 @@ import (
 func TestSnapshot(t *testing.T) {
 	t.Parallel()
 	typ := func(s string) *string { return &s }
-	failed := Attempt{Status: "failed", ErrorType: typ("connection_error")}
+	failed := record.Attempt{Status: "failed", ErrorType: typ("connection_error")}
 	s := &Session{SessionID: "retry_1_000001", SessionStart: "2026-01-02T03:00:00Z", SessionStatus: StatusActive,
-		Operations: []Operation{
-			{OperationName: "vm_create", Status: OpCompleted, AttemptCount: 3, ExecutionTime: 2.5,
-				Attempts: []Attempt{failed, failed, {Status: "success"}}},
-			{OperationName: "vm_create", Status: OpFailed, AttemptCount: 0, ExecutionTime: 0, StopReason: "rejected",
-				ErrorType: "circuit_open", Attempts: []Attempt{}},
-			{OperationName: "vm_create", Status: OpFailed, AttemptCount: 2, ExecutionTime: 1, StopReason: "rejected",
-				ErrorType: "retry_budget_exhausted", Attempts: []Attempt{failed, failed}},
-			{OperationName: "login", Status: OpRunning, AttemptCount: 1, Attempts: []Attempt{failed}},
+		Operations: []record.Operation{
+			{OperationName: "vm_create", Status: record.Completed, AttemptCount: 3, ExecutionTime: 2.5,
+				Attempts: []record.Attempt{failed, failed, {Status: "success"}}},
+			{OperationName: "vm_create", Status: record.Failed, AttemptCount: 0, ExecutionTime: 0, StopReason: "rejected",
+				ErrorType: "circuit_open", Attempts: []record.Attempt{}},
+			{OperationName: "vm_create", Status: record.Failed, AttemptCount: 2, ExecutionTime: 1, StopReason: "rejected",
+				ErrorType: "retry_budget_exhausted", Attempts: []record.Attempt{failed, failed}},
+			{OperationName: "login", Status: record.Running, AttemptCount: 1, Attempts: []record.Attempt{failed}},
 		}}
 	now := time.Date(2026, 1, 2, 3, 1, 0, 0, time.UTC)
 	th := DefaultThresholds()

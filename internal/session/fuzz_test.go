@@ -3,6 +3,8 @@ package session
 import (
 	"os"
 	"testing"
+
+	"resilience.ops/internal/record"
 )
 
 // FuzzSessionFile feeds arbitrary bytes to the session file reader and to a record. Neither may
@@ -26,7 +28,7 @@ func FuzzSessionFile(f *testing.F) {
 			t.Fatal(err)
 		}
 		sess, loadErr := st.Load("retry_1_1")
-		_, updErr := st.RecordOperation("retry_1_1", Operation{OperationID: "x_1_1", Status: OpCompleted, AttemptCount: 1})
+		_, updErr := st.RecordOperation("retry_1_1", record.Operation{OperationID: "x_1_1", Status: record.Completed, AttemptCount: 1})
 		if _, err := st.Finalize("retry_1_1", StatusCompleted, nil); err == nil && loadErr != nil {
 			t.Errorf("finalized a session that does not load: %v", loadErr)
 		}

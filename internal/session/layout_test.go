@@ -15,6 +15,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"resilience.ops/internal/clock"
+	"resilience.ops/internal/fakeclock"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/state"
 )
 
@@ -22,12 +25,12 @@ var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
 
 // referenceOperation is the "Operation Details" example of the reference (the role users run
 // today), with the host it ran for.
-func referenceOperation() Operation {
-	return Operation{OperationID: "vmware_vm_create_1640995200_789012", OperationName: "vmware_vm_create",
+func referenceOperation() record.Operation {
+	return record.Operation{OperationID: "vmware_vm_create_1640995200_789012", OperationName: "vmware_vm_create",
 		SessionID: "retry_1640995200_123456", Host: "esx01.example.com",
-		StartTime: "2023-12-01T10:00:00Z", EndTime: "2023-12-01T10:02:15Z", Status: OpCompleted, AttemptCount: 3,
+		StartTime: "2023-12-01T10:00:00Z", EndTime: "2023-12-01T10:02:15Z", Status: record.Completed, AttemptCount: 3,
 		MaxAttempts: 5, ExecutionTime: 135, StopReason: "succeeded",
-		Attempts: []Attempt{
+		Attempts: []record.Attempt{
 			{AttemptNumber: 1, StartTime: "2023-12-01T10:00:00Z", EndTime: "2023-12-01T10:00:30Z", Status: "failed",
 				ErrorType: strp("connection_error"), ErrorMessage: strp("Connection timeout to vCenter"), ShouldRetry: true,
 				DelayBeforeRetry: 5, ExecutionTime: 30},
@@ -75,8 +78,8 @@ const (
 // reference's "Operation Details") and finalizes it at 10:05:30.
 func workedSession(t testing.TB) (*Store, string) {
 	t.Helper()
-	clk := &fakeNow{t: time.Date(2023, 12, 1, 10, 0, 0, 0, time.UTC)}
-	st := &Store{Dir: filepath.Join(t.TempDir(), "ansible_retry"), Now: clk.Now}
+	clk := fakeclock.New(time.Date(2023, 12, 1, 10, 0, 0, 0, time.UTC))
+	st := &Store{Dir: filepath.Join(t.TempDir(), "ansible_retry"), Clock: clk}
 	const id = "retry_1640995200_123456"
 	if _, _, _, err := st.Start(id, nil); err != nil {
 		t.Fatal(err)
@@ -86,10 +89,10 @@ func workedSession(t testing.TB) (*Store, string) {
 	for i := range ops {
 		ops[i].Host = hosts[i]
 		start := time.Date(2023, 12, 1, 10, 1, 0, 0, time.UTC)
-		ops[i].StartTime, ops[i].EndTime = Timestamp(start), Timestamp(start.Add(time.Duration(ops[i].ExecutionTime)*time.Second))
+		ops[i].StartTime, ops[i].EndTime = record.Timestamp(start), record.Timestamp(start.Add(time.Duration(ops[i].ExecutionTime)*time.Second))
 		for j := range ops[i].Attempts {
 			a := &ops[i].Attempts[j]
-			a.StartTime, a.EndTime, a.ExecutionTime = Timestamp(start), Timestamp(start.Add(10*time.Second)), 10
+			a.StartTime, a.EndTime, a.ExecutionTime = record.Timestamp(start), record.Timestamp(start.Add(10*time.Second)), 10
 			if j < len(ops[i].Attempts)-1 {
 				a.ShouldRetry, a.DelayBeforeRetry = true, 5
 			}
@@ -109,8 +112,8 @@ func workedSession(t testing.TB) (*Store, string) {
 	return st, id
 }
 
-func errorEntries(op *Operation, now time.Time) []ErrorEntry {
-	if op.Status != OpFailed {
+func errorEntries(op *record.Operation, now time.Time) []ErrorEntry {
+	if op.Status != record.Failed {
 		return nil
 	}
 	return []ErrorEntry{ErrorEntryOf(op, now)}
@@ -223,7 +226,7 @@ func copyFormat1(t *testing.T) (string, string) {
 	return dir, "retry_1764000000_123456"
 }
 
-func opIDs(ops []Operation) []string {
+func opIDs(ops []record.Operation) []string {
 	var out []string
 	for _, o := range ops {
 		out = append(out, o.OperationID+"@"+o.Host+"/"+o.Status)
@@ -238,7 +241,7 @@ func TestReadsAndMigratesAFormat1Session(t *testing.T) {
 	t.Parallel()
 	dir, id := copyFormat1(t)
 	now := time.Date(2025, 11, 24, 9, 5, 0, 0, time.UTC)
-	st := &Store{Dir: dir, Now: func() time.Time { return now }}
+	st := &Store{Dir: dir, Clock: clock.Func(func() time.Time { return now })}
 	before := treeOf(t, dir)
 	sess, err := st.Load(id)
 	if err != nil || sess == nil {
@@ -253,7 +256,7 @@ func TestReadsAndMigratesAFormat1Session(t *testing.T) {
 	if err != nil || head.CallStackSessionID != "cs_v1" || snap.Statistics.TotalOperations != 2 || snap.Statistics.FailedOperations != 1 {
 		t.Errorf("snapshot: %+v %+v %v", snap.Statistics, head, err)
 	}
-	dry := &Store{Dir: dir, Now: st.Now, DryRun: true}
+	dry := &Store{Dir: dir, Clock: st.Clock, DryRun: true}
 	dfin, err := dry.Finalize(id, StatusCompleted, nil)
 	if err != nil || dfin.FinalStatistics.TotalOperations != 2 || dfin.FinalStatistics.RunningOperations != 1 {
 		t.Errorf("finalize in check mode: %+v, %v", dfin.FinalStatistics, err)
@@ -264,13 +267,13 @@ func TestReadsAndMigratesAFormat1Session(t *testing.T) {
 
 	// The next write moves it: attempt 2 of the running operation is recorded on top of the
 	// attempt the old file holds.
-	rec, err := st.UpdateOperation(id, "esx01.example.com", nil, func(lookup Lookup) (Operation, []ErrorEntry, error) {
+	rec, err := st.UpdateOperation(id, "esx01.example.com", nil, func(lookup Lookup) (record.Operation, []ErrorEntry, error) {
 		o, err := lookup("network_configuration_1764000003_000003")
 		if err != nil || o == nil {
-			return Operation{}, nil, fmt.Errorf("the running operation is not found: %v", err)
+			return record.Operation{}, nil, fmt.Errorf("the running operation is not found: %v", err)
 		}
-		o.Attempts = append(o.Attempts, Attempt{AttemptNumber: 2, Status: "success"})
-		o.AttemptCount, o.Status, o.StopReason = 2, OpCompleted, "succeeded"
+		o.Attempts = append(o.Attempts, record.Attempt{AttemptNumber: 2, Status: "success"})
+		o.AttemptCount, o.Status, o.StopReason = 2, record.Completed, "succeeded"
 		return *o, nil, nil
 	})
 	if err != nil || rec.AttemptCount != 2 {
@@ -360,13 +363,13 @@ func TestTornRecordIsNotRead(t *testing.T) {
 	st := &Store{Dir: t.TempDir()}
 	const id = "retry_7_7"
 	first := op("a_1_000001", 1, false, 1)
-	first.Status, first.Host = OpRunning, "web01"
+	first.Status, first.Host = record.Running, "web01"
 	if _, err := st.RecordOperation(id, first); err != nil {
 		t.Fatal(err)
 	}
 	seg := filepath.Join(st.Files().Parts(id), segmentName(HostKey("web01"), 0))
 	done := first
-	done.Status = OpCompleted
+	done.Status = record.Completed
 	line, _ := json.Marshal(done)
 	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -375,7 +378,7 @@ func TestTornRecordIsNotRead(t *testing.T) {
 	f.Write(line[:len(line)/2]) // killed mid-write
 	f.Close()
 	sess, _ := st.Load(id)
-	if len(sess.Operations) != 1 || sess.Operations[0].Status != OpRunning {
+	if len(sess.Operations) != 1 || sess.Operations[0].Status != record.Running {
 		t.Fatalf("operations with a torn last record: %+v", sess.Operations)
 	}
 	// Cut right after a '}' of a nested value: still not a record.
@@ -411,13 +414,13 @@ func TestTornRecordIsNotRead(t *testing.T) {
 func TestSegmentsRollOverAndCompress(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	st := &Store{Dir: t.TempDir(), Now: func() time.Time { return now }, segmentSize: 2048}
+	st := &Store{Dir: t.TempDir(), Clock: clock.Func(func() time.Time { return now }), segmentSize: 2048}
 	const id = "retry_8_8"
 	for i := 0; i < 20; i++ {
 		o := op(fmt.Sprintf("op%02d_1_000001", i), 1, true, 1)
 		o.Host = "web01"
 		if i == 0 {
-			o.Status = OpRunning
+			o.Status = record.Running
 		}
 		if _, err := st.RecordOperation(id, o); err != nil {
 			t.Fatal(err)
@@ -433,12 +436,12 @@ func TestSegmentsRollOverAndCompress(t *testing.T) {
 		}
 	}
 	// The running operation is in segment 0: found there, its new version goes to the last one.
-	if _, err := st.UpdateOperation(id, "web01", nil, func(lookup Lookup) (Operation, []ErrorEntry, error) {
+	if _, err := st.UpdateOperation(id, "web01", nil, func(lookup Lookup) (record.Operation, []ErrorEntry, error) {
 		o, err := lookup("op00_1_000001")
-		if err != nil || o == nil || o.Status != OpRunning {
-			return Operation{}, nil, fmt.Errorf("op00 in the first segment: %+v %v", o, err)
+		if err != nil || o == nil || o.Status != record.Running {
+			return record.Operation{}, nil, fmt.Errorf("op00 in the first segment: %+v %v", o, err)
 		}
-		o.Status = OpCompleted
+		o.Status = record.Completed
 		return *o, nil, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -473,7 +476,7 @@ func TestSegmentsRollOverAndCompress(t *testing.T) {
 		if want := fmt.Sprintf("op%02d_1_000001", (i+1)%20); o.OperationID != want {
 			t.Errorf("operation %d: %s, want %s", i, o.OperationID, want)
 		}
-		if o.Status != OpCompleted {
+		if o.Status != record.Completed {
 			t.Errorf("%s: %s", o.OperationID, o.Status)
 		}
 	}
@@ -577,7 +580,7 @@ func TestComposedFilesAreBounded(t *testing.T) {
 	c := newErrorCollector(MaxErrorLogEntries)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 1500; i > 0; i-- { // newest first
-		c.add(ErrorEntry{Timestamp: Timestamp(base.Add(time.Duration(i) * time.Second)), OperationID: fmt.Sprintf("op%d", i),
+		c.add(ErrorEntry{Timestamp: record.Timestamp(base.Add(time.Duration(i) * time.Second)), OperationID: fmt.Sprintf("op%d", i),
 			ErrorMessage: strings.Repeat("m", 5000)})
 	}
 	log := c.log("retry_1_1")
@@ -592,7 +595,7 @@ func TestComposedFilesAreBounded(t *testing.T) {
 		t.Errorf("error log of %d bytes", len(b))
 	}
 
-	var ops []Operation
+	var ops []record.Operation
 	for i := 0; i < MaxOperationNames+200; i++ {
 		o := op(fmt.Sprintf("n%d_1_1", i), 1, true, 1)
 		o.OperationName, o.Host = fmt.Sprintf("name_%d", i), fmt.Sprintf("host%d", i%7)

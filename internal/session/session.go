@@ -39,7 +39,7 @@
 //
 // Session ids are checked (ValidateID) before any path is built, so an id can never name a file
 // outside the directory. The statistics (Compute) and alerts (CheckAlerts) are pure functions;
-// the Store takes its clock as a field, so tests control time exactly.
+// the Store takes its clock (package clock) as a field, so tests control time exactly.
 package session
 
 import (
@@ -50,10 +50,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
+
 	"time"
 
-	"resilience.ops/internal/retry"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/state"
 )
 
@@ -64,7 +64,7 @@ const DefaultDir = "/tmp/ansible_retry"
 // per-host parts. Version 1 (and files without one) held the operations in the session file.
 const FormatVersion = 2
 
-// Status is a session's or an operation's status. A string value: safe for concurrent use.
+// Status is a session's status (an operation's is a record.Status). A string value: safe for concurrent use.
 type Status string
 
 // Session statuses.
@@ -76,13 +76,6 @@ const (
 	StatusCompleted Status = "completed"
 	// StatusFailed: finalized by the error path (the "cleanup retry session on error" handler).
 	StatusFailed Status = "failed"
-)
-
-// Operation statuses.
-const (
-	OpRunning   = "running"   // attempts are being recorded
-	OpCompleted = "completed" // an attempt succeeded (or the idempotency check found the effect)
-	OpFailed    = "failed"    // retrying stopped without success
 )
 
 var idPattern = regexp.MustCompile(`^retry_[0-9]{1,19}_[0-9]{1,19}$`)
@@ -125,38 +118,6 @@ func NewID(now time.Time) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("retry_%d_%06d", now.Unix(), binary.BigEndian.Uint64(b[:])%1000000)
-}
-
-// maxNameInID bounds the part of an operation id that comes from the operation's name.
-const maxNameInID = 64
-
-// FileSafeName turns an operation name into the part of an operation id that is safe in file
-// names: characters other than letters, digits, '.', '_' and '-' become '_', and it is cut to 64
-// bytes. "vmware_vm_create" is kept as it is.
-func FileSafeName(name string) string {
-	var b strings.Builder
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-		if b.Len() >= maxNameInID {
-			break
-		}
-	}
-	s := strings.TrimLeft(b.String(), ".")
-	if s == "" {
-		s = "operation"
-	}
-	return s
-}
-
-// NewOperationID returns "<file-safe name>_<unix seconds>_<6 random digits>", as
-// "vmware_vm_create_1640995200_789012"; rnd as for retry.NewOperationID.
-func NewOperationID(name string, now time.Time, rnd func() float64) string {
-	return retry.NewOperationID(FileSafeName(name), now, rnd)
 }
 
 // Files names the files of a state directory. A plain value: safe for concurrent use.
@@ -206,9 +167,9 @@ type Session struct {
 	SessionStatus   Status  `json:"session_status"`
 	// CallStackSessionID is the call_stack_session_id of the first context that had one, for
 	// correlation with the call stack of the run.
-	CallStackSessionID string         `json:"call_stack_session_id,omitempty"`
-	Context            map[string]any `json:"context,omitempty"`
-	Operations         []Operation    `json:"operations"`
+	CallStackSessionID string             `json:"call_stack_session_id,omitempty"`
+	Context            map[string]any     `json:"context,omitempty"`
+	Operations         []record.Operation `json:"operations"`
 	// FinalStatistics and Alerts are set when the session is finalized.
 	FinalStatistics *Statistics `json:"final_statistics,omitempty"`
 	Alerts          []Alert     `json:"alerts"`
@@ -224,66 +185,8 @@ type Session struct {
 	UpdatedAt  string `json:"updated_at"`
 }
 
-// Operation is one operation of a session: the operation record of the users' reports, with the
-// host it ran for. Attempts are in order.
-type Operation struct {
-	OperationID   string    `json:"operation_id"`
-	OperationName string    `json:"operation_name"`
-	SessionID     string    `json:"session_id"`
-	Host          string    `json:"host,omitempty"`
-	StartTime     string    `json:"start_time"`
-	EndTime       string    `json:"end_time"`
-	Status        string    `json:"status"` // OpRunning, OpCompleted or OpFailed
-	AttemptCount  int       `json:"attempt_count"`
-	MaxAttempts   int       `json:"max_attempts"`
-	ExecutionTime float64   `json:"execution_time"` // seconds from the first attempt's start to the last one's end
-	Attempts      []Attempt `json:"attempts"`
-	StopReason    string    `json:"stop_reason,omitempty"` // set when the operation ended
-	// ErrorType is the type of the failure that ended a failed operation. It differs from the
-	// last attempt's when a guardrail ended it: circuit_open or bulkhead_full when an attempt was
-	// refused (before the first, an operation has no attempt at all), retry_budget_exhausted
-	// when a retry was refused.
-	ErrorType string         `json:"error_type,omitempty"`
-	Context   map[string]any `json:"context,omitempty"`
-}
-
-// Finished reports whether the operation ended (completed or failed).
-func (o *Operation) Finished() bool { return o.Status == OpCompleted || o.Status == OpFailed }
-
-// RetryCount is the number of retries: attempts after the first.
-func (o *Operation) RetryCount() int { return max(o.AttemptCount-1, 0) }
-
-// Attempt is one attempt, as retry.Attempt marshals it, plus the name of the failed task when the
-// attempt ran as Ansible tasks.
-type Attempt struct {
-	AttemptNumber    int             `json:"attempt_number"`
-	StartTime        string          `json:"start_time"`
-	EndTime          string          `json:"end_time"`
-	Status           string          `json:"status"` // "success" or "failed"
-	ErrorType        *string         `json:"error_type"`
-	ErrorMessage     *string         `json:"error_message"`
-	ShouldRetry      bool            `json:"should_retry"`
-	DelayBeforeRetry float64         `json:"delay_before_retry"`
-	ExecutionTime    float64         `json:"execution_time"`
-	FailedTask       string          `json:"failed_task,omitempty"`
-	Evidence         *retry.Evidence `json:"evidence,omitempty"`
-}
-
-// Timestamp formats t in UTC as RFC 3339 to the millisecond, as "2023-12-01T10:05:30.250Z";
-// whole seconds have no fraction, as "2023-12-01T10:05:30Z" in the users' reports.
-func Timestamp(t time.Time) string {
-	t = t.UTC().Truncate(time.Millisecond)
-	if t.Nanosecond() == 0 {
-		return t.Format(time.RFC3339)
-	}
-	return t.Format("2006-01-02T15:04:05.000Z07:00")
-}
-
-// ParseTimestamp parses an RFC 3339 time as written by Timestamp or retry's records.
-func ParseTimestamp(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
-
 // Operation returns the operation with id, or nil.
-func (s *Session) Operation(id string) *Operation {
+func (s *Session) Operation(id string) *record.Operation {
 	for i := range s.Operations {
 		if s.Operations[i].OperationID == id {
 			return &s.Operations[i]
@@ -293,7 +196,7 @@ func (s *Session) Operation(id string) *Operation {
 }
 
 // Put replaces the operation with op's id, or appends op.
-func (s *Session) Put(op Operation) {
+func (s *Session) Put(op record.Operation) {
 	if cur := s.Operation(op.OperationID); cur != nil {
 		*cur = op
 		return

@@ -13,21 +13,24 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"resilience.ops/internal/clock"
+	"resilience.ops/internal/fakeclock"
+	"resilience.ops/internal/record"
 )
 
 func strp(s string) *string { return &s }
 
 // op builds a finished operation with n attempts (the last one decides the status).
-func op(id string, n int, ok bool, execSeconds float64) Operation {
-	o := Operation{OperationID: id, OperationName: "vmware_vm_create", Status: OpFailed, AttemptCount: n,
+func op(id string, n int, ok bool, execSeconds float64) record.Operation {
+	o := record.Operation{OperationID: id, OperationName: "vmware_vm_create", Status: record.Failed, AttemptCount: n,
 		MaxAttempts: 5, ExecutionTime: execSeconds, StopReason: "non_retryable_error"}
 	if ok {
-		o.Status, o.StopReason = OpCompleted, "succeeded"
+		o.Status, o.StopReason = record.Completed, "succeeded"
 	}
 	for i := 1; i <= n; i++ {
-		a := Attempt{AttemptNumber: i, Status: "failed", ErrorType: strp("connection_error"), ErrorMessage: strp("Connection timeout to vCenter")}
+		a := record.Attempt{AttemptNumber: i, Status: "failed", ErrorType: strp("connection_error"), ErrorMessage: strp("Connection timeout to vCenter")}
 		if i == n && ok {
-			a = Attempt{AttemptNumber: i, Status: "success"}
+			a = record.Attempt{AttemptNumber: i, Status: "success"}
 		}
 		o.Attempts = append(o.Attempts, a)
 	}
@@ -36,8 +39,8 @@ func op(id string, n int, ok bool, execSeconds float64) Operation {
 
 // workedOps is the documented example: 5 operations, 4 successful, 2 of them retried with 3
 // retries in all, 330 s of execution.
-func workedOps() []Operation {
-	return []Operation{
+func workedOps() []record.Operation {
+	return []record.Operation{
 		op("a_1_000001", 3, true, 135),
 		op("b_1_000002", 2, true, 60),
 		op("c_1_000003", 1, true, 45),
@@ -63,18 +66,18 @@ func TestComputeEdgeCases(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		ops  []Operation
+		ops  []record.Operation
 		dur  time.Duration
 		want Statistics
 	}{
 		{"empty session", nil, time.Minute, Statistics{}},
-		{"zero duration", []Operation{op("a_1_1", 1, true, 0.2)}, 0, Statistics{TotalOperations: 1, SuccessfulOperations: 1,
+		{"zero duration", []record.Operation{op("a_1_1", 1, true, 0.2)}, 0, Statistics{TotalOperations: 1, SuccessfulOperations: 1,
 			TotalExecutionTime: 0.2, AverageExecutionTime: 0.2, SuccessRate: 100}},
-		{"running operations are left out", []Operation{op("a_1_1", 2, true, 10), {OperationID: "b_1_2", Status: OpRunning, AttemptCount: 4}},
+		{"running operations are left out", []record.Operation{op("a_1_1", 2, true, 10), {OperationID: "b_1_2", Status: record.Running, AttemptCount: 4}},
 			time.Minute, Statistics{TotalOperations: 1, SuccessfulOperations: 1, RunningOperations: 1, RetriedOperations: 1,
 				TotalRetryAttempts: 1, AverageRetryCount: 1, MaxRetryCount: 1, TotalExecutionTime: 10, AverageExecutionTime: 10,
 				SuccessRate: 100, RetryRate: 100, OperationsPerMinute: 1}},
-		{"thirds round to 2 decimals", []Operation{op("a_1_1", 1, true, 1), op("b_1_2", 1, true, 1), op("c_1_3", 2, false, 1)},
+		{"thirds round to 2 decimals", []record.Operation{op("a_1_1", 1, true, 1), op("b_1_2", 1, true, 1), op("c_1_3", 2, false, 1)},
 			90 * time.Second, Statistics{TotalOperations: 3, SuccessfulOperations: 2, FailedOperations: 1, RetriedOperations: 1,
 				TotalRetryAttempts: 1, AverageRetryCount: 0.33, MaxRetryCount: 1, TotalExecutionTime: 3, AverageExecutionTime: 1,
 				SuccessRate: 66.67, FailureRate: 33.33, RetryRate: 33.33, OperationsPerMinute: 2}},
@@ -113,21 +116,12 @@ func TestCheckAlerts(t *testing.T) {
 	}
 }
 
-// fakeNow is a settable clock.
-type fakeNow struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeNow) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeNow) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
-
 // TestFinalizeWorkedExample finalizes the documented session and compares the summary with the
 // "Session Statistics" JSON of the role's documentation.
 func TestFinalizeWorkedExample(t *testing.T) {
 	t.Parallel()
-	clk := &fakeNow{t: time.Date(2023, 12, 1, 10, 0, 0, 0, time.UTC)}
-	st := &Store{Dir: filepath.Join(t.TempDir(), "ansible_retry"), Now: clk.Now}
+	clk := fakeclock.New(time.Date(2023, 12, 1, 10, 0, 0, 0, time.UTC))
+	st := &Store{Dir: filepath.Join(t.TempDir(), "ansible_retry"), Clock: clk}
 	const id = "retry_1640995200_123456"
 	if _, created, _, err := st.Start(id, map[string]any{"call_stack_session_id": "cs_42", "vm_name": "web01"}); err != nil || !created {
 		t.Fatalf("start: created %v, %v", created, err)
@@ -232,7 +226,7 @@ func TestTraversalIDRejected(t *testing.T) {
 	if _, _, _, err := st.Start(bad, nil); !errors.Is(err, ErrBadID) {
 		t.Errorf("Start = %v", err)
 	}
-	if _, err := st.RecordOperation("retry_1_2/../../x", Operation{OperationID: "x_1_1"}); !errors.Is(err, ErrBadID) {
+	if _, err := st.RecordOperation("retry_1_2/../../x", record.Operation{OperationID: "x_1_1"}); !errors.Is(err, ErrBadID) {
 		t.Errorf("RecordOperation = %v", err)
 	}
 	if _, err := st.Finalize("..", StatusCompleted, nil); !errors.Is(err, ErrBadID) {
@@ -241,49 +235,12 @@ func TestTraversalIDRejected(t *testing.T) {
 	if err := st.AppendError("../x", ErrorEntry{}); !errors.Is(err, ErrBadID) {
 		t.Errorf("AppendError = %v", err)
 	}
-	if err := st.WriteAttempt("retry_1_2", &Operation{OperationID: "../../x"}, Attempt{AttemptNumber: 1}); !errors.Is(err, ErrBadID) {
+	if err := st.WriteAttempt("retry_1_2", &record.Operation{OperationID: "../../x"}, record.Attempt{AttemptNumber: 1}); !errors.Is(err, ErrBadID) {
 		t.Errorf("WriteAttempt = %v", err)
 	}
 	entries, _ := os.ReadDir(root)
 	if len(entries) != 0 {
 		t.Errorf("files were created: %v", entries)
-	}
-}
-
-func TestTimestamp(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[time.Time]string{
-		time.Date(2023, 12, 1, 10, 5, 30, 0, time.UTC):                         "2023-12-01T10:05:30Z",
-		time.Date(2023, 12, 1, 10, 5, 30, 900_000_000, time.UTC):               "2023-12-01T10:05:30.900Z",
-		time.Date(2023, 12, 1, 11, 5, 30, 1_999_999, time.FixedZone("", 3600)): "2023-12-01T10:05:30.001Z",
-	} {
-		if got := Timestamp(in); got != want {
-			t.Errorf("Timestamp(%v) = %q, want %q", in, got, want)
-		}
-		if back, err := ParseTimestamp(want); err != nil || !back.Equal(in.Truncate(time.Millisecond)) {
-			t.Errorf("ParseTimestamp(%q) = %v, %v", want, back, err)
-		}
-	}
-}
-
-func TestFileSafeName(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"vmware_vm_create": "vmware_vm_create",
-		"../etc/passwd":    "_etc_passwd",
-		"create VM: web01": "create_VM__web01",
-		"":                 "operation",
-		"...":              "operation",
-	} {
-		if got := FileSafeName(in); got != want {
-			t.Errorf("FileSafeName(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := FileSafeName(strings.Repeat("x", 300)); len(got) != maxNameInID {
-		t.Errorf("long name kept %d bytes", len(got))
-	}
-	if id := NewOperationID("a/b", time.Unix(7, 0), func() float64 { return 0.5 }); id != "a_b_7_500000" {
-		t.Errorf("NewOperationID = %q", id)
 	}
 }
 
@@ -300,12 +257,12 @@ func TestConcurrentUpdates(t *testing.T) {
 			defer wg.Done()
 			opID := fmt.Sprintf("op_%d_%06d", w, w)
 			for n := 1; n <= attempts; n++ {
-				_, err := st.UpdateOperation(id, fmt.Sprintf("host%02d", w), nil, func(lookup Lookup) (Operation, []ErrorEntry, error) {
+				_, err := st.UpdateOperation(id, fmt.Sprintf("host%02d", w), nil, func(lookup Lookup) (record.Operation, []ErrorEntry, error) {
 					o, err := lookup(opID)
 					if err != nil || o == nil {
-						o = &Operation{OperationID: opID, Host: fmt.Sprintf("host%02d", w), Status: OpRunning}
+						o = &record.Operation{OperationID: opID, Host: fmt.Sprintf("host%02d", w), Status: record.Running}
 					}
-					o.Attempts = append(o.Attempts, Attempt{AttemptNumber: len(o.Attempts) + 1})
+					o.Attempts = append(o.Attempts, record.Attempt{AttemptNumber: len(o.Attempts) + 1})
 					o.AttemptCount = len(o.Attempts)
 					return *o, nil, err
 				})
@@ -352,7 +309,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if err := st.AppendError("retry_5_5", ErrorEntry{}); err != nil {
 		t.Error(err)
 	}
-	if err := st.WriteAttempt("retry_5_5", &Operation{OperationID: "a_1_1"}, Attempt{AttemptNumber: 1}); err != nil {
+	if err := st.WriteAttempt("retry_5_5", &record.Operation{OperationID: "a_1_1"}, record.Attempt{AttemptNumber: 1}); err != nil {
 		t.Error(err)
 	}
 	if _, err := os.Lstat(dir); err == nil {
@@ -411,7 +368,7 @@ func names(t *testing.T, dir string) []string {
 func TestCleanup(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	st := &Store{Dir: filepath.Join(t.TempDir(), "state"), Now: func() time.Time { return now }}
+	st := &Store{Dir: filepath.Join(t.TempDir(), "state"), Clock: clock.Func(func() time.Time { return now })}
 	newSession(t, st, "retry_1_1", false, now, 40*Day) // too old: removed
 	newSession(t, st, "retry_2_2", true, now, 40*Day)  // too old, though active: removed
 	newSession(t, st, "retry_3_3", false, now, 3*Day)  // beyond the 2 newest: removed
@@ -425,7 +382,7 @@ func TestCleanup(t *testing.T) {
 	setAge(t, orphan, now, 31*Day)
 	r := Retention{MaxAge: 30 * Day, MaxSessions: 2}
 
-	dry := &Store{Dir: st.Dir, Now: st.Now, DryRun: true}
+	dry := &Store{Dir: st.Dir, Clock: st.Clock, DryRun: true}
 	before := names(t, st.Dir)
 	wouldRemove, err := dry.Cleanup(r, "retry_6_6")
 	if err != nil {
@@ -472,7 +429,7 @@ func TestCleanup(t *testing.T) {
 func TestCompressAndReadBack(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	st := &Store{Dir: filepath.Join(t.TempDir(), "state"), Now: func() time.Time { return now }}
+	st := &Store{Dir: filepath.Join(t.TempDir(), "state"), Clock: clock.Func(func() time.Time { return now })}
 	newSession(t, st, "retry_1_1", false, now, 2*Day) // old: compressed
 	newSession(t, st, "retry_2_2", false, now, 0)     // recent and small: kept
 	newSession(t, st, "retry_3_3", true, now, 0)      // large but active: kept
@@ -490,7 +447,7 @@ func TestCompressAndReadBack(t *testing.T) {
 	r := Retention{CompressAfter: Day, CompressMinSize: 4096}
 	oldMtime := now.Add(-2 * Day)
 
-	dry := &Store{Dir: st.Dir, Now: st.Now, DryRun: true}
+	dry := &Store{Dir: st.Dir, Clock: st.Clock, DryRun: true}
 	before := names(t, st.Dir)
 	would, err := dry.Compress(r, "")
 	if err != nil || len(would) != 8 {

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"resilience.ops/internal/export"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/retry"
 )
 
@@ -46,7 +47,7 @@ type Statistics struct {
 
 // Compute returns the statistics of ops over a session that lasted duration. It is a pure
 // function.
-func Compute(ops []Operation, duration time.Duration) Statistics {
+func Compute(ops []record.Operation, duration time.Duration) Statistics {
 	t := newTally()
 	for i := range ops {
 		t.add(liteOf(&ops[i]))
@@ -183,7 +184,7 @@ type attemptLite struct {
 	ErrorType *string `json:"error_type"`
 }
 
-func liteOf(op *Operation) *opLite {
+func liteOf(op *record.Operation) *opLite {
 	l := &opLite{OperationName: op.OperationName, Host: op.Host, Status: op.Status, AttemptCount: op.AttemptCount,
 		ExecutionTime: op.ExecutionTime, ErrorType: op.ErrorType, Attempts: make([]attemptLite, len(op.Attempts))}
 	for i, a := range op.Attempts {
@@ -192,7 +193,7 @@ func liteOf(op *Operation) *opLite {
 	return l
 }
 
-func (o *opLite) finished() bool { return o.Status == OpCompleted || o.Status == OpFailed }
+func (o *opLite) finished() bool { return o.Status == record.Completed || o.Status == record.Failed }
 
 // nameTally sums the finished operations of one name.
 type nameTally struct {
@@ -233,7 +234,7 @@ func capped[V any](m map[string]V, name string) string {
 }
 
 // addLine adds the operation of a record (or of a format-1 file, already decoded).
-func (t *tally) addLine(line []byte, op *Operation) error {
+func (t *tally) addLine(line []byte, op *record.Operation) error {
 	if op != nil {
 		t.add(liteOf(op))
 		return nil
@@ -259,7 +260,7 @@ func (t *tally) add(op *opLite) {
 	}
 	var failures map[string]int // failed attempts of this operation, by type
 	for _, a := range op.Attempts {
-		if a.Status != "success" && a.ErrorType != nil {
+		if a.Status != record.AttemptSuccess && a.ErrorType != nil {
 			t.errDist[capped(t.errDist, *a.ErrorType)]++
 			if *a.ErrorType != "" {
 				if failures == nil {
@@ -274,7 +275,7 @@ func (t *tally) add(op *opLite) {
 		return
 	}
 	t.st.TotalOperations++
-	if op.Status == OpCompleted {
+	if op.Status == record.Completed {
 		t.st.SuccessfulOperations++
 	} else {
 		t.st.FailedOperations++
@@ -295,7 +296,7 @@ func (t *tally) add(op *opLite) {
 		t.nameList = append(t.nameList, name)
 	}
 	m.count++
-	if op.Status == OpCompleted {
+	if op.Status == record.Completed {
 		m.successful++
 	} else {
 		m.failed++
@@ -322,7 +323,7 @@ func (t *tally) add(op *opLite) {
 	// A refusal by a guardrail is not a failed attempt, but it is why the operation failed:
 	// counted under its reserved type (circuit_open, retry_budget_exhausted), so that the
 	// metrics show it.
-	if op.Status == OpFailed && retry.ErrorType(op.ErrorType).Reserved() {
+	if op.Status == record.Failed && retry.ErrorType(op.ErrorType).Reserved() {
 		if g.Failures == nil {
 			g.Failures = map[string]int{}
 		}
@@ -349,7 +350,7 @@ func (t *tally) statistics(duration time.Duration) Statistics {
 
 // performance returns the performance metrics of what was added.
 func (t *tally) performance(s *Session, stats Statistics, generated time.Time) Performance {
-	p := Performance{SessionID: s.SessionID, GeneratedAt: Timestamp(generated), SessionDuration: s.SessionDuration,
+	p := Performance{SessionID: s.SessionID, GeneratedAt: record.Timestamp(generated), SessionDuration: s.SessionDuration,
 		Statistics: stats, ErrorDistribution: t.errDist, Operations: map[string]OpMetric{}, Hosts: t.hosts}
 	if t.hostSet != nil {
 		p.Hosts = len(t.hostSet)
@@ -442,7 +443,7 @@ func (c *errorCollector) first(n int) []ErrorEntry {
 
 // entryTime is when e was recorded; an entry whose timestamp does not parse sorts last.
 func entryTime(e ErrorEntry) time.Time {
-	t, err := ParseTimestamp(e.Timestamp)
+	t, err := record.ParseTimestamp(e.Timestamp)
 	if err != nil {
 		return time.Unix(1<<62, 0)
 	}

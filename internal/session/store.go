@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"resilience.ops/internal/clock"
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/state"
 )
 
@@ -34,8 +36,8 @@ type Store struct {
 	// created in it, when it or a directory above it belongs to another user, can be written by
 	// others without the sticky bit, or is a symbolic link (state.OpenDir).
 	Dir string
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock gives the time of every timestamp; nil means the real clock.
+	Clock clock.Clock
 	// DryRun (check mode) reads files but never creates, writes or removes one: updates are
 	// computed on what is read and returned as they would be written.
 	DryRun bool
@@ -57,12 +59,7 @@ func (s *Store) segSize() int64 {
 // Files returns the file names of the store's directory.
 func (s *Store) Files() Files { return Files{Dir: s.Dir} }
 
-func (s *Store) now() time.Time {
-	if s.Now == nil {
-		return time.Now()
-	}
-	return s.Now()
-}
+func (s *Store) now() time.Time { return clock.Or(s.Clock).Now() }
 
 // openDir opens the state directory; (nil, nil) when it does not exist and create is false.
 func (s *Store) openStateDir(create bool) (*state.Dir, error) {
@@ -107,14 +104,14 @@ func readHead(d *state.Dir, id string) (*Session, error) {
 func encodeHead(sess *Session) ([]byte, error) {
 	type headFile struct {
 		*Session
-		Operations []Operation `json:"operations,omitempty"` // hides Session.Operations
+		Operations []record.Operation `json:"operations,omitempty"` // hides Session.Operations
 	}
 	return json.MarshalIndent(headFile{Session: sess}, "", "  ")
 }
 
 // newHead is the head of a session created now.
 func newHead(id string, now time.Time) *Session {
-	return &Session{FormatVersion: FormatVersion, SessionID: id, SessionStart: Timestamp(now),
+	return &Session{FormatVersion: FormatVersion, SessionID: id, SessionStart: record.Timestamp(now),
 		SessionStatus: StatusActive, Alerts: []Alert{}}
 }
 
@@ -124,7 +121,7 @@ func tidy(sess *Session) {
 		sess.Alerts = []Alert{}
 	}
 	if sess.Operations == nil {
-		sess.Operations = []Operation{}
+		sess.Operations = []record.Operation{}
 	}
 }
 
@@ -207,7 +204,7 @@ func (s *Store) UpdateHead(id string, fn func(sess *Session, created bool) error
 	if err != nil && !errors.Is(err, state.ErrUnchanged) {
 		return Session{}, false, err
 	}
-	h.FormatVersion, h.UpdatedAt, h.Operations = FormatVersion, Timestamp(now), nil
+	h.FormatVersion, h.UpdatedAt, h.Operations = FormatVersion, record.Timestamp(now), nil
 	tidy(h)
 	data, err := encodeHead(h)
 	if err != nil {
@@ -378,7 +375,7 @@ func needsJoin(h *Session, context map[string]any) bool {
 
 // Lookup finds the current version of an operation of the host being recorded: nil when it has
 // none.
-type Lookup func(operationID string) (*Operation, error)
+type Lookup func(operationID string) (*record.Operation, error)
 
 // UpdateOperation records a new version of an operation of host in session id (creating the
 // session when needed, and joining it as NoteContext says): fn gets lookup, which finds the
@@ -387,13 +384,13 @@ type Lookup func(operationID string) (*Operation, error)
 // zero Operation is returned). Only host's records are locked and read, so it
 // costs the same whatever the session holds. The operation's session_id is set to id. In
 // DryRun, nothing is written and the operation is returned as it would be recorded.
-func (s *Store) UpdateOperation(id, host string, context map[string]any, fn func(lookup Lookup) (Operation, []ErrorEntry, error)) (Operation, error) {
+func (s *Store) UpdateOperation(id, host string, context map[string]any, fn func(lookup Lookup) (record.Operation, []ErrorEntry, error)) (record.Operation, error) {
 	if err := ValidateID(id); err != nil {
-		return Operation{}, err
+		return record.Operation{}, err
 	}
-	var rec Operation
+	var rec record.Operation
 	build := func(find func(match func([]byte) bool) ([]byte, error)) ([]byte, error) {
-		lookup := func(opID string) (*Operation, error) {
+		lookup := func(opID string) (*record.Operation, error) {
 			if ValidateOperationID(opID) != nil {
 				return nil, nil
 			}
@@ -404,7 +401,7 @@ func (s *Store) UpdateOperation(id, host string, context map[string]any, fn func
 			if err != nil || line == nil {
 				return nil, err
 			}
-			var op Operation
+			var op record.Operation
 			if err := json.Unmarshal(line, &op); err != nil {
 				return nil, nil
 			}
@@ -483,7 +480,7 @@ func (s *Store) appendTo(d *state.Dir, id, host string, build func(func(func([]b
 	if err := appendRecords(pd, HostKey(host), s.segSize(), build); err != nil {
 		return err
 	}
-	now := time.Now()
+	now := s.now()
 	if err := d.Touch(headName(id), now); errors.Is(err, fs.ErrNotExist) {
 		_ = d.Touch(headName(id)+gzExt, now)
 	}
@@ -543,7 +540,7 @@ func (s *Store) dryRecord(id, host string, build func(func(func([]byte) bool) ([
 }
 
 // encodeRecords is the lines that record op (when not nil) and the error log entries errs.
-func encodeRecords(op *Operation, errs []ErrorEntry) ([]byte, error) {
+func encodeRecords(op *record.Operation, errs []ErrorEntry) ([]byte, error) {
 	var out []byte
 	if op != nil {
 		line, err := json.Marshal(op)
@@ -551,7 +548,7 @@ func encodeRecords(op *Operation, errs []ErrorEntry) ([]byte, error) {
 			return nil, err
 		}
 		if !bytes.HasPrefix(line, []byte(opLinePrefix)) {
-			return nil, fmt.Errorf("record %s: unexpected encoding", op.OperationID) // Operation's first field is its id
+			return nil, fmt.Errorf("record %s: unexpected encoding", op.OperationID) // record.Operation's first field is its id
 		}
 		out = append(line, '\n')
 	}
@@ -570,8 +567,8 @@ func encodeRecords(op *Operation, errs []ErrorEntry) ([]byte, error) {
 // RecordOperation stores a finished or running operation in session id (creating the session
 // when needed), replacing an operation of the same host with the same id, with the error log
 // entries errs. See UpdateOperation.
-func (s *Store) RecordOperation(id string, op Operation, errs ...ErrorEntry) (Operation, error) {
-	return s.UpdateOperation(id, op.Host, op.Context, func(Lookup) (Operation, []ErrorEntry, error) { return op, errs, nil })
+func (s *Store) RecordOperation(id string, op record.Operation, errs ...ErrorEntry) (record.Operation, error) {
+	return s.UpdateOperation(id, op.Host, op.Context, func(Lookup) (record.Operation, []ErrorEntry, error) { return op, errs, nil })
 }
 
 // AppendError adds e to the error log of session id: a record of e's host (creating the session
@@ -592,7 +589,7 @@ func (s *Store) AppendError(id string, e ErrorEntry) error {
 // error log entry, host by host, and returns the head (nil when the session has no file) and the
 // number of lines that were skipped (torn or not records). A format-1 session gives the
 // operations of its file. Memory: one segment at a time.
-func (s *Store) stream(id string, shared bool, op func(line []byte, legacyOp *Operation) error, entry func(line []byte) error) (*Session, int, error) {
+func (s *Store) stream(id string, shared bool, op func(line []byte, legacyOp *record.Operation) error, entry func(line []byte) error) (*Session, int, error) {
 	d, err := s.openStateDir(false)
 	if err != nil || d == nil {
 		return nil, 0, err
@@ -660,15 +657,15 @@ func (s *Store) stream(id string, shared bool, op func(line []byte, legacyOp *Op
 
 // Each calls fn with every operation of session id, decoded, host by host, and returns the head;
 // (nil, nil) when the session has no file. It holds one segment and one operation at a time.
-func (s *Store) Each(id string, fn func(op *Operation) error) (*Session, error) {
+func (s *Store) Each(id string, fn func(op *record.Operation) error) (*Session, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	h, _, err := s.stream(id, false, func(line []byte, lop *Operation) error {
+	h, _, err := s.stream(id, false, func(line []byte, lop *record.Operation) error {
 		if lop != nil {
 			return fn(lop)
 		}
-		var op Operation
+		var op record.Operation
 		if json.Unmarshal(line, &op) != nil {
 			return errBadRecord
 		}
@@ -680,8 +677,8 @@ func (s *Store) Each(id string, fn func(op *Operation) error) (*Session, error) 
 // Load returns session id composed with all its operations in memory, or (nil, nil) when it has
 // no file. Use it for small sessions and tests; Each and Compose stream.
 func (s *Store) Load(id string) (*Session, error) {
-	var ops []Operation
-	h, err := s.Each(id, func(op *Operation) error {
+	var ops []record.Operation
+	h, err := s.Each(id, func(op *record.Operation) error {
 		ops = append(ops, *op)
 		return nil
 	})
@@ -720,7 +717,7 @@ func (s *Store) Compose(id string, w io.Writer) error {
 	}
 	n := 0
 	var buf bytes.Buffer
-	_, _, err = s.stream(id, false, func(line []byte, lop *Operation) error {
+	_, _, err = s.stream(id, false, func(line []byte, lop *record.Operation) error {
 		if lop != nil {
 			b, err := json.Marshal(lop)
 			if err != nil {
@@ -824,7 +821,7 @@ func (s *Store) FinalizeReport(id string, status Status, th *Thresholds) (Finali
 		h = newHead(id, s.now())
 	}
 	now := s.now()
-	start, err := ParseTimestamp(h.SessionStart)
+	start, err := record.ParseTimestamp(h.SessionStart)
 	if err != nil {
 		return Finalized{}, fmt.Errorf("session %s: session_start %q: %w", id, h.SessionStart, err)
 	}
@@ -835,7 +832,7 @@ func (s *Store) FinalizeReport(id string, status Status, th *Thresholds) (Finali
 		alerts = CheckAlerts(stats, *th)
 	}
 	final := func(se *Session) {
-		se.SessionEnd, se.SessionDuration, se.SessionStatus = Timestamp(now), round(dur.Seconds(), 3), status
+		se.SessionEnd, se.SessionDuration, se.SessionStatus = record.Timestamp(now), round(dur.Seconds(), 3), status
 		se.FinalStatistics, se.Alerts = &stats, alerts
 	}
 	out := *h
@@ -921,12 +918,12 @@ type AttemptLog struct {
 	OperationID   string `json:"operation_id"`
 	OperationName string `json:"operation_name"`
 	Host          string `json:"host,omitempty"`
-	Attempt
+	record.Attempt
 }
 
 // WriteAttempt writes the per-attempt log of attempt a of op. The file name is unique to the
 // attempt, so it needs no lock; it is still written atomically.
-func (s *Store) WriteAttempt(sessionID string, op *Operation, a Attempt) error {
+func (s *Store) WriteAttempt(sessionID string, op *record.Operation, a record.Attempt) error {
 	if err := ValidateOperationID(op.OperationID); err != nil {
 		return err
 	}
@@ -970,21 +967,16 @@ type ErrorEntry struct {
 }
 
 // ErrorEntryOf describes failed operation op for the error log.
-func ErrorEntryOf(op *Operation, now time.Time) ErrorEntry {
-	e := ErrorEntry{Timestamp: Timestamp(now), OperationID: op.OperationID, OperationName: op.OperationName,
-		Host: op.Host, StopReason: op.StopReason, AttemptCount: op.AttemptCount}
+func ErrorEntryOf(op *record.Operation, now time.Time) ErrorEntry {
+	e := ErrorEntry{Timestamp: record.Timestamp(now), OperationID: op.OperationID, OperationName: op.OperationName,
+		Host: op.Host, StopReason: op.StopReason, AttemptCount: op.AttemptCount,
+		ErrorType: op.LastErrorType()} // a guardrail's refusal when one ended it
 	if n := len(op.Attempts); n > 0 {
 		last := op.Attempts[n-1]
-		if last.ErrorType != nil {
-			e.ErrorType = *last.ErrorType
-		}
 		if last.ErrorMessage != nil {
 			e.ErrorMessage = *last.ErrorMessage
 		}
 		e.FailedTask = last.FailedTask
-	}
-	if op.ErrorType != "" {
-		e.ErrorType = op.ErrorType // a guardrail's refusal ended it
 	}
 	return e
 }

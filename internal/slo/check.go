@@ -9,11 +9,7 @@ import (
 // Source is the server a check queries.
 type Source string
 
-// Sources.
-const (
-	SourcePrometheus Source = "prometheus"
-	SourceLoki       Source = "loki" // metric (LogQL) queries only; log queries are a config_error
-)
+// The sources are registered by their backends: prometheus.go, loki.go.
 
 // Comparison is how a check compares its value with its threshold: the check
 // passes when "value <comparison> threshold" holds.
@@ -41,7 +37,6 @@ const (
 )
 
 var (
-	sources      = []Source{SourcePrometheus, SourceLoki}
 	comparisons  = []Comparison{LT, LE, GT, GE, EQ, NE}
 	noDataValues = []NoDataPolicy{NoDataFail, NoDataUnknown, NoDataZero}
 )
@@ -78,8 +73,8 @@ func (s CheckSpec) validate(i int, taken map[string]bool) []error {
 		add("name", "is used by another check")
 	}
 	taken[s.Name] = true
-	if !slices.Contains(sources, s.Source) {
-		add("source", "%q is not allowed; use one of %s", s.Source, listOf(sources))
+	if backendOf(s.Source) == nil {
+		add("source", "%q is not allowed; use one of %s", s.Source, listOf(Sources()))
 	}
 	if s.Query == "" {
 		add("query", "must not be empty")

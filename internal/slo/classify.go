@@ -137,7 +137,7 @@ func byErrorType(t v1.ErrorType, err error, src Source) (verdict, bool) {
 }
 
 func tenantHint(src Source) string {
-	if src == SourceLoki {
+	if b := backendOf(src); b != nil && b.Tenants {
 		return " and the tenant (" + TenantHeader + ")"
 	}
 	return ""

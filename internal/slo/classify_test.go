@@ -81,7 +81,7 @@ func TestClassifyOther(t *testing.T) {
 func TestFieldErrorUnwraps(t *testing.T) {
 	t.Parallel()
 	cfg := DefaultConfig()
-	cfg.Prometheus.CAFile = "/nonexistent/ca.pem"
+	cfg.Endpoints[SourcePrometheus].CAFile = "/nonexistent/ca.pem"
 	_, err := New(cfg)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("New() = %v, want it to wrap fs.ErrNotExist", err)

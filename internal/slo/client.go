@@ -21,18 +21,18 @@ type querier interface {
 	Query(ctx context.Context, query string, ts time.Time, opts ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error)
 }
 
-// newQuerier returns a v1 API client for address. For Loki, address is
-// <loki_url>/loki, so that queries go to /loki/api/v1/query. v1 sends each
-// query as a form POST and retries with GET on 403, 405 or 501; Loki accepts
-// both methods on that path. Redirects are followed only within the
+// newQuerier returns a v1 API client for address, the base URL with the
+// backend's APIPath (for Loki <loki_url>/loki, so that queries go to
+// /loki/api/v1/query). v1 sends each query as a form POST and retries with GET
+// on 403, 405 or 501; Loki accepts both methods on that path. Redirects are followed only within the
 // address's origin: the credentials never go to another host or port, nor
 // in clear after https, and no other server supplies the data.
-func newQuerier(address string, rt http.RoundTripper, src Source, red *redactor) (querier, error) {
+func newQuerier(address string, rt http.RoundTripper, b *backend, red *redactor) (querier, error) {
 	c, err := api.NewClient(api.Config{Address: address, Client: &http.Client{Transport: rt, CheckRedirect: secret.Redirects}})
 	if err != nil {
 		return nil, err
 	}
-	return v1.NewAPI(statusClient{Client: c, source: src, redact: red}), nil
+	return v1.NewAPI(statusClient{Client: c, check: b.checkAnswer, redact: red}), nil
 }
 
 // statusClient keeps the HTTP status of failed requests, which v1.Error
@@ -42,12 +42,12 @@ func newQuerier(address string, rt http.RoundTripper, src Source, red *redactor)
 // query errors) into ErrClient "client error: 400". Returning *httpError with
 // the response keeps v1's GET fallback (it looks at the status) working.
 //
-// It also turns a Loki log query answer (resultType "streams", which v1
-// cannot decode) into errLogQuery.
+// It also refuses, with the backend's checkAnswer, an answer that holds no
+// number (a Loki log query: errLogQuery).
 type statusClient struct {
 	api.Client
-	source Source
-	redact *redactor // applied to error bodies before they are cut short, so no part of a secret survives
+	check  func(body []byte) error // nil accepts every answer
+	redact *redactor               // applied to error bodies before they are cut short, so no part of a secret survives
 }
 
 func (c statusClient) Do(ctx context.Context, req *http.Request) (*http.Response, []byte, error) {
@@ -58,15 +58,13 @@ func (c statusClient) Do(ctx context.Context, req *http.Request) (*http.Response
 	if resp.StatusCode/100 != 2 {
 		return resp, body, newHTTPError(resp, body, c.redact)
 	}
-	if c.source == SourceLoki && resultType(body) == "streams" {
-		return resp, body, errLogQuery
+	if c.check != nil {
+		if err := c.check(body); err != nil {
+			return resp, body, err
+		}
 	}
 	return resp, body, nil
 }
-
-// errLogQuery: a Loki check ran a log query, which returns lines, not a number.
-var errLogQuery = errors.New("the query returned log lines (resultType streams), not a number: " +
-	"use a metric query such as sum(count_over_time({...} [15m]))")
 
 // httpError is a non-2xx answer.
 type httpError struct {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"resilience.ops/internal/field"
 )
 
 // Defaults used by [DefaultConfig]. They match the release playbook that the
@@ -14,8 +16,6 @@ import (
 // DefaultConfig and overwrite what the user set, so that an explicit 0 (for
 // example max_5xx_ratio: 0) keeps its meaning.
 const (
-	DefaultPrometheusURL      = "http://prometheus.local:9090"
-	DefaultLokiURL            = "http://loki.local:3100"
 	DefaultJob                = "threader"
 	DefaultMax5xxRatio        = 0.01  // inclusive: a ratio of exactly 0.01 passes
 	DefaultMinHealthRatio     = 0.995 // inclusive: a ratio of exactly 0.995 passes
@@ -38,8 +38,9 @@ var builtinNames = []string{CheckHTTP5xxRatio, CheckHealthRatio, CheckErrorLogRa
 
 // Config is the input of [New]. Validate it with [Config.Validate] (New does).
 type Config struct {
-	Prometheus Endpoint
-	Loki       Endpoint
+	// Endpoints is how to reach each source's server (see Sources); DefaultConfig gives each
+	// its default URL.
+	Endpoints map[Source]*Endpoint
 
 	Job string // value of the job label in the built-in queries, escaped for PromQL and LogQL
 
@@ -60,13 +61,16 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// DefaultConfig returns the documented defaults: both URLs, job "threader",
-// window 15m, the three thresholds, all built-in checks enabled, no auth and
-// TLS verification on.
+// DefaultConfig returns the documented defaults: each source's URL, job
+// "threader", window 15m, the three thresholds, all built-in checks enabled,
+// no auth and TLS verification on.
 func DefaultConfig() Config {
+	endpoints := map[Source]*Endpoint{}
+	for _, b := range backends {
+		endpoints[b.Source] = &Endpoint{URL: b.DefaultURL}
+	}
 	return Config{
-		Prometheus:         Endpoint{URL: DefaultPrometheusURL},
-		Loki:               Endpoint{URL: DefaultLokiURL},
+		Endpoints:          endpoints,
 		Job:                DefaultJob,
 		Window:             DefaultWindow,
 		Max5xxRatio:        DefaultMax5xxRatio,
@@ -76,40 +80,25 @@ func DefaultConfig() Config {
 	}
 }
 
-// FieldError is one validation problem. Field is the configuration key
-// ("window", "loki.ca_file", "checks[1].comparison"); Problem never quotes a
-// secret.
-type FieldError struct {
-	Field   string
-	Problem string
-	Err     error // underlying cause, if any (for example a file error)
-}
-
-func (e *FieldError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Field, e.Problem, e.Err)
-	}
-	return e.Field + ": " + e.Problem
-}
-
-func (e *FieldError) Unwrap() error { return e.Err }
-
-func fieldErr(field, format string, args ...any) *FieldError {
-	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+// fieldErr is one validation problem: a *field.Error whose Path is the configuration key
+// ("window", "loki.ca_file", "checks[1].comparison"); the problem never quotes a secret.
+func fieldErr(path, format string, args ...any) *field.Error {
+	return &field.Error{Path: path, Problem: fmt.Sprintf(format, args...)}
 }
 
 // Validate reports every problem in c, joined with errors.Join; each one is a
-// *FieldError. It does not touch the network or the file system (New loads
+// *field.Error. It does not touch the network or the file system (New loads
 // the TLS files).
 func (c Config) Validate() error {
 	var errs []error
-	add := func(e *FieldError) {
+	add := func(e *field.Error) {
 		if e != nil {
 			errs = append(errs, e)
 		}
 	}
-	errs = append(errs, c.Prometheus.validate("prometheus")...)
-	errs = append(errs, c.Loki.validate("loki")...)
+	for _, b := range backends {
+		errs = append(errs, c.endpoint(b.Source).validate(string(b.Source))...)
+	}
 	if c.Job == "" {
 		add(fieldErr("job", "must not be empty"))
 	}
@@ -144,6 +133,14 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// endpoint is the endpoint of src; the zero Endpoint when the configuration has none.
+func (c Config) endpoint(src Source) Endpoint {
+	if e := c.Endpoints[src]; e != nil {
+		return *e
+	}
+	return Endpoint{}
+}
+
 func allBuiltinsIn(set map[string]bool) bool {
 	for _, n := range builtinNames {
 		if !set[n] {
@@ -153,9 +150,9 @@ func allBuiltinsIn(set map[string]bool) bool {
 	return true
 }
 
-func checkRatio(field string, v float64) *FieldError {
+func checkRatio(path string, v float64) *field.Error {
 	if !isFinite(v) || v < 0 || v > 1 {
-		return fieldErr(field, "must be a ratio between 0 and 1")
+		return fieldErr(path, "must be a ratio between 0 and 1")
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"resilience.ops/internal/field"
 )
 
 func TestDefaultConfigIsValid(t *testing.T) {
@@ -14,7 +16,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("DefaultConfig().Validate() = %v", err)
 	}
-	if cfg.Prometheus.URL != "http://prometheus.local:9090" || cfg.Loki.URL != "http://loki.local:3100" ||
+	if cfg.Endpoints[SourcePrometheus].URL != "http://prometheus.local:9090" || cfg.Endpoints[SourceLoki].URL != "http://loki.local:3100" ||
 		cfg.Job != "threader" || cfg.Window != "15m" || cfg.Max5xxRatio != 0.01 ||
 		cfg.MinHealthRatio != 0.995 || cfg.MaxErrorLogsPerMin != 1 || cfg.Timeout != 10*time.Second {
 		t.Errorf("defaults drifted: %+v", cfg)
@@ -70,23 +72,23 @@ func TestValidate(t *testing.T) {
 			s.Name = CheckHealthRatio
 			c.Checks = []CheckSpec{s}
 		}, "checks[0].name", []string{"built-in"}},
-		{"bad url", func(c *Config) { c.Loki.URL = "ftp://loki" }, "loki.url", []string{"http or https"}},
-		{"url without host", func(c *Config) { c.Prometheus.URL = "http://" }, "prometheus.url", []string{"no host"}},
-		{"bearer and basic", func(c *Config) { c.Loki.BearerToken, c.Loki.Username = "t", "u" }, "loki.bearer_token", []string{"basic auth"}},
-		{"password without user", func(c *Config) { c.Loki.Password = "p" }, "loki.password", []string{"username"}},
+		{"bad url", func(c *Config) { c.Endpoints[SourceLoki].URL = "ftp://loki" }, "loki.url", []string{"http or https"}},
+		{"url without host", func(c *Config) { c.Endpoints[SourcePrometheus].URL = "http://" }, "prometheus.url", []string{"no host"}},
+		{"bearer and basic", func(c *Config) { c.Endpoints[SourceLoki].BearerToken, c.Endpoints[SourceLoki].Username = "t", "u" }, "loki.bearer_token", []string{"basic auth"}},
+		{"password without user", func(c *Config) { c.Endpoints[SourceLoki].Password = "p" }, "loki.password", []string{"username"}},
 		{"creds twice", func(c *Config) {
-			c.Prometheus.URL = "http://a:b@prom:9090"
-			c.Prometheus.Username = "u"
+			c.Endpoints[SourcePrometheus].URL = "http://a:b@prom:9090"
+			c.Endpoints[SourcePrometheus].Username = "u"
 		}, "prometheus.username", []string{"URL"}},
-		{"cert without key", func(c *Config) { c.Loki.CertFile = "c.pem" }, "loki.cert_file", []string{"together"}},
-		{"bad header name", func(c *Config) { c.Loki.Headers = map[string]string{"X Bad": "v"} }, "loki.headers", []string{`"X Bad"`}},
+		{"cert without key", func(c *Config) { c.Endpoints[SourceLoki].CertFile = "c.pem" }, "loki.cert_file", []string{"together"}},
+		{"bad header name", func(c *Config) { c.Endpoints[SourceLoki].Headers = map[string]string{"X Bad": "v"} }, "loki.headers", []string{`"X Bad"`}},
 		{"authorization twice", func(c *Config) {
-			c.Prometheus.BearerToken = "t"
-			c.Prometheus.Headers = map[string]string{"authorization": "Bearer x"}
+			c.Endpoints[SourcePrometheus].BearerToken = "t"
+			c.Endpoints[SourcePrometheus].Headers = map[string]string{"authorization": "Bearer x"}
 		}, "prometheus.headers", []string{"already set"}},
 		{"tenant twice", func(c *Config) {
-			c.Loki.TenantID = "a"
-			c.Loki.Headers = map[string]string{"X-Scope-OrgID": "b"}
+			c.Endpoints[SourceLoki].TenantID = "a"
+			c.Endpoints[SourceLoki].Headers = map[string]string{"X-Scope-OrgID": "b"}
 		}, "loki.headers", []string{"tenant_id"}},
 	}
 	for _, tt := range tests {
@@ -95,12 +97,12 @@ func TestValidate(t *testing.T) {
 			cfg := DefaultConfig()
 			tt.adjust(&cfg)
 			err := cfg.Validate()
-			var fe *FieldError
+			var fe *field.Error
 			if !errors.As(err, &fe) {
-				t.Fatalf("Validate() = %v, want a *FieldError", err)
+				t.Fatalf("Validate() = %v, want a *field.Error", err)
 			}
-			if fe.Field != tt.field {
-				t.Errorf("field = %q, want %q (error: %v)", fe.Field, tt.field, err)
+			if fe.Path != tt.field {
+				t.Errorf("field = %q, want %q (error: %v)", fe.Path, tt.field, err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -126,11 +128,11 @@ func TestValidateNeverQuotesSecrets(t *testing.T) {
 	t.Parallel()
 	const secret = "s3cr3t-V4LUE"
 	cfg := DefaultConfig()
-	cfg.Prometheus.URL = "http://user:" + secret + "@prom:9090/?q=1"
-	cfg.Prometheus.Username = "other"
-	cfg.Loki.URL = "http://user:" + secret + "@loki:badport"
-	cfg.Loki.BearerToken = secret + "\n"
-	cfg.Loki.Headers = map[string]string{"X-Api-Key": secret + "\r\n", "Bad Name": secret}
+	cfg.Endpoints[SourcePrometheus].URL = "http://user:" + secret + "@prom:9090/?q=1"
+	cfg.Endpoints[SourcePrometheus].Username = "other"
+	cfg.Endpoints[SourceLoki].URL = "http://user:" + secret + "@loki:badport"
+	cfg.Endpoints[SourceLoki].BearerToken = secret + "\n"
+	cfg.Endpoints[SourceLoki].Headers = map[string]string{"X-Api-Key": secret + "\r\n", "Bad Name": secret}
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("Validate() = nil, want errors")
@@ -146,10 +148,10 @@ func TestValidateNeverQuotesSecrets(t *testing.T) {
 func TestNewLoadsTLSFilesOfUsedSourcesOnly(t *testing.T) {
 	t.Parallel()
 	cfg := DefaultConfig()
-	cfg.Loki.CAFile = "/nonexistent/ca.pem"
+	cfg.Endpoints[SourceLoki].CAFile = "/nonexistent/ca.pem"
 	_, err := New(cfg)
-	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "loki.ca_file" {
+	var fe *field.Error
+	if !errors.As(err, &fe) || fe.Path != "loki.ca_file" {
 		t.Fatalf("New() = %v, want a loki.ca_file error", err)
 	}
 	cfg.Disable = []string{CheckErrorLogRate}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"resilience.ops/internal/clock"
+	"resilience.ops/internal/field"
 )
 
 // Evaluator runs the checks of a Config. Build it once with New; it is
@@ -19,7 +21,7 @@ type Evaluator struct {
 	window   string        // normalised, as written in the queries
 	duration time.Duration // the window; a sample stamped before it is stale
 	timeout  time.Duration
-	now      func() time.Time
+	clock    clock.Clock
 	redact   *redactor
 }
 
@@ -27,17 +29,17 @@ type Evaluator struct {
 type Option func(*options)
 
 type options struct {
-	now     func() time.Time
+	clock   clock.Clock
 	maxBody int64
 }
 
-// WithClock sets the clock that gives the evaluation time (default
-// time.Now; nil keeps it). Every query of an evaluation runs as an instant
+// WithClock sets the clock that gives the evaluation time (default the
+// real clock; nil keeps it). Every query of an evaluation runs as an instant
 // query at that one time.
-func WithClock(now func() time.Time) Option {
+func WithClock(c clock.Clock) Option {
 	return func(o *options) {
-		if now != nil {
-			o.now = now
+		if c != nil {
+			o.clock = c
 		}
 	}
 }
@@ -54,13 +56,13 @@ func WithMaxResponseBytes(n int64) Option {
 }
 
 // New validates cfg, loads its TLS files and builds the HTTP clients of the
-// sources that enabled checks use. Errors are *FieldError values (joined
+// sources that enabled checks use. Errors are *field.Error values (joined
 // when there are several) and never contain a secret.
 func New(cfg Config, opts ...Option) (*Evaluator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := options{now: time.Now, maxBody: DefaultMaxResponseBytes}
+	o := options{clock: clock.Real{}, maxBody: DefaultMaxResponseBytes}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -69,17 +71,16 @@ func New(cfg Config, opts ...Option) (*Evaluator, error) {
 		window:   formatWindow(d),
 		duration: d,
 		timeout:  cfg.Timeout,
-		now:      o.now,
-		redact:   newRedactor(cfg.Prometheus, cfg.Loki),
+		clock:    o.clock,
+		redact:   newRedactor(cfg),
 		clients:  map[Source]querier{},
 	}
 	e.checks = buildChecks(cfg, e.window, d.Minutes())
-	endpoints := map[Source]Endpoint{SourcePrometheus: cfg.Prometheus, SourceLoki: cfg.Loki}
 	for _, c := range e.checks {
 		if e.clients[c.source] != nil {
 			continue
 		}
-		q, err := newEndpointQuerier(endpoints[c.source], c.source, o.maxBody, e.redact)
+		q, err := newEndpointQuerier(cfg.endpoint(c.source), backendOf(c.source), o.maxBody, e.redact)
 		if err != nil {
 			return nil, err
 		}
@@ -88,18 +89,18 @@ func New(cfg Config, opts ...Option) (*Evaluator, error) {
 	return e, nil
 }
 
-func newEndpointQuerier(ep Endpoint, src Source, maxBody int64, red *redactor) (querier, error) {
+func newEndpointQuerier(ep Endpoint, b *backend, maxBody int64, red *redactor) (querier, error) {
 	u, user, pass := ep.baseURL()
-	rt, err := newTransport(ep, u, string(src), user, pass, maxBody)
+	rt, err := newTransport(ep, u, string(b.Source), user, pass, maxBody)
 	if err != nil {
 		return nil, err
 	}
-	if src == SourceLoki {
-		u.Path = strings.TrimRight(u.Path, "/") + "/loki"
+	if b.APIPath != "" {
+		u.Path = strings.TrimRight(u.Path, "/") + b.APIPath
 	}
-	q, err := newQuerier(u.String(), rt, src, red)
+	q, err := newQuerier(u.String(), rt, b, red)
 	if err != nil {
-		return nil, &FieldError{Field: string(src) + ".url", Problem: "cannot build a client"}
+		return nil, &field.Error{Path: string(b.Source) + ".url", Problem: "cannot build a client"}
 	}
 	return q, nil
 }
@@ -108,7 +109,7 @@ func newEndpointQuerier(ep Endpoint, src Source, maxBody int64, red *redactor) (
 // own timeout under ctx, all at the same evaluation time, and returns when
 // all have ended. It never returns an error: failures are outcomes.
 func (e *Evaluator) Evaluate(ctx context.Context) Report {
-	at := e.now()
+	at := e.clock.Now()
 	results := make([]CheckResult, len(e.checks))
 	var wg sync.WaitGroup
 	for i, c := range e.checks {
@@ -144,8 +145,8 @@ func (e *Evaluator) run(ctx context.Context, c check, at time.Time) CheckResult 
 // come from a sample stamped within the window (see checkSampleTime).
 func (e *Evaluator) query(ctx context.Context, src Source, q string, at time.Time) (float64, []string, error) {
 	var opts []v1.Option
-	if src == SourcePrometheus {
-		opts = append(opts, v1.WithTimeout(e.timeout)) // lets Prometheus give up too
+	if backendOf(src).ServerTimeout {
+		opts = append(opts, v1.WithTimeout(e.timeout)) // lets the server give up too
 	}
 	val, warnings, _, err := e.clients[src].Query(ctx, q, at, opts...)
 	if err != nil {

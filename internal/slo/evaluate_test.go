@@ -284,7 +284,7 @@ func TestEvaluateTenantRequired(t *testing.T) {
 			if without.Stable || logs.Outcome == OutcomePass || !strings.Contains(logs.Message, TenantHeader) {
 				t.Errorf("without tenant: status %s, %s: %s", without.Status, logs.Outcome, logs.Message)
 			}
-			cfg.Loki.TenantID = "team-a"
+			cfg.Endpoints[SourceLoki].TenantID = "team-a"
 			with := evaluate(t, cfg)
 			if !with.Stable {
 				t.Errorf("with tenant: status %s, checks %+v", with.Status, with.Checks)

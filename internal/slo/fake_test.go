@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"resilience.ops/internal/clock"
 )
 
 // fixture is one answer: a body from testdata (or inline) with the status
@@ -166,15 +168,15 @@ var testNow = time.Date(2026, 11, 23, 15, 40, 0, 0, time.UTC)
 
 func testConfig(promURL, lokiURL string) Config {
 	cfg := DefaultConfig()
-	cfg.Prometheus.URL = promURL
-	cfg.Loki.URL = lokiURL
+	cfg.Endpoints[SourcePrometheus].URL = promURL
+	cfg.Endpoints[SourceLoki].URL = lokiURL
 	cfg.Timeout = 5 * time.Second
 	return cfg
 }
 
 func evaluate(t testing.TB, cfg Config, opts ...Option) Report {
 	t.Helper()
-	e, err := New(cfg, append([]Option{WithClock(func() time.Time { return testNow })}, opts...)...)
+	e, err := New(cfg, append([]Option{WithClock(clock.Func(func() time.Time { return testNow }))}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"resilience.ops/internal/clock"
 )
 
 // stubClient answers every request with one status and body, without a
@@ -45,15 +46,15 @@ func FuzzServerResponse(f *testing.F) {
 			return
 		}
 		cfg := DefaultConfig()
-		red := newRedactor()
+		red := newRedactor(Config{})
 		stub := stubClient{status, body}
 		e := &Evaluator{
 			checks: buildChecks(cfg, "15m", 15),
 			clients: map[Source]querier{
-				SourcePrometheus: v1.NewAPI(statusClient{Client: stub, source: SourcePrometheus, redact: red}),
-				SourceLoki:       v1.NewAPI(statusClient{Client: stub, source: SourceLoki, redact: red}),
+				SourcePrometheus: v1.NewAPI(statusClient{Client: stub, redact: red}),
+				SourceLoki:       v1.NewAPI(statusClient{Client: stub, check: backendOf(SourceLoki).checkAnswer, redact: red}),
 			},
-			window: "15m", duration: 15 * time.Minute, timeout: time.Second, now: func() time.Time { return testNow }, redact: red,
+			window: "15m", duration: 15 * time.Minute, timeout: time.Second, clock: clock.Func(func() time.Time { return testNow }), redact: red,
 		}
 		r := e.Evaluate(context.Background())
 		for _, c := range r.Checks {

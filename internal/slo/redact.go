@@ -15,12 +15,13 @@ type redactor struct {
 	set secret.Set
 }
 
-// newRedactor collects the secrets of the endpoints: bearer tokens,
+// newRedactor collects the secrets of the endpoints of cfg: bearer tokens,
 // passwords (also from URLs, with the Basic token they make), and header
 // values (and the credential after an auth scheme such as "Bearer").
-func newRedactor(endpoints ...Endpoint) *redactor {
+func newRedactor(cfg Config) *redactor {
 	r := &redactor{}
-	for _, e := range endpoints {
+	for _, b := range backends {
+		e := cfg.endpoint(b.Source)
 		r.set.AddURL(e.URL)
 		r.set.Add(e.BearerToken)
 		r.set.AddBasic(e.Username, e.Password)

@@ -53,10 +53,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 			t.Parallel()
 			srv := newFake(t, func(string) http.HandlerFunc { return echo(kind) })
 			cfg := testConfig(srv.URL, strings.Replace(srv.URL, "http://", "http://lokiuser:"+secretURLPass+"@", 1))
-			cfg.Prometheus.BearerToken = secretToken
-			cfg.Prometheus.Headers = map[string]string{"X-Api-Key": secretHeader}
-			cfg.Loki.TenantID = "team-a"
-			cfg.Loki.Headers = map[string]string{"X-Api-Key": secretHeader}
+			cfg.Endpoints[SourcePrometheus].BearerToken = secretToken
+			cfg.Endpoints[SourcePrometheus].Headers = map[string]string{"X-Api-Key": secretHeader}
+			cfg.Endpoints[SourceLoki].TenantID = "team-a"
+			cfg.Endpoints[SourceLoki].Headers = map[string]string{"X-Api-Key": secretHeader}
 			th := 1.0
 			cfg.Checks = []CheckSpec{{Name: "basic", Source: SourcePrometheus, Query: "up", Comparison: GE, Threshold: &th}}
 			cfg.Timeout = 200 * time.Millisecond
@@ -86,7 +86,7 @@ func TestSecretsNeverLeakBasicAuth(t *testing.T) {
 	t.Parallel()
 	srv := newFake(t, func(string) http.HandlerFunc { return echo("400 text") })
 	cfg := promOnly(srv.URL)
-	cfg.Prometheus.Username, cfg.Prometheus.Password = "admin", secretPassword
+	cfg.Endpoints[SourcePrometheus].Username, cfg.Endpoints[SourcePrometheus].Password = "admin", secretPassword
 	b, err := json.Marshal(evaluate(t, cfg))
 	if err != nil {
 		t.Fatal(err)

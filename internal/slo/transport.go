@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/secret"
 )
 
@@ -113,7 +114,7 @@ func tlsConfig(e Endpoint, prefix string) (*tls.Config, error) {
 	if e.CAFile != "" {
 		pem, err := os.ReadFile(e.CAFile)
 		if err != nil {
-			return nil, &FieldError{Field: prefix + ".ca_file", Problem: "cannot read the CA file", Err: err}
+			return nil, &field.Error{Path: prefix + ".ca_file", Problem: "cannot read the CA file", Err: err}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
@@ -124,7 +125,7 @@ func tlsConfig(e Endpoint, prefix string) (*tls.Config, error) {
 	if e.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(e.CertFile, e.KeyFile)
 		if err != nil {
-			return nil, &FieldError{Field: prefix + ".cert_file", Problem: "cannot load the client certificate and key", Err: err}
+			return nil, &field.Error{Path: prefix + ".cert_file", Problem: "cannot load the client certificate and key", Err: err}
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}

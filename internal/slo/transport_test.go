@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"resilience.ops/internal/field"
 )
 
 // promOnly runs only the 5xx check, against one server.
@@ -50,10 +52,10 @@ func TestTransportHeaders(t *testing.T) {
 			srv := fakeProm(t, promVector, promHealth)
 			cfg := promOnly(srv.URL)
 			if tt.url != nil {
-				cfg.Prometheus.URL = tt.url(srv.URL)
+				cfg.Endpoints[SourcePrometheus].URL = tt.url(srv.URL)
 			}
 			if tt.ep != nil {
-				tt.ep(&cfg.Prometheus)
+				tt.ep(cfg.Endpoints[SourcePrometheus])
 			}
 			if r := evaluate(t, cfg); !r.Stable {
 				t.Fatalf("status %s: %+v", r.Status, r.Checks)
@@ -120,7 +122,7 @@ func TestTLS(t *testing.T) {
 			srv := newTLSFake(t, tt.server, func(string) http.HandlerFunc { return serve(t, promVector) })
 			cfg := promOnly(srv.URL)
 			if tt.ep != nil {
-				tt.ep(&cfg.Prometheus)
+				tt.ep(cfg.Endpoints[SourcePrometheus])
 			}
 			got := result(t, evaluate(t, cfg), CheckHTTP5xxRatio)
 			if got.Outcome != tt.outcome || got.Reason != tt.reason {
@@ -146,10 +148,10 @@ func TestTLSFileErrors(t *testing.T) {
 		{Endpoint{URL: "https://p:9090", CertFile: notPEM, KeyFile: notPEM}, "prometheus.cert_file"},
 	} {
 		cfg := promOnly("")
-		cfg.Prometheus = tt.ep
+		cfg.Endpoints[SourcePrometheus] = &tt.ep
 		_, err := New(cfg)
-		var fe *FieldError
-		if !errors.As(err, &fe) || fe.Field != tt.field {
+		var fe *field.Error
+		if !errors.As(err, &fe) || fe.Path != tt.field {
 			t.Errorf("New(%+v) = %v, want a %s error", tt.ep, err, tt.field)
 		}
 	}

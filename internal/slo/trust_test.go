@@ -255,12 +255,12 @@ func TestRedirectsStayOnTheOrigin(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig(tt.url, tt.url)
-			for _, ep := range []*Endpoint{&cfg.Prometheus, &cfg.Loki} {
+			for _, ep := range []*Endpoint{cfg.Endpoints[SourcePrometheus], cfg.Endpoints[SourceLoki]} {
 				ep.InsecureSkipVerify = true
 				ep.BearerToken = "tok-" + strings.Repeat("s3cr3t", 4)
 				ep.Headers = map[string]string{"X-Api-Key": "hdr-s3cr3t-value"}
 			}
-			cfg.Loki.TenantID = "team-a"
+			cfg.Endpoints[SourceLoki].TenantID = "team-a"
 			r := evaluate(t, cfg)
 			if r.Stable || r.Status != StatusUnknown {
 				t.Errorf("status %s: the redirected data decided", r.Status)
@@ -290,7 +290,7 @@ func TestRedirectsStayOnTheOrigin(t *testing.T) {
 		}))
 		t.Cleanup(srv.Close)
 		cfg := testConfig(srv.URL, srv.URL)
-		cfg.Prometheus.BearerToken = "tok-prometheus-1"
+		cfg.Endpoints[SourcePrometheus].BearerToken = "tok-prometheus-1"
 		if r := evaluate(t, cfg); !r.Stable {
 			t.Errorf("status %s: %+v", r.Status, r.Checks)
 		}

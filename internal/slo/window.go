@@ -7,7 +7,7 @@ import (
 )
 
 // ParseWindow parses a Prometheus duration ("15m", "1h30m", "1d") and
-// requires it to be positive. The error is a *FieldError for "window".
+// requires it to be positive. The error is a *field.Error for "window".
 func ParseWindow(s string) (time.Duration, error) {
 	d, err := model.ParseDuration(s)
 	if err != nil || d <= 0 {

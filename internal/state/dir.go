@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -205,4 +206,124 @@ func appendNewline(line []byte) []byte {
 	out := make([]byte, 0, len(line)+1)
 	out = append(out, bytes.TrimRight(line, "\n")...)
 	return append(out, '\n')
+}
+
+// readLimited reads f, refusing more than MaxFileSize bytes.
+func readLimited(f *os.File) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, tooLargeToRead(f.Name())
+	}
+	return data, nil
+}
+
+// Append adds line and a newline to the file name (created 0600) in one write with O_APPEND,
+// which the kernel serialises for local files, then syncs it.
+func (d *Dir) Append(name string, line []byte) error {
+	f, err := d.open(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE)
+	if err != nil {
+		return openLogError(d.Join(name), err)
+	}
+	defer f.Close()
+	if _, err := f.Write(appendNewline(line)); err != nil {
+		return fmt.Errorf("append to %s: %w", f.Name(), explain(err))
+	}
+	return f.Sync()
+}
+
+// OpenLockFile opens the lock file name (creating it, 0600, when create is set) for the caller to
+// lock with its own calls, after the checks of every file of d. The bulkhead's slots use it.
+func (d *Dir) OpenLockFile(name string, create bool) (*os.File, error) {
+	flag := os.O_RDWR
+	if create {
+		flag |= os.O_CREATE
+	}
+	f, err := d.open(name, flag)
+	if err != nil {
+		return nil, lockError(d.Join(name), err)
+	}
+	return f, nil
+}
+
+// Lock takes an exclusive lock on the lock file name (created 0600 when missing), waiting up to
+// LockWait for another holder, and returns the function that releases it. See LockWithin.
+func (d *Dir) Lock(name string) (unlock func(), err error) { return d.LockWithin(name, LockWait()) }
+
+// LockShared takes a shared lock on the lock file name (created 0600 when missing), waiting up to
+// LockWait while another process holds it exclusively: any number of processes hold it shared at
+// once, and none while one holds it exclusively (Lock). It returns the function that releases it.
+func (d *Dir) LockShared(name string) (unlock func(), err error) {
+	f, err := d.lockFile(name, os.O_RDWR|os.O_CREATE, lockShared, LockWait())
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// LockWithin is Lock with its own wait (0 tries once). A lock still held by another process after
+// wait fails with an error that wraps ErrLockTimeout and says who holds it, where the system
+// tells (Linux's /proc/locks). The kernel releases a lock when its holder dies, so a dead holder
+// never blocks.
+//
+// A holder may remove the lock file before it unlocks (retention does, for the files of a session
+// it deletes): the lock then taken on the removed file guards nothing, so LockWithin starts over
+// on the file now at the name, and two processes never both hold "the" lock.
+func (d *Dir) LockWithin(name string, wait time.Duration) (unlock func(), err error) {
+	f, err := d.lockFile(name, os.O_RDWR|os.O_CREATE, lockExclusive, wait)
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// lockFile opens name with flag (after the checks of every file of d) and locks it with kind k,
+// waiting up to wait; closing the file releases the lock. A missing file without O_CREATE gives
+// an error that wraps fs.ErrNotExist.
+func (d *Dir) lockFile(name string, flag int, k lockKind, wait time.Duration) (*os.File, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		f, err := d.open(name, flag)
+		if err != nil {
+			return nil, lockError(d.Join(name), err)
+		}
+		ok, err := tryLock(f, k)
+		if err == nil && !ok {
+			who := holder(f)
+			ok, err = waitLock(f, k, time.Until(deadline))
+			if err == nil && !ok {
+				// f now belongs to waitLock's goroutine, which closes it.
+				return nil, refusal([]error{ErrLockTimeout}, "lock %s: held by %s for longer than the lock wait (%s); the state was not changed (set %s to wait longer)",
+					d.Join(name), who, wait, LockWaitEnv)
+			}
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", d.Join(name), err)
+		}
+		if d.SameFile(f, name) {
+			return f, nil
+		}
+		f.Close() // the locked file was removed or replaced while we waited: lock the current one
+	}
+}
+
+// OpenSegment opens the append-only file name of d (created 0600 when create is set) and takes
+// its exclusive lock, waiting up to LockWait; see Segment. Without create, a missing file gives
+// (nil, nil).
+func (d *Dir) OpenSegment(name string, create bool) (*Segment, error) {
+	flag := os.O_RDWR | os.O_APPEND
+	if create {
+		flag |= os.O_CREATE
+	}
+	f, err := d.lockFile(name, flag, lockData, LockWait())
+	if !create && errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newSegment(f)
 }

@@ -470,20 +470,6 @@ func (d *Dir) Write(name string, data []byte, o WriteOptions) error {
 	return nil
 }
 
-// Append adds line and a newline to the file name (created 0600) in one write with O_APPEND,
-// which the kernel serialises for local files, then syncs it.
-func (d *Dir) Append(name string, line []byte) error {
-	f, _, err := d.openFile(name, syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CREAT, FileMode)
-	if err != nil {
-		return openLogError(d.Join(name), err)
-	}
-	defer f.Close()
-	if _, err := f.Write(appendNewline(line)); err != nil {
-		return fmt.Errorf("append to %s: %w", f.Name(), explain(err))
-	}
-	return f.Sync()
-}
-
 // CheckAppend reports what would make Append of name fail the checks (a symbolic link, a file of
 // another user, a named pipe...), without creating or writing anything.
 func (d *Dir) CheckAppend(name string) error {
@@ -497,20 +483,6 @@ func (d *Dir) CheckAppend(name string) error {
 	return f.Close()
 }
 
-// OpenLockFile opens the lock file name (creating it, 0600, when create is set) for the caller to
-// lock with its own calls, after the checks of every file of d. The bulkhead's slots use it.
-func (d *Dir) OpenLockFile(name string, create bool) (*os.File, error) {
-	flag := syscall.O_RDWR
-	if create {
-		flag |= syscall.O_CREAT
-	}
-	f, _, err := d.openFile(name, flag, FileMode)
-	if err != nil {
-		return nil, lockError(d.Join(name), err)
-	}
-	return f, nil
-}
-
 // SameFile reports whether the open file f is still the file name of d.
 func (d *Dir) SameFile(f *os.File, name string) bool {
 	var held syscall.Stat_t
@@ -521,64 +493,19 @@ func (d *Dir) SameFile(f *os.File, name string) bool {
 	return err == nil && cur.Dev == held.Dev && cur.Ino == held.Ino
 }
 
-// Lock takes an exclusive lock on the lock file name (created 0600 when missing), waiting up to
-// LockWait for another holder, and returns the function that releases it. See LockWithin.
-func (d *Dir) Lock(name string) (unlock func(), err error) { return d.LockWithin(name, LockWait()) }
-
-// LockShared takes a shared lock on the lock file name (created 0600 when missing), waiting up to
-// LockWait while another process holds it exclusively: any number of processes hold it shared at
-// once, and none while one holds it exclusively (Lock). It returns the function that releases it.
-func (d *Dir) LockShared(name string) (unlock func(), err error) {
-	f, err := d.lockFile(name, syscall.O_RDWR|syscall.O_CREAT, lockShared, LockWait())
-	if err != nil {
-		return nil, err
+// holder names the process that holds a lock on f, from /proc/locks.
+func holder(f *os.File) string {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return "another process"
 	}
-	return func() { f.Close() }, nil
+	return lockHolder(uint64(st.Dev), st.Ino)
 }
 
-// LockWithin is Lock with its own wait (0 tries once). A lock still held by another process after
-// wait fails with an error that wraps ErrLockTimeout and says who holds it, where /proc/locks
-// tells. The kernel releases a lock when its holder dies, so a dead holder never blocks.
-//
-// A holder may remove the lock file before it unlocks (retention does, for the files of a session
-// it deletes): the lock then taken on the removed file guards nothing, so LockWithin starts over
-// on the file now at the name, and two processes never both hold "the" lock.
-func (d *Dir) LockWithin(name string, wait time.Duration) (unlock func(), err error) {
-	f, err := d.lockFile(name, syscall.O_RDWR|syscall.O_CREAT, lockExclusive, wait)
-	if err != nil {
-		return nil, err
-	}
-	return func() { f.Close() }, nil
-}
-
-// lockFile opens name with flag (after the checks of every file of d) and locks it with kind k,
-// waiting up to wait; closing the file releases the lock. A missing file without O_CREAT gives
-// an error that wraps fs.ErrNotExist.
-func (d *Dir) lockFile(name string, flag int, k lockKind, wait time.Duration) (*os.File, error) {
-	deadline := time.Now().Add(wait)
-	for {
-		f, st, err := d.openFile(name, flag, FileMode)
-		if err != nil {
-			return nil, lockError(d.Join(name), err)
-		}
-		ok, err := tryLock(f, k)
-		if err == nil && !ok {
-			ok, err = waitLock(f, k, time.Until(deadline))
-			if err == nil && !ok {
-				// f now belongs to waitLock's goroutine, which closes it.
-				return nil, refusal([]error{ErrLockTimeout}, "lock %s: held by %s for longer than the lock wait (%s); the state was not changed (set %s to wait longer)",
-					d.Join(name), lockHolder(uint64(st.Dev), st.Ino), wait, LockWaitEnv)
-			}
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", d.Join(name), err)
-		}
-		if d.SameFile(f, name) {
-			return f, nil
-		}
-		f.Close() // the locked file was removed or replaced while we waited: lock the current one
-	}
+// open opens name with flag (and FileMode when it is created), after the checks of openFile.
+func (d *Dir) open(name string, flag int) (*os.File, error) {
+	f, _, err := d.openFile(name, flag, FileMode)
+	return f, err
 }
 
 // lockHolder names the process that holds a lock on the file (dev, ino), from /proc/locks.
@@ -744,22 +671,4 @@ func (d *Dir) Touch(name string, t time.Time) error {
 		return fmt.Errorf("touch %s: %w", f.Name(), err)
 	}
 	return nil
-}
-
-// OpenSegment opens the append-only file name of d (created 0600 when create is set) and takes
-// its exclusive lock, waiting up to LockWait; see Segment. Without create, a missing file gives
-// (nil, nil).
-func (d *Dir) OpenSegment(name string, create bool) (*Segment, error) {
-	flag := syscall.O_RDWR | syscall.O_APPEND
-	if create {
-		flag |= syscall.O_CREAT
-	}
-	f, err := d.lockFile(name, flag, lockData, LockWait())
-	if !create && errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return newSegment(f)
 }

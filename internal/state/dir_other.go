@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -160,14 +159,7 @@ func (d *Dir) ReadFile(name string) ([]byte, error) {
 		return nil, readError(d.Join(name), err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, tooLargeToRead(f.Name())
-	}
-	return data, nil
+	return readLimited(f)
 }
 
 // Lstat describes name without following a symbolic link.
@@ -279,19 +271,6 @@ func (d *Dir) Write(name string, data []byte, o WriteOptions) error {
 	return nil
 }
 
-// Append adds line and a newline to the file name in one write with O_APPEND.
-func (d *Dir) Append(name string, line []byte) error {
-	f, err := d.openFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, FileMode)
-	if err != nil {
-		return openLogError(d.Join(name), err)
-	}
-	defer f.Close()
-	if _, err := f.Write(appendNewline(line)); err != nil {
-		return fmt.Errorf("append to %s: %w", f.Name(), explain(err))
-	}
-	return f.Sync()
-}
-
 // CheckAppend reports what would make Append of name fail its checks, without writing.
 func (d *Dir) CheckAppend(name string) error {
 	if err := checkName(d.path, name); err != nil {
@@ -307,19 +286,6 @@ func (d *Dir) CheckAppend(name string) error {
 	return d.checkFile(d.Join(name), fi)
 }
 
-// OpenLockFile opens the lock file name, creating it when create is set.
-func (d *Dir) OpenLockFile(name string, create bool) (*os.File, error) {
-	flag := os.O_RDWR
-	if create {
-		flag |= os.O_CREATE
-	}
-	f, err := d.openFile(name, flag, FileMode)
-	if err != nil {
-		return nil, lockError(d.Join(name), err)
-	}
-	return f, nil
-}
-
 // SameFile reports whether the open file f is still the file name of d.
 func (d *Dir) SameFile(f *os.File, name string) bool {
 	held, err := f.Stat()
@@ -330,55 +296,11 @@ func (d *Dir) SameFile(f *os.File, name string) bool {
 	return err == nil && os.SameFile(held, cur)
 }
 
-// Lock takes an exclusive lock on the lock file name, waiting up to LockWait.
-func (d *Dir) Lock(name string) (unlock func(), err error) { return d.LockWithin(name, LockWait()) }
+// holder names the process that holds a lock on f: this system does not tell.
+func holder(*os.File) string { return "another process" }
 
-// LockShared takes a shared lock on the lock file name, waiting up to LockWait; see the Linux
-// version.
-func (d *Dir) LockShared(name string) (unlock func(), err error) {
-	f, err := d.lockFile(name, os.O_RDWR|os.O_CREATE, lockShared, LockWait())
-	if err != nil {
-		return nil, err
-	}
-	return func() { f.Close() }, nil
-}
-
-// LockWithin is Lock with its own wait (0 tries once); see the Linux version.
-func (d *Dir) LockWithin(name string, wait time.Duration) (unlock func(), err error) {
-	f, err := d.lockFile(name, os.O_RDWR|os.O_CREATE, lockExclusive, wait)
-	if err != nil {
-		return nil, err
-	}
-	return func() { f.Close() }, nil
-}
-
-// lockFile opens name with flag and locks it with kind k, waiting up to wait; see the Linux
-// version.
-func (d *Dir) lockFile(name string, flag int, k lockKind, wait time.Duration) (*os.File, error) {
-	deadline := time.Now().Add(wait)
-	for {
-		f, err := d.openFile(name, flag, FileMode)
-		if err != nil {
-			return nil, lockError(d.Join(name), err)
-		}
-		ok, err := tryLock(f, k)
-		if err == nil && !ok {
-			ok, err = waitLock(f, k, time.Until(deadline))
-			if err == nil && !ok {
-				return nil, refusal([]error{ErrLockTimeout}, "lock %s: held by another process for longer than the lock wait (%s); the state was not changed (set %s to wait longer)",
-					d.Join(name), wait, LockWaitEnv)
-			}
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", d.Join(name), err)
-		}
-		if d.SameFile(f, name) {
-			return f, nil
-		}
-		f.Close()
-	}
-}
+// open opens name with flag (and FileMode when it is created), after the checks of openFile.
+func (d *Dir) open(name string, flag int) (*os.File, error) { return d.openFile(name, flag, FileMode) }
 
 // Sub opens the directory name in d, creating it (0700) when create is set; see the Linux
 // version.
@@ -431,21 +353,4 @@ func (d *Dir) Touch(name string, t time.Time) error {
 	}
 	f.Close()
 	return os.Chtimes(d.Join(name), t, t)
-}
-
-// OpenSegment opens the append-only file name of d and takes its exclusive lock; see the Linux
-// version.
-func (d *Dir) OpenSegment(name string, create bool) (*Segment, error) {
-	flag := os.O_RDWR | os.O_APPEND
-	if create {
-		flag |= os.O_CREATE
-	}
-	f, err := d.lockFile(name, flag, lockData, LockWait())
-	if !create && errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return newSegment(f)
 }

@@ -94,3 +94,7 @@ func isReadOnlyFS(err error) bool { return errors.Is(err, syscall.EROFS) }
 func isNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
+
+// TryLock takes an exclusive flock on f without waiting: false when another open file
+// description holds it.
+func TryLock(f *os.File) (bool, error) { return tryLock(f, lockExclusive) }

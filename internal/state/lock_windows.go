@@ -109,3 +109,7 @@ func fileOwner(fs.FileInfo) (uint32, bool) { return 0, false }
 
 func isReadOnlyFS(error) bool { return false }
 func isNoSpace(error) bool    { return false }
+
+// TryLock takes an exclusive lock on f with LockFileEx without waiting: false when another
+// handle holds it. Windows releases a lock when its handle is closed or its process dies.
+func TryLock(f *os.File) (bool, error) { return tryLock(f, lockExclusive) }

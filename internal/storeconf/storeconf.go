@@ -9,15 +9,14 @@
 package storeconf
 
 import (
+	"errors"
 	"flag"
-	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
 
 	"resilience.ops/internal/duration"
 	"resilience.ops/internal/etcdstore"
+	"resilience.ops/internal/field"
 	"resilience.ops/internal/module"
 	"resilience.ops/internal/state"
 )
@@ -106,23 +105,23 @@ func FromEnv(getenv func(string) string, raw map[string]any, source map[string]s
 }
 
 // Open returns the store that p chooses: state.FileStore{} for file, an etcdstore.Store for etcd.
-// Errors are *module.ParamError values naming the parameter. Opening etcd does not connect.
+// Errors are *field.Error values naming the parameter. Opening etcd does not connect.
 func Open(p module.Params) (state.Store, error) {
 	endpoints := p.Strings("etcd_endpoints")
 	if p.Str("store") != Etcd {
 		for _, name := range []string{"etcd_endpoints", "etcd_username", "etcd_password", "etcd_ca_file", "etcd_cert_file", "etcd_key_file"} {
 			if p.Has(name) && (p.Str(name) != "" || len(p.List(name)) > 0) {
-				return nil, &module.ParamError{Param: name, Msg: "is given but store is file: set store to etcd to keep the state in etcd"}
+				return nil, module.ParamErr(name, "is given but store is file: set store to etcd to keep the state in etcd")
 			}
 		}
 		return state.FileStore{}, nil
 	}
 	if len(endpoints) == 0 {
-		return nil, &module.ParamError{Param: "etcd_endpoints", Msg: "is required with store etcd (for example [http://10.0.0.1:2379, http://10.0.0.2:2379])"}
+		return nil, module.ParamErr("etcd_endpoints", "is required with store etcd (for example [http://10.0.0.1:2379, http://10.0.0.2:2379])")
 	}
 	timeout, err := parseDuration(p.Str("etcd_timeout"))
 	if err != nil {
-		return nil, &module.ParamError{Param: "etcd_timeout", Msg: err.Error()}
+		return nil, module.ParamErr("etcd_timeout", "%s", err)
 	}
 	s, err := etcdstore.New(etcdstore.Config{
 		Endpoints: endpoints,
@@ -134,28 +133,18 @@ func Open(p module.Params) (state.Store, error) {
 		KeyFile:   p.Str("etcd_key_file"),
 		Timeout:   timeout,
 	})
+	var fe *field.Error
+	if errors.As(err, &fe) {
+		return nil, fe.In(field.Parameter)
+	}
 	if err != nil {
-		param := "etcd_endpoints"
-		if name, _, ok := strings.Cut(err.Error(), " "); ok && strings.HasPrefix(name, "etcd_") {
-			param = strings.TrimSuffix(strings.Split(name, "/")[0], ":")
-		}
-		return nil, &module.ParamError{Param: param, Msg: strings.TrimPrefix(err.Error(), param+": ")}
+		return nil, module.ParamErr("etcd_endpoints", "%s", err)
 	}
 	return s, nil
 }
 
-// parseDuration reads a number of seconds ("5", "0.5") or a duration with a unit ("5s", "500ms").
+// parseDuration reads etcd_timeout: seconds ("5", "0.5") or a duration with a unit ("5s",
+// "500ms").
 func parseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > etcdstore.MaxTimeout.Seconds() {
-			return 0, fmt.Errorf("%q is not a usable number of seconds", s)
-		}
-		return duration.FromSeconds(f), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration: use seconds (5) or a number and a unit (5s, 500ms)", s)
-	}
-	return d, nil
+	return duration.Parse(s, etcdstore.MaxTimeout, "seconds (5) or a number and a unit (5s, 500ms)")
 }

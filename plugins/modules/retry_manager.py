@@ -369,7 +369,7 @@ options:
     type: float
     default: 5.0
   max_delay:
-    description: The largest delay, in seconds; at least I(base_delay) and at most 86400 (one day).
+    description: The largest delay, in seconds, 0 to 86400 (one day), and at least I(base_delay).
     type: float
     default: 300.0
   backoff_multiplier:

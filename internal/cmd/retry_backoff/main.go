@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"resilience.ops/internal/retrymod"
+	"resilience.ops/internal/retrybackoff"
 )
 
-func main() { os.Exit(retrymod.Main(os.Args, os.Stdout, os.Stderr, os.Getenv)) }
+func main() { os.Exit(retrybackoff.Main(os.Args, os.Stdout, os.Stderr, os.Getenv)) }

@@ -11,6 +11,17 @@ import (
 	"time"
 )
 
+// cliVariant is one command-line retrier under test, with what its runs measured.
+type cliVariant struct {
+	name, shown string
+	argv        []string
+	walls       []time.Duration
+	attempts    []int
+	peak        int64
+	failures    int
+	noWait      []string // the same with waits of 0 s, for the memory
+}
+
 // cmdCLIRetry runs the flaky command (fails twice, then succeeds) under each command-line
 // retrier with the same schedule: 3 attempts, waits of base and 2*base seconds. The variants
 // run alternately, so they see the same machine at the same time.
@@ -41,16 +52,7 @@ func cmdCLIRetry(args []string, stdout, stderr io.Writer) error {
 	defer os.RemoveAll(dir)
 	counter := filepath.Join(dir, "count")
 	cmd := []string{"/bin/sh", *flaky, counter}
-	type variant struct {
-		name, shown string
-		argv        []string
-		walls       []time.Duration
-		attempts    []int
-		peak        int64
-		failures    int
-		noWait      []string // the same with waits of 0 s, for the memory
-	}
-	vs := []*variant{
+	vs := []*cliVariant{
 		{name: "`retry_backoff` (this collection, Go)", shown: fmt.Sprintf("retry_backoff %d %s -- cmd", attempts, b),
 			argv:   append([]string{*rb, strconv.Itoa(attempts), b, "--"}, cmd...),
 			noWait: append([]string{*rb, strconv.Itoa(attempts), "0", "--"}, cmd...)},
@@ -59,12 +61,25 @@ func cmdCLIRetry(args []string, stdout, stderr io.Writer) error {
 			noWait: append([]string{"/bin/bash", *loop, strconv.Itoa(attempts), "0", "--"}, cmd...)},
 	}
 	if p, err := exec.LookPath("retry"); err == nil {
-		vs = append(vs, &variant{name: "Debian `retry` " + debianVersion("retry"), shown: fmt.Sprintf("retry --times=%d --delay=%s -- cmd", attempts, strings.Join(waits, ",")),
+		vs = append(vs, &cliVariant{name: "Debian `retry` " + debianVersion("retry"), shown: fmt.Sprintf("retry --times=%d --delay=%s -- cmd", attempts, strings.Join(waits, ",")),
 			argv:   append([]string{p, "--times=" + strconv.Itoa(attempts), "--delay=" + strings.Join(waits, ","), "--"}, cmd...),
 			noWait: append([]string{p, "--times=" + strconv.Itoa(attempts), "--delay=0", "--"}, cmd...)})
 	}
+	if err := measureCLIRetriers(vs, counter, *runs); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "The same flaky command (`tests/bench/flaky.sh`: fails twice with \"Connection refused\", then succeeds) under each "+
+		"command-line retrier with the same schedule: %d attempts, waits of %s s (%s planned in all). %d runs each, alternating. "+
+		"Overhead is the wall time minus the planned waits. Peak RSS: one more run under GNU time with waits of 0 s, the larger of the retrier and the command it ran.\n\n",
+		attempts, strings.Join(waits, " and "), planned, *runs)
+	return writeCLIRetryTable(stdout, vs, planned, *summary)
+}
+
+// measureCLIRetriers runs each variant runs times, alternating, then once more each under GNU
+// time without the waits, for the memory.
+func measureCLIRetriers(vs []*cliVariant, counter string, runs int) error {
 	env := os.Environ()
-	for range *runs {
+	for range runs {
 		for _, v := range vs {
 			if err := os.Remove(counter); err != nil && !os.IsNotExist(err) {
 				return err
@@ -78,7 +93,7 @@ func cmdCLIRetry(args []string, stdout, stderr io.Writer) error {
 			v.attempts = append(v.attempts, n)
 		}
 	}
-	for _, v := range vs { // memory: one more run each under GNU time, without the waits
+	for _, v := range vs {
 		if err := os.Remove(counter); err != nil && !os.IsNotExist(err) {
 			return err
 		}
@@ -87,10 +102,11 @@ func cmdCLIRetry(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "The same flaky command (`tests/bench/flaky.sh`: fails twice with \"Connection refused\", then succeeds) under each "+
-		"command-line retrier with the same schedule: %d attempts, waits of %s s (%s planned in all). %d runs each, alternating. "+
-		"Overhead is the wall time minus the planned waits. Peak RSS: one more run under GNU time with waits of 0 s, the larger of the retrier and the command it ran.\n\n",
-		attempts, strings.Join(waits, " and "), planned, *runs)
+	return nil
+}
+
+// writeCLIRetryTable writes the table of the variants and adds the summary line.
+func writeCLIRetryTable(stdout io.Writer, vs []*cliVariant, planned time.Duration, summary string) error {
 	fmt.Fprintln(stdout, "| retrier | command | attempts | failed runs | median wall s | median overhead ms | per-run wall s | peak RSS MiB |")
 	fmt.Fprintln(stdout, "|---|---|---:|---:|---:|---:|---|---:|")
 	for _, v := range vs {
@@ -106,7 +122,7 @@ func cmdCLIRetry(args []string, stdout, stderr io.Writer) error {
 	for _, v := range vs {
 		parts = append(parts, fmt.Sprintf("%s %s ms", strings.SplitN(v.name, " (", 2)[0], ms(medianDur(v.walls)-planned)))
 	}
-	return addSummary(*summary, fmt.Sprintf("Command-line retry of the flaky command, overhead above the %s of planned waits: %s.", planned, strings.Join(parts, ", ")))
+	return addSummary(summary, fmt.Sprintf("Command-line retry of the flaky command, overhead above the %s of planned waits: %s.", planned, strings.Join(parts, ", ")))
 }
 
 // readCount reads the flaky command's attempt counter.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/session"
 )
 
@@ -152,7 +153,7 @@ func sessionOperations(state string) (int, error) {
 	}
 	id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(heads[0]), "retry_session_"), ".json")
 	n := 0
-	_, err := (&session.Store{Dir: state}).Each(id, func(*session.Operation) error { n++; return nil })
+	_, err := (&session.Store{Dir: state}).Each(id, func(*record.Operation) error { n++; return nil })
 	return n, err
 }
 

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/session"
 )
 
@@ -303,10 +304,10 @@ func (b *sessionBench) generate(id string, n int) error {
 
 // operation is a generated operation like the ones the module records: one attempt of a command
 // that succeeded, or (10%) retried after connection timeouts, or (5%) failed.
-func (b *sessionBench) operation(id, host string, t time.Time, i int) session.Operation {
+func (b *sessionBench) operation(id, host string, t time.Time, i int) record.Operation {
 	name := []string{"vmware_vm_create", "network_configuration", "dns_register", "vmware_vm_power_on", "cmdb_update"}[i%5]
-	op := session.Operation{OperationID: fmt.Sprintf("%s_%d_%06d", name, t.Unix(), b.rnd.IntN(1000000)), OperationName: name,
-		SessionID: id, Host: host, MaxAttempts: 3, Status: session.OpCompleted, StopReason: "succeeded",
+	op := record.Operation{OperationID: fmt.Sprintf("%s_%d_%06d", name, t.Unix(), b.rnd.IntN(1000000)), OperationName: name,
+		SessionID: id, Host: host, MaxAttempts: 3, Status: record.Completed, StopReason: "succeeded",
 		Context: map[string]any{"vm_name": strings.SplitN(host, ".", 2)[0], "datacenter": "dc1"}}
 	attempts, failed := 1, false
 	switch r := b.rnd.IntN(100); {
@@ -317,7 +318,7 @@ func (b *sessionBench) operation(id, host string, t time.Time, i int) session.Op
 	}
 	at := t
 	for n := 1; n <= attempts; n++ {
-		a := session.Attempt{AttemptNumber: n, StartTime: session.Timestamp(at), Status: "success", ExecutionTime: 0.004}
+		a := record.Attempt{AttemptNumber: n, StartTime: record.Timestamp(at), Status: "success", ExecutionTime: 0.004}
 		if n < attempts || failed {
 			typ, msg := "connection_error", "Connection timeout to vCenter vc01.example.com:443"
 			a.Status, a.ErrorType, a.ErrorMessage = "failed", &typ, &msg
@@ -325,14 +326,14 @@ func (b *sessionBench) operation(id, host string, t time.Time, i int) session.Op
 				a.ShouldRetry, a.DelayBeforeRetry = true, float64(n)*5
 			}
 		}
-		a.EndTime = session.Timestamp(at.Add(4 * time.Millisecond))
+		a.EndTime = record.Timestamp(at.Add(4 * time.Millisecond))
 		at = at.Add(time.Duration(a.DelayBeforeRetry*1000+4) * time.Millisecond)
 		op.Attempts = append(op.Attempts, a)
 	}
-	op.StartTime, op.EndTime, op.AttemptCount = session.Timestamp(t), session.Timestamp(at), attempts
+	op.StartTime, op.EndTime, op.AttemptCount = record.Timestamp(t), record.Timestamp(at), attempts
 	op.ExecutionTime = at.Sub(t).Seconds()
 	if failed {
-		op.Status, op.StopReason, op.ErrorType = session.OpFailed, "attempts_exhausted", "connection_error"
+		op.Status, op.StopReason, op.ErrorType = record.Failed, "attempts_exhausted", "connection_error"
 	}
 	return op
 }
@@ -340,7 +341,7 @@ func (b *sessionBench) operation(id, host string, t time.Time, i int) session.Op
 // count counts the operations of session id, reading its parts as finalize does.
 func (b *sessionBench) count(id string) (int, error) {
 	n := 0
-	h, err := (&session.Store{Dir: b.state}).Each(id, func(*session.Operation) error { n++; return nil })
+	h, err := (&session.Store{Dir: b.state}).Each(id, func(*record.Operation) error { n++; return nil })
 	if err == nil && h == nil {
 		err = fmt.Errorf("session %s is gone", id)
 	}

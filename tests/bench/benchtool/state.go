@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"resilience.ops/internal/record"
 	"resilience.ops/internal/session"
 )
 
@@ -254,7 +255,7 @@ func sessionCase(bin string) *stateCase {
 		expect: func(ok, _ int) int { return ok },
 		count: func(dir string) (int, string, error) {
 			n := 0
-			h, err := (&session.Store{Dir: dir}).Each(id, func(*session.Operation) error { n++; return nil })
+			h, err := (&session.Store{Dir: dir}).Each(id, func(*record.Operation) error { n++; return nil })
 			if err == nil && h == nil {
 				err = fmt.Errorf("session %s has no file", id)
 			}
