@@ -330,97 +330,129 @@ var errBadRecord = errors.New("not a record")
 // version is checked by emit, which decodes it anyway (errBadRecord). It holds one segment in
 // memory at a time, and the positions of the host's operations.
 func scanHost(pd *state.Dir, key string, segs []int, emit func(kind lineKind, line []byte) error, bad *int) error {
-	type pos struct{ seg, line int }
-	var cached []byte // the single segment of most hosts, read once
-	read := func(i int) ([]byte, error) {
-		if len(segs) == 1 && cached != nil {
-			return cached, nil
-		}
-		data, err := readSegment(pd, key, segs[i])
-		if len(segs) == 1 {
-			cached = data
-		}
-		return data, err
+	h := &hostScan{pd: pd, key: key, segs: segs, last: map[string]linePos{}, valid: map[linePos]bool{}}
+	if err := h.index(); err != nil {
+		return err
 	}
-	last := map[string]pos{}
-	var multi map[string][]pos // the positions of operations with more than one version
-	for i := range segs {
-		data, err := read(i)
+	if err := h.pickValid(); err != nil {
+		return err
+	}
+	return h.emit(emit, bad)
+}
+
+// linePos is where a line is: its segment (an index into hostScan.segs) and its line.
+type linePos struct{ seg, line int }
+
+// hostScan is one scanHost: the host's segments and where each operation's versions are.
+type hostScan struct {
+	pd     *state.Dir
+	key    string
+	segs   []int
+	cached []byte // the single segment of most hosts, read once
+	last   map[string]linePos
+	multi  map[string][]linePos // the positions of operations with more than one version
+	valid  map[linePos]bool     // the versions of those that are complete
+	stop   error                // set by emit's function: the scan ends with it
+}
+
+// read returns segment i.
+func (h *hostScan) read(i int) ([]byte, error) {
+	if len(h.segs) == 1 && h.cached != nil {
+		return h.cached, nil
+	}
+	data, err := readSegment(h.pd, h.key, h.segs[i])
+	if len(h.segs) == 1 {
+		h.cached = data
+	}
+	return data, err
+}
+
+// eachLine calls fn with every complete line of the host's segments, until fn sets h.stop.
+func (h *hostScan) eachLine(fn func(p linePos, line []byte)) error {
+	for i := range h.segs {
+		data, err := h.read(i)
 		if err != nil {
 			return err
 		}
 		forLines(data, func(j int, line []byte) {
-			kind, id := classify(line)
-			if kind != lineOp {
-				return
-			}
-			if prev, seen := last[id]; seen {
-				if multi == nil {
-					multi = map[string][]pos{}
-				}
-				if multi[id] == nil {
-					multi[id] = []pos{prev}
-				}
-				multi[id] = append(multi[id], pos{i, j})
-			}
-			last[id] = pos{i, j}
-		})
-	}
-	valid := map[pos]bool{}
-	if len(multi) > 0 { // the last valid version of each: read its line again
-		for i := range segs {
-			data, err := read(i)
-			if err != nil {
-				return err
-			}
-			forLines(data, func(j int, line []byte) {
-				if _, id := classify(line); multi[id] != nil && json.Valid(line) {
-					valid[pos{i, j}] = true
-				}
-			})
-		}
-		for id, ps := range multi {
-			delete(last, id)
-			for k := len(ps) - 1; k >= 0; k-- {
-				if valid[ps[k]] {
-					last[id] = ps[k]
-					break
-				}
-			}
-		}
-	}
-	for i := range segs {
-		data, err := read(i)
-		if err != nil {
-			return err
-		}
-		var ferr error
-		forLines(data, func(j int, line []byte) {
-			if ferr != nil {
-				return
-			}
-			kind, id := classify(line)
-			if kind == lineOp && last[id] != (pos{i, j}) {
-				if multi[id] == nil || !valid[pos{i, j}] { // torn (an earlier version is skipped)
-					*bad++
-				}
-				return
-			}
-			if kind == lineBad {
-				*bad++
-				return
-			}
-			if err := emit(kind, line); errors.Is(err, errBadRecord) {
-				*bad++
-			} else {
-				ferr = err
+			if h.stop == nil {
+				fn(linePos{i, j}, line)
 			}
 		})
-		if ferr != nil {
-			return ferr
+		if h.stop != nil {
+			return h.stop
 		}
 	}
 	return nil
+}
+
+// index finds the last version of each operation, and every version of those with several.
+func (h *hostScan) index() error {
+	return h.eachLine(func(p linePos, line []byte) {
+		kind, id := classify(line)
+		if kind != lineOp {
+			return
+		}
+		if prev, seen := h.last[id]; seen {
+			if h.multi == nil {
+				h.multi = map[string][]linePos{}
+			}
+			if h.multi[id] == nil {
+				h.multi[id] = []linePos{prev}
+			}
+			h.multi[id] = append(h.multi[id], p)
+		}
+		h.last[id] = p
+	})
+}
+
+// pickValid makes the last complete version of each operation with several its current one:
+// their lines are read again and checked.
+func (h *hostScan) pickValid() error {
+	if len(h.multi) == 0 {
+		return nil
+	}
+	err := h.eachLine(func(p linePos, line []byte) {
+		if _, id := classify(line); h.multi[id] != nil && json.Valid(line) {
+			h.valid[p] = true
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for id, ps := range h.multi {
+		delete(h.last, id)
+		for k := len(ps) - 1; k >= 0; k-- {
+			if h.valid[ps[k]] {
+				h.last[id] = ps[k]
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// emit calls fn with the current records, in order, and counts the others in bad. An error of fn
+// other than errBadRecord ends the scan.
+func (h *hostScan) emit(fn func(kind lineKind, line []byte) error, bad *int) error {
+	return h.eachLine(func(p linePos, line []byte) {
+		kind, id := classify(line)
+		if kind == lineOp && h.last[id] != p {
+			if h.multi[id] == nil || !h.valid[p] { // torn (an earlier version is skipped)
+				*bad++
+			}
+			return
+		}
+		if kind == lineBad {
+			*bad++
+			return
+		}
+		if err := fn(kind, line); errors.Is(err, errBadRecord) {
+			*bad++
+		} else {
+			h.stop = err
+		}
+	})
 }
 
 // forLines calls fn with each complete line of data and its index; a last line without a newline

@@ -249,27 +249,8 @@ func (t *tally) addLine(line []byte, op *record.Operation) error {
 
 // add adds one operation.
 func (t *tally) add(op *opLite) {
-	if op.Host != "" {
-		switch {
-		case t.hostSet != nil:
-			t.hostSet[op.Host] = true
-		case op.Host != t.lastHost:
-			t.hosts++
-		}
-		t.lastHost = op.Host
-	}
-	var failures map[string]int // failed attempts of this operation, by type
-	for _, a := range op.Attempts {
-		if a.Status != record.AttemptSuccess && a.ErrorType != nil {
-			t.errDist[capped(t.errDist, *a.ErrorType)]++
-			if *a.ErrorType != "" {
-				if failures == nil {
-					failures = map[string]int{}
-				}
-				failures[*a.ErrorType]++
-			}
-		}
-	}
+	t.countHost(op.Host)
+	failures := t.addAttempts(op)
 	if !op.finished() {
 		t.st.RunningOperations++
 		return
@@ -287,8 +268,44 @@ func (t *tally) add(op *opLite) {
 		t.st.MaxRetryCount = max(t.st.MaxRetryCount, retries)
 	}
 	t.exec += op.ExecutionTime
-
 	name := capped(t.names, op.OperationName)
+	t.addName(name, op)
+	t.addGroup(name, op, retries, failures)
+}
+
+// countHost counts host (the operation's; "" for none).
+func (t *tally) countHost(host string) {
+	if host == "" {
+		return
+	}
+	switch {
+	case t.hostSet != nil:
+		t.hostSet[host] = true
+	case host != t.lastHost:
+		t.hosts++
+	}
+	t.lastHost = host
+}
+
+// addAttempts counts the failed attempts of op in the error distribution, and returns them by type.
+func (t *tally) addAttempts(op *opLite) map[string]int {
+	var failures map[string]int
+	for _, a := range op.Attempts {
+		if a.Status != record.AttemptSuccess && a.ErrorType != nil {
+			t.errDist[capped(t.errDist, *a.ErrorType)]++
+			if *a.ErrorType != "" {
+				if failures == nil {
+					failures = map[string]int{}
+				}
+				failures[*a.ErrorType]++
+			}
+		}
+	}
+	return failures
+}
+
+// addName adds the finished operation op to the performance metrics of its name.
+func (t *tally) addName(name string, op *opLite) {
 	m := t.names[name]
 	if m == nil {
 		m = &nameTally{}
@@ -303,7 +320,11 @@ func (t *tally) add(op *opLite) {
 	}
 	m.attempts += op.AttemptCount
 	m.time += op.ExecutionTime
+}
 
+// addGroup adds the finished operation op, with its retries and failed attempts by type, to the
+// exported metrics' group of its name and status.
+func (t *tally) addGroup(name string, op *opLite, retries int, failures map[string]int) {
 	k := groupKey{name, op.Status}
 	g := t.groups[k]
 	if g == nil {

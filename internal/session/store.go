@@ -151,27 +151,7 @@ func (s *Store) UpdateHead(id string, fn func(sess *Session, created bool) error
 	}
 	now := s.now()
 	if s.DryRun {
-		d, err := s.openStateDir(false)
-		if err != nil {
-			return Session{}, false, err
-		}
-		var h *Session
-		if d != nil {
-			h, err = readHead(d, id)
-			d.Close()
-			if err != nil {
-				return Session{}, false, err
-			}
-		}
-		created := h == nil
-		if created {
-			h = newHead(id, now)
-		}
-		if err := fn(h, created); err != nil && !errors.Is(err, state.ErrUnchanged) {
-			return Session{}, false, err
-		}
-		tidy(h)
-		return *h, created, nil
+		return s.dryUpdateHead(id, now, fn)
 	}
 	d, err := s.openStateDir(true)
 	if err != nil {
@@ -206,25 +186,60 @@ func (s *Store) UpdateHead(id string, fn func(sess *Session, created bool) error
 	}
 	h.FormatVersion, h.UpdatedAt, h.Operations = FormatVersion, record.Timestamp(now), nil
 	tidy(h)
-	data, err := encodeHead(h)
+	if err := writeHead(d, id, h, created); err != nil {
+		return Session{}, false, err
+	}
+	return *h, created, nil
+}
+
+// dryUpdateHead is UpdateHead in DryRun: fn gets the head as it is read (a format-1 session keeps
+// its operations), and nothing is written.
+func (s *Store) dryUpdateHead(id string, now time.Time, fn func(sess *Session, created bool) error) (Session, bool, error) {
+	d, err := s.openStateDir(false)
 	if err != nil {
 		return Session{}, false, err
 	}
-	// A fixed temporary name: one that a writer killed mid-write left is reused (we hold the lock).
-	if err := d.Write(headName(id), data, state.WriteOptions{Temp: tempName(headName(id))}); err != nil {
+	var h *Session
+	if d != nil {
+		h, err = readHead(d, id)
+		d.Close()
+		if err != nil {
+			return Session{}, false, err
+		}
+	}
+	created := h == nil
+	if created {
+		h = newHead(id, now)
+	}
+	if err := fn(h, created); err != nil && !errors.Is(err, state.ErrUnchanged) {
 		return Session{}, false, err
 	}
+	tidy(h)
+	return *h, created, nil
+}
+
+// writeHead writes head h of session id (the caller holds the session's exclusive lock), removes a
+// compressed head it replaces and, for a session just created, creates its parts directory.
+func writeHead(d *state.Dir, id string, h *Session, created bool) error {
+	data, err := encodeHead(h)
+	if err != nil {
+		return err
+	}
+	// A fixed temporary name: one that a writer killed mid-write left is reused (we hold the lock).
+	if err := d.Write(headName(id), data, state.WriteOptions{Temp: tempName(headName(id))}); err != nil {
+		return err
+	}
 	if err := d.Remove(headName(id) + gzExt); err != nil {
-		return Session{}, false, err
+		return err
 	}
 	if created {
 		pd, err := openParts(d, id, true)
 		if err != nil {
-			return Session{}, false, err
+			return err
 		}
 		pd.Close()
 	}
-	return *h, created, nil
+	return nil
 }
 
 // migrate moves the operations of the format-1 session h into its parts (under the session's
@@ -784,26 +799,9 @@ func (s *Store) FinalizeReport(id string, status Status, th *Thresholds) (Finali
 	if err := ValidateID(id); err != nil {
 		return Finalized{}, err
 	}
-	var token string
-	if !s.DryRun { // fail before creating the directory or a lock file
-		if cur, err := s.Head(id); err != nil || cur == nil {
-			if err == nil {
-				err = s.noSession(id)
-			}
-			return Finalized{}, err
-		}
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		token = hex.EncodeToString(b[:])
-		if _, _, err := s.UpdateHead(id, func(se *Session, created bool) error {
-			if created {
-				return s.noSession(id) // removed since the check above
-			}
-			se.Finalizing = token
-			return nil
-		}); err != nil {
-			return Finalized{}, err
-		}
+	token, err := s.markFinalizing(id)
+	if err != nil {
+		return Finalized{}, err
 	}
 	t := newTally()
 	errs := newErrorCollector(MaxErrorLogEntries)
@@ -831,11 +829,59 @@ func (s *Store) FinalizeReport(id string, status Status, th *Thresholds) (Finali
 	if th != nil {
 		alerts = CheckAlerts(stats, *th)
 	}
-	final := func(se *Session) {
+	out, err := s.applyFinal(id, token, *h, func(se *Session) {
 		se.SessionEnd, se.SessionDuration, se.SessionStatus = record.Timestamp(now), round(dur.Seconds(), 3), status
 		se.FinalStatistics, se.Alerts = &stats, alerts
+	})
+	if err != nil {
+		return Finalized{}, err
 	}
-	out := *h
+	perf := t.performance(&out, stats, now)
+	perf.SkippedRecords = bad
+	rep := Finalized{Session: out, FailureCount: errs.count, Hosts: perf.Hosts, Failures: errs.first(MaxReportedFailures)}
+	for i := range rep.Failures {
+		e := &rep.Failures[i]
+		e.ErrorMessage, e.FailedTask, e.OperationName, e.Host = clip(e.ErrorMessage, maxReportedText),
+			clip(e.FailedTask, maxReportedText), clip(e.OperationName, maxReportedText), clip(e.Host, maxReportedText)
+	}
+	if err := s.writeJSON(s.Files().Performance(id), perf); err != nil {
+		return rep, err
+	}
+	return rep, s.writeJSON(s.Files().ErrorLog(id), errs.log(id))
+}
+
+// markFinalizing marks session id's head with a new random token before a finalize reads the
+// session, and returns the token ("" in DryRun, which writes nothing). A session without a file
+// fails, before the directory or a lock file is created.
+func (s *Store) markFinalizing(id string) (string, error) {
+	if s.DryRun {
+		return "", nil
+	}
+	if cur, err := s.Head(id); err != nil || cur == nil {
+		if err == nil {
+			err = s.noSession(id)
+		}
+		return "", err
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	_, _, err := s.UpdateHead(id, func(se *Session, created bool) error {
+		if created {
+			return s.noSession(id) // removed since the check above
+		}
+		se.Finalizing = token
+		return nil
+	})
+	return token, err
+}
+
+// applyFinal sets what final sets in the head of session id, unless the head lost token since
+// markFinalizing (an operation was recorded, or another finalize ran, meanwhile): the head is then
+// left as it is, and the session h that was read is reported with final applied and its status
+// kept. In DryRun nothing is written. It returns the session as reported, without operations.
+func (s *Store) applyFinal(id, token string, h Session, final func(se *Session)) (Session, error) {
+	out := h
 	if s.DryRun {
 		final(&out)
 	} else {
@@ -852,7 +898,7 @@ func (s *Store) FinalizeReport(id string, status Status, th *Thresholds) (Finali
 			return nil
 		})
 		if err != nil {
-			return Finalized{}, err
+			return Session{}, err
 		}
 		out = written
 		if !applied { // the head is left as it is: report what was read, with its status
@@ -864,18 +910,7 @@ func (s *Store) FinalizeReport(id string, status Status, th *Thresholds) (Finali
 	out.Finalizing = ""
 	tidy(&out)
 	out.Operations = nil
-	perf := t.performance(&out, stats, now)
-	perf.SkippedRecords = bad
-	rep := Finalized{Session: out, FailureCount: errs.count, Hosts: perf.Hosts, Failures: errs.first(MaxReportedFailures)}
-	for i := range rep.Failures {
-		e := &rep.Failures[i]
-		e.ErrorMessage, e.FailedTask, e.OperationName, e.Host = clip(e.ErrorMessage, maxReportedText),
-			clip(e.FailedTask, maxReportedText), clip(e.OperationName, maxReportedText), clip(e.Host, maxReportedText)
-	}
-	if err := s.writeJSON(s.Files().Performance(id), perf); err != nil {
-		return rep, err
-	}
-	return rep, s.writeJSON(s.Files().ErrorLog(id), errs.log(id))
+	return out, nil
 }
 
 func (s *Store) noSession(id string) error {
