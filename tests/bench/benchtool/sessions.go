@@ -33,14 +33,15 @@ import (
 func cmdSessions(args []string, stdout, stderr io.Writer) error {
 	fs, summary := newFlags("sessions", stderr)
 	bin := fs.String("bin", "plugins/modules/__bin/retry_manager_linux_amd64", "the module build of this host")
-	maxOps := fs.Int("max", 100000, "operations the session grows to")
-	step := fs.Int("step", 10000, "operations between the measured windows")
-	window := fs.Int("window", 200, "records timed in each window with one writer")
-	writers := fs.Int("writers", 50, "concurrent writers on distinct hosts")
-	each := fs.Int("each", 10, "records of each concurrent writer in each window")
+	var o sessionsOpts
+	fs.IntVar(&o.max, "max", 100000, "operations the session grows to")
+	fs.IntVar(&o.step, "step", 10000, "operations between the measured windows")
+	fs.IntVar(&o.window, "window", 200, "records timed in each window with one writer")
+	fs.IntVar(&o.writers, "writers", 50, "concurrent writers on distinct hosts")
+	fs.IntVar(&o.each, "each", 10, "records of each concurrent writer in each window")
 	perHost := fs.Int("per-host", 5, "operations of each generated host")
-	finalizeRuns := fs.Int("finalize-runs", 3, "finalize runs at the largest size")
-	timeBin := fs.String("time", "/usr/bin/time", "GNU time, for the peak memory")
+	fs.IntVar(&o.finalizeRuns, "finalize-runs", 3, "finalize runs at the largest size")
+	fs.StringVar(&o.timeBin, "time", "/usr/bin/time", "GNU time, for the peak memory")
 	keep := fs.String("keep", "", "keep the state directory here (default: a temporary one, removed)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -55,125 +56,166 @@ func cmdSessions(args []string, stdout, stderr io.Writer) error {
 		dir = d
 	}
 	b := &sessionBench{bin: *bin, work: dir, state: filepath.Join(dir, "state"), perHost: *perHost,
-		rnd: rand.New(rand.NewPCG(18, 18))}
+		rnd: rand.New(rand.NewPCG(18, 18)), grown: map[string]int{}, recorded: map[string]int{}}
 	if err := os.MkdirAll(filepath.Join(dir, "args"), 0o700); err != nil {
 		return err
 	}
-	// Two sessions grown alike: one for the single writer, one for the concurrent writers.
-	single, err := b.start()
+	res, err := b.measure(o, stderr)
 	if err != nil {
 		return err
 	}
-	multi, err := b.start()
-	if err != nil {
-		return err
+	return addSummary(*summary, res.report(stdout, o, *perHost))
+}
+
+// sessionsOpts are the sizes of cmdSessions.
+type sessionsOpts struct {
+	max, step, window, writers, each, finalizeRuns int
+	timeBin                                        string
+}
+
+// sessionRow is one measured window: the records with 1 writer and with many, at from operations.
+type sessionRow struct {
+	from                  int
+	one, many             []time.Duration
+	oneRate, manyRate     float64
+	oneFailed, manyFailed int
+}
+
+// sessionsResult is what cmdSessions measured.
+type sessionsResult struct {
+	rows       []sessionRow
+	total      int            // operations of the finalized session
+	lost       map[string]int // by session
+	single     string         // the session of the single writer
+	multi      string         // the session of the concurrent writers
+	files      int
+	bytes      int64
+	perOp      float64
+	finTimes   []time.Duration
+	finRSS     []float64
+	finLastOut string
+}
+
+// measure grows two sessions alike (one for the single writer, one for the concurrent writers),
+// measures the windows, counts what was lost, and finalizes the single writer's session at o.max.
+func (b *sessionBench) measure(o sessionsOpts, stderr io.Writer) (*sessionsResult, error) {
+	res := &sessionsResult{lost: map[string]int{}}
+	var err error
+	if res.single, err = b.start(); err != nil {
+		return nil, err
 	}
-	type row struct {
-		from                 int
-		one, many            []time.Duration
-		oneRate, manyRate    float64
-		oneFailed, manyFaild int
+	if res.multi, err = b.start(); err != nil {
+		return nil, err
 	}
-	var rows []row
-	grown := map[string]int{}
-	recorded := map[string]int{}
-	for from := 0; from < *maxOps; from += *step {
-		r := row{from: from}
-		for _, s := range []string{single, multi} {
-			if n := from - grown[s] - recorded[s]; n > 0 {
-				if err := b.generate(s, n); err != nil {
-					return err
-				}
-				grown[s] += n
-			}
-		}
-		// What the generator wrote goes to disk now, not during the records' fsyncs.
-		syscall.Sync()
-		lat, wall, failed, err := b.records(single, 1, *window, from)
+	for from := 0; from < o.max; from += o.step {
+		r, err := b.window(o, res.single, res.multi, from)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		r.one, r.oneFailed, r.oneRate = lat, failed, float64(len(lat))/wall.Seconds()
-		recorded[single] += len(lat) - failed
-		lat, wall, failed, err = b.records(multi, *writers, *each, from)
-		if err != nil {
-			return err
-		}
-		r.many, r.manyFaild, r.manyRate = lat, failed, float64(len(lat))/wall.Seconds()
-		recorded[multi] += len(lat) - failed
-		rows = append(rows, r)
-		fmt.Fprintf(stderr, "benchtool sessions: %d operations: 1 writer %s ms, %d writers %s ms\n", from, ms(medianDur(r.one)), *writers, ms(medianDur(r.many)))
+		res.rows = append(res.rows, r)
+		fmt.Fprintf(stderr, "benchtool sessions: %d operations: 1 writer %s ms, %d writers %s ms\n", from, ms(medianDur(r.one)), o.writers, ms(medianDur(r.many)))
 	}
-	// Grow the single writer's session to -max, then finalize it.
-	if n := *maxOps - grown[single] - recorded[single]; n > 0 {
-		if err := b.generate(single, n); err != nil {
-			return err
-		}
-		grown[single] += n
+	// Grow the single writer's session to o.max, then finalize it.
+	if err := b.growTo(res.single, o.max); err != nil {
+		return nil, err
 	}
-	lost := map[string]int{}
-	for _, s := range []string{single, multi} {
+	for _, s := range []string{res.single, res.multi} {
 		n, err := b.count(s)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		lost[s] = grown[s] + recorded[s] - n
+		res.lost[s] = b.grown[s] + b.recorded[s] - n
 	}
-	files, bytesOnDisk, perOp, err := b.layout(single)
-	if err != nil {
-		return err
+	if res.files, res.bytes, res.perOp, err = b.layout(res.single); err != nil {
+		return nil, err
 	}
-	var finTimes []time.Duration
-	var finRSS []float64
-	var finOut string
-	for range *finalizeRuns {
-		wall, rss, out, err := b.finalize(single, *timeBin)
+	for range o.finalizeRuns {
+		wall, rss, out, err := b.finalize(res.single, o.timeBin)
 		if err != nil {
+			return nil, err
+		}
+		res.finTimes, res.finRSS, res.finLastOut = append(res.finTimes, wall), append(res.finRSS, rss), out
+	}
+	res.total = b.grown[res.single] + b.recorded[res.single]
+	return res, nil
+}
+
+// growTo grows session s to n operations with generated ones (counting the records made in it).
+func (b *sessionBench) growTo(s string, n int) error {
+	if k := n - b.grown[s] - b.recorded[s]; k > 0 {
+		if err := b.generate(s, k); err != nil {
 			return err
 		}
-		finTimes, finRSS, finOut = append(finTimes, wall), append(finRSS, rss), out
+		b.grown[s] += k
 	}
+	return nil
+}
 
-	total := grown[single] + recorded[single]
+// window grows both sessions to from operations and times the records of one window in each.
+func (b *sessionBench) window(o sessionsOpts, single, multi string, from int) (sessionRow, error) {
+	r := sessionRow{from: from}
+	for _, s := range []string{single, multi} {
+		if err := b.growTo(s, from); err != nil {
+			return r, err
+		}
+	}
+	// What the generator wrote goes to disk now, not during the records' fsyncs.
+	syscall.Sync()
+	lat, wall, failed, err := b.records(single, 1, o.window, from)
+	if err != nil {
+		return r, err
+	}
+	r.one, r.oneFailed, r.oneRate = lat, failed, float64(len(lat))/wall.Seconds()
+	b.recorded[single] += len(lat) - failed
+	lat, wall, failed, err = b.records(multi, o.writers, o.each, from)
+	if err != nil {
+		return r, err
+	}
+	r.many, r.manyFailed, r.manyRate = lat, failed, float64(len(lat))/wall.Seconds()
+	b.recorded[multi] += len(lat) - failed
+	return r, nil
+}
+
+// report writes the section's body and returns its line of the summary.
+func (res *sessionsResult) report(stdout io.Writer, o sessionsOpts, perHost int) string {
 	fmt.Fprintf(stdout, "A record is one module process: action run of `true` with track_session (as a host of a play records "+
 		"its operation), timed from the outside, fork and exec included. With 1 writer, %d records one after the other per "+
 		"window; with %d writers, %d processes on distinct hosts at once, %d records each. Between windows the session "+
 		"grows by operations written directly in its layout (%d operations per generated host, 10%% of them retried, "+
-		"5%% failed). Medians.\n\n", *window, *writers, *writers, *each, *perHost)
-	fmt.Fprintf(stdout, "| operations already in the session | 1 writer: ms per record | 1 writer: records/s | %d writers: ms per record | %d writers: records/s | failed records |\n", *writers, *writers)
+		"5%% failed). Medians.\n\n", o.window, o.writers, o.writers, o.each, perHost)
+	fmt.Fprintf(stdout, "| operations already in the session | 1 writer: ms per record | 1 writer: records/s | %d writers: ms per record | %d writers: records/s | failed records |\n", o.writers, o.writers)
 	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|")
-	for i, r := range rows {
-		to := r.from + *step
-		if i == len(rows)-1 {
-			to = *maxOps
+	for i, r := range res.rows {
+		to := r.from + o.step
+		if i == len(res.rows)-1 {
+			to = o.max
 		}
 		fmt.Fprintf(stdout, "| %s-%s | %s | %.0f | %s | %.0f | %d |\n", thousands(r.from), thousands(to), ms(medianDur(r.one)), r.oneRate,
-			ms(medianDur(r.many)), r.manyRate, r.oneFailed+r.manyFaild)
+			ms(medianDur(r.many)), r.manyRate, r.oneFailed+r.manyFailed)
 	}
-	first, last := rows[0], rows[len(rows)-1]
+	first, last := res.rows[0], res.rows[len(res.rows)-1]
 	growth := float64(medianDur(last.one)) / float64(medianDur(first.one))
 	growthMany := float64(medianDur(last.many)) / float64(medianDur(first.many))
 	var oneRates, manyRates []float64
-	for _, r := range rows {
+	for _, r := range res.rows {
 		oneRates, manyRates = append(oneRates, r.oneRate), append(manyRates, r.manyRate)
 	}
 	scale := median(manyRates) / median(oneRates)
-	fin := medianDur(finTimes)
-	rss := median(finRSS)
+	fin, rss := medianDur(res.finTimes), median(res.finRSS)
 	fmt.Fprintf(stdout, "\n- Median record at %s-%s operations over the median at 0-%s: **%.2f×** with 1 writer (goal ≤ 1.2×), %.2f× with %d writers.\n",
-		thousands(last.from), thousands(*maxOps), thousands(*step), growth, growthMany, *writers)
+		thousands(last.from), thousands(o.max), thousands(o.step), growth, growthMany, o.writers)
 	fmt.Fprintf(stdout, "- Records per second with %d writers on distinct hosts over 1 writer: **%.2f×** (goal ≥ 1.5× on this %d-core machine; medians over the windows).\n",
-		*writers, scale, nproc())
+		o.writers, scale, nproc())
 	fmt.Fprintf(stdout, "- Records lost: %d with 1 writer, %d with %d writers (the session's operations, counted afterwards, against the "+
-		"generated ones and the records the module reported; must be 0).\n", lost[single], lost[multi], *writers)
+		"generated ones and the records the module reported; must be 0).\n", res.lost[res.single], res.lost[res.multi], o.writers)
 	fmt.Fprintf(stdout, "- Finalize of %s operations (action finalize, one module process): **%s s** (goal < 2 s), peak memory **%.1f MiB** "+
-		"(goal < 64 MiB; GNU time's maximum resident set size); %d runs: %s s. Its result: %s\n", thousands(total), secs(fin), rss,
-		*finalizeRuns, list(durSecs(finTimes), func(f float64) string { return fmt.Sprintf("%.2f", f) }), finOut)
+		"(goal < 64 MiB; GNU time's maximum resident set size); %d runs: %s s. Its result: %s\n", thousands(res.total), secs(fin), rss,
+		o.finalizeRuns, list(durSecs(res.finTimes), func(f float64) string { return fmt.Sprintf("%.2f", f) }), res.finLastOut)
 	fmt.Fprintf(stdout, "- The session's files at %s operations: %d files (the head, per-host segments, locks), %.1f MiB on disk; "+
-		"%.0f bytes per operation.\n\n", thousands(total), files, float64(bytesOnDisk)/(1<<20), perOp)
-	return addSummary(*summary, fmt.Sprintf("Sessions at fleet scale: record at %s operations %.2f× the record at 0 (goal ≤ 1.2×); "+
+		"%.0f bytes per operation.\n\n", thousands(res.total), res.files, float64(res.bytes)/(1<<20), res.perOp)
+	return fmt.Sprintf("Sessions at fleet scale: record at %s operations %.2f× the record at 0 (goal ≤ 1.2×); "+
 		"%d writers %.2f× the records/s of 1 (goal ≥ 1.5×); lost records %d; finalize of %s operations %s s, %.1f MiB (goals < 2 s, < 64 MiB).",
-		thousands(last.from), growth, *writers, scale, lost[single]+lost[multi], thousands(total), secs(fin), rss))
+		thousands(last.from), growth, o.writers, scale, res.lost[res.single]+res.lost[res.multi], thousands(res.total), secs(fin), rss)
 }
 
 // sessionBench holds what the measurements share.
@@ -183,6 +225,8 @@ type sessionBench struct {
 	rnd              *rand.Rand
 	hosts            int // generated hosts so far
 	args             int // argument files so far
+	// By session: the operations generated in it, and those its records added.
+	grown, recorded map[string]int
 }
 
 // moduleArgs writes an argument file for the module (see moduleArgv).
