@@ -105,11 +105,10 @@ func recordRefusal(req AdmitRequest, f *retry.Failure, rep GuardReport, env Env)
 	}
 	now := env.Clock.Now()
 	st := newStore(req.Common, env)
-	var rec record.Operation
-	_, _, err = st.Update(req.SessionID, func(se *session.Session, _ bool) error {
-		o, err := operationFor(req.Common, se, req.SessionID, &opID, req.Name, req.Attempt, now)
+	rec, err := st.UpdateOperation(req.SessionID, req.Host, req.Context, func(lookup session.Lookup) (record.Operation, []session.ErrorEntry, error) {
+		o, err := operationFor(req.Common, lookup, req.SessionID, &opID, req.Name, req.Attempt, now)
 		if err != nil {
-			return err
+			return record.Operation{}, nil, err
 		}
 		opStart, err := record.ParseTimestamp(o.StartTime)
 		if err != nil {
@@ -117,16 +116,11 @@ func recordRefusal(req AdmitRequest, f *retry.Failure, rep GuardReport, env Env)
 		}
 		o.Status, o.StopReason, o.ErrorType = record.Failed, string(retry.StopRejected), string(f.Type)
 		o.MaxAttempts, o.EndTime, o.ExecutionTime = pol.MaxAttempts, record.Timestamp(now), secondsOf(now.Sub(opStart))
-		session.NoteContext(se, o.Context)
-		rec = *o
-		return nil
+		entry := session.ErrorEntryOf(o, now)
+		entry.ErrorMessage = f.Summary()
+		return *o, []session.ErrorEntry{entry}, nil
 	})
 	if err != nil {
-		return Reply{}, err
-	}
-	entry := session.ErrorEntryOf(&rec, now)
-	entry.ErrorMessage = f.Summary()
-	if err := st.AppendError(req.SessionID, entry); err != nil {
 		return Reply{}, err
 	}
 	last := ""

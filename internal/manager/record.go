@@ -86,20 +86,18 @@ func Record(req RecordRequest, env Env) (Reply, error) {
 	st := newStore(req.Common, env)
 	var r recording
 	opID := req.OperationID
-	_, _, err = st.Update(req.SessionID, func(se *session.Session, _ bool) error {
-		o, err := operationFor(req.Common, se, req.SessionID, &opID, req.Name, req.Attempt, start)
+	r.rec, err = st.UpdateOperation(req.SessionID, req.Host, req.Context, func(lookup session.Lookup) (record.Operation, []session.ErrorEntry, error) {
+		o, err := operationFor(req.Common, lookup, req.SessionID, &opID, req.Name, req.Attempt, start)
 		if err != nil {
-			return err
+			return record.Operation{}, nil, err
 		}
 		r = recordAttempt(req, o, pol, gr, start, now, env)
-		session.NoteContext(se, o.Context)
-		r.rec = *o
-		return nil
+		return *o, errorEntries(o, now), nil
 	})
 	if err != nil {
 		return Reply{}, err
 	}
-	if err := logAttemptFiles(st, req, &r.rec, now); err != nil {
+	if err := logAttemptFiles(st, req, &r.rec); err != nil {
 		return Reply{}, err
 	}
 	return recordReply(req, gr, r, st, env), nil
@@ -172,19 +170,21 @@ func (r *recording) decide(req RecordRequest, o *record.Operation, a *record.Att
 	}
 }
 
-// logAttemptFiles writes the attempt's own file (when asked) and, when the operation failed, its
-// entry of the error log.
-func logAttemptFiles(st *session.Store, req RecordRequest, rec *record.Operation, now time.Time) error {
-	last := rec.Attempts[len(rec.Attempts)-1]
-	if req.LogEach {
-		if err := st.WriteAttempt(req.SessionID, rec, last); err != nil {
-			return err
-		}
+// logAttemptFiles writes the attempt's own file, when asked. (A failed operation's entry of the
+// error log is recorded with it: see errorEntries.)
+func logAttemptFiles(st *session.Store, req RecordRequest, rec *record.Operation) error {
+	if !req.LogEach {
+		return nil
 	}
-	if rec.Status == record.Failed {
-		return st.AppendError(req.SessionID, session.ErrorEntryOf(rec, now))
+	return st.WriteAttempt(req.SessionID, rec, rec.Attempts[len(rec.Attempts)-1])
+}
+
+// errorEntries is the error log entry of operation op when it failed, recorded with it at now.
+func errorEntries(op *record.Operation, now time.Time) []session.ErrorEntry {
+	if op.Status != record.Failed {
+		return nil
 	}
-	return nil
+	return []session.ErrorEntry{session.ErrorEntryOf(op, now)}
 }
 
 // recordReply is the reply of action record, with a message that says what follows the attempt.
@@ -222,10 +222,10 @@ func recordReply(req RecordRequest, gr *guardRun, r recording, st *session.Store
 	return Reply{Changed: true, Msg: msg, Data: ret}
 }
 
-// newOperation appends a new operation of name to session se, started at start, for attempt given
+// newOperation returns a new operation of name in session id, started at start, for attempt given
 // (0: not given): only attempt 1 starts an operation, except in check mode, where the earlier
 // attempts of an operation with id *opID were not written. *opID is set to its id when empty.
-func newOperation(c Common, se *session.Session, id string, opID *string, name string, given int, start time.Time) (*record.Operation, error) {
+func newOperation(c Common, id string, opID *string, name string, given int, start time.Time) (*record.Operation, error) {
 	done := 0
 	if given > 1 {
 		if *opID == "" || !c.CheckMode {
@@ -238,45 +238,7 @@ func newOperation(c Common, se *session.Session, id string, opID *string, name s
 		// Its own random source: Env.Rand draws the jitter, as in the engine.
 		*opID = record.NewOperationID(name, start, nil)
 	}
-	se.Operations = append(se.Operations, record.Operation{OperationID: *opID, OperationName: name, SessionID: id,
+	return &record.Operation{OperationID: *opID, OperationName: name, SessionID: id,
 		Host: c.Host, StartTime: record.Timestamp(start), Status: record.Running, AttemptCount: done,
-		Attempts: []record.Attempt{}, Context: c.Context})
-	return &se.Operations[len(se.Operations)-1], nil
-}
-
-// IngestRequest is action record with a finished run of action run (its registered result,
-// already decoded into Operation): the run is recorded in session SessionID as it is.
-type IngestRequest struct {
-	Common
-	SessionID string
-	Name      string // the operation's name when the result has none
-	Operation record.Operation
-}
-
-// Ingest records a finished run of action run in the session.
-func Ingest(req IngestRequest, env Env) (Reply, error) {
-	env = env.withDefaults()
-	op, id := req.Operation, req.SessionID
-	if op.Host == "" {
-		op.Host = req.Host
-	}
-	if op.Context == nil {
-		op.Context = req.Context
-	}
-	if op.OperationName == "" {
-		op.OperationName = req.Name
-	}
-	st := newStore(req.Common, env)
-	if _, err := st.RecordOperation(id, op); err != nil {
-		return Reply{}, err
-	}
-	op.SessionID = id
-	if err := logOperation(st, req.Common, env, id, &op); err != nil {
-		return Reply{}, err
-	}
-	// The type of the failure that ended the run: a guardrail's refusal (circuit_open, ...) when
-	// one stopped it, else the last attempt's.
-	ret := RecordResult{Operation: op, SessionFile: st.Files().Session(id), PolicySources: []string{}, ErrorType: op.LastErrorType()}
-	msg := fmt.Sprintf("recorded %s (%s after %d attempts) in retry session %s", op.OperationID, op.Status, op.AttemptCount, id)
-	return Reply{Changed: true, Msg: checkMsg(req.CheckMode, msg), Data: ret}, nil
+		Attempts: []record.Attempt{}, Context: c.Context}, nil
 }

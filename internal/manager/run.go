@@ -165,7 +165,9 @@ func engineOptions(req RunRequest, gr *guardRun, check *checker, pol retry.Polic
 func runReply(req RunRequest, gr *guardRun, op *runner, out retry.Outcome, sessionID string, env Env) Reply {
 	name := req.Name
 	rec := record.FromOutcome(record.NewOperationID(name, out.Start, env.Rand), name, sessionID, out)
-	rec.Context = req.Context
+	// The host, so that recording this result (action record, operation_result) names the same
+	// host's records.
+	rec.Context, rec.Host = req.Context, req.Host
 	if !req.Debug {
 		for i := range rec.Attempts {
 			rec.Attempts[i].Evidence = nil
@@ -396,24 +398,22 @@ func trackRun(c Common, env Env, rec record.Operation, errorType retry.ErrorType
 		op.ErrorType = string(errorType)
 	}
 	st := &session.Store{Dir: c.StateDir, Clock: env.Clock}
-	if _, err := st.RecordOperation(rec.SessionID, op); err != nil {
+	if _, err := st.RecordOperation(rec.SessionID, op, errorEntries(&op, env.Clock.Now())...); err != nil {
 		return "", err
 	}
-	return st.Files().Session(rec.SessionID), logOperation(st, c, env, rec.SessionID, &op)
+	return st.Files().Session(rec.SessionID), logAttempts(st, c, rec.SessionID, &op)
 }
 
-// logOperation writes the per-attempt logs (when asked) and the error log entry (when the
-// operation failed) of a finished operation.
-func logOperation(st *session.Store, c Common, env Env, id string, op *record.Operation) error {
-	if c.LogEach {
-		for _, a := range op.Attempts {
-			if err := st.WriteAttempt(id, op, a); err != nil {
-				return err
-			}
-		}
+// logAttempts writes the per-attempt logs of a finished operation, when asked. (Its error log
+// entry, when it failed, is recorded with it: see errorEntries.)
+func logAttempts(st *session.Store, c Common, id string, op *record.Operation) error {
+	if !c.LogEach {
+		return nil
 	}
-	if op.Status == record.Failed {
-		return st.AppendError(id, session.ErrorEntryOf(op, env.Clock.Now()))
+	for _, a := range op.Attempts {
+		if err := st.WriteAttempt(id, op, a); err != nil {
+			return err
+		}
 	}
 	return nil
 }

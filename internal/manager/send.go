@@ -49,7 +49,9 @@ func Send(req SendRequest, env Env) (Reply, error) {
 	env = env.withDefaults()
 	id := req.SessionID
 	st := newStore(req.Common, env)
-	sess, err := st.Load(id)
+	now := env.Clock.Now()
+	// The session's operations are read as a stream, summed as they come.
+	snap, alerts, sess, err := st.Snapshot(id, now, req.Thresholds)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -59,10 +61,9 @@ func Send(req SendRequest, env Env) (Reply, error) {
 				session.ErrNoSession, id, st.Dir)
 		}
 		// A session started in check mode has no file: an empty one says what would be sent.
-		sess = &session.Session{SessionID: id, SessionStart: record.Timestamp(env.Clock.Now()), SessionStatus: session.StatusActive}
+		sess = &session.Session{SessionID: id, SessionStart: record.Timestamp(now), SessionStatus: session.StatusActive}
+		snap, alerts = session.Snapshot(sess, now, req.Thresholds)
 	}
-	now := env.Clock.Now()
-	snap, alerts := session.Snapshot(sess, now, req.Thresholds)
 	results := deliver(req, st, sess, snap, env)
 	ret := SendResult{SessionID: id, Event: export.EventMetrics, Alerts: alerts, Deliveries: results}
 	if req.Alerts {

@@ -71,12 +71,26 @@ func Start(req StartRequest, env Env) (Reply, error) {
 	}
 	ret.SessionID, ret.SessionFile, ret.SessionStart = id, st.Files().Session(id), sess.SessionStart
 	ret.SessionStatus, ret.Created, ret.CallStackSessionID = string(sess.SessionStatus), created, sess.CallStackSessionID
-	ret.OperationCount = len(sess.Operations)
-	msg := fmt.Sprintf("joined retry session %s (%d operations so far)", id, len(sess.Operations))
+	ret.OperationCount = operationCount(&sess)
+	msg := fmt.Sprintf("joined retry session %s (%d operations at its last finalize)", id, ret.OperationCount)
 	if created {
 		msg = fmt.Sprintf("started retry session %s in %s", id, st.Dir)
 	}
 	return Reply{Changed: changed, Msg: checkMsg(req.CheckMode, msg), Data: ret}, nil
+}
+
+// operationCount is what start reports as operation_count: the operations that the session's last
+// finalize counted (finished and running), which its head keeps; joining never reads the
+// operations, so that it costs the same whatever the session holds. A session written by an
+// earlier version holds them in its file (check mode reads it as it is).
+func operationCount(sess *session.Session) int {
+	if len(sess.Operations) > 0 {
+		return len(sess.Operations)
+	}
+	if s := sess.FinalStatistics; s != nil {
+		return s.TotalOperations + s.RunningOperations
+	}
+	return 0
 }
 
 // FinalizeRequest is action finalize: compute the statistics and the alerts (none when Thresholds
@@ -88,11 +102,17 @@ type FinalizeRequest struct {
 	Thresholds *session.Thresholds
 }
 
-// FinalizeResult is the result of action finalize: the session statistics and its files.
+// FinalizeResult is the result of action finalize: the session statistics, its files, and
+// bounded facts for the AAP artifacts (the first failures and their count, the hosts), whatever
+// the session holds.
 type FinalizeResult struct {
 	session.Summary
-	SessionFile     string `json:"session_file"`
-	PerformanceFile string `json:"performance_file"`
+	SessionFile     string               `json:"session_file"`
+	PerformanceFile string               `json:"performance_file"`
+	ErrorLogFile    string               `json:"error_log_file"`
+	Hosts           int                  `json:"hosts"`
+	FailureCount    int                  `json:"failure_count"`
+	Failures        []session.ErrorEntry `json:"failures"`
 }
 
 // Finalize is action finalize.
@@ -100,10 +120,11 @@ func Finalize(req FinalizeRequest, env Env) (Reply, error) {
 	env = env.withDefaults()
 	id := req.SessionID
 	st := newStore(req.Common, env)
-	sess, err := st.Finalize(id, req.Status, req.Thresholds)
+	rep, err := st.FinalizeReport(id, req.Status, req.Thresholds)
 	if err != nil {
 		return Reply{}, err
 	}
+	sess := rep.Session
 	s := sess.FinalStatistics
 	msg := fmt.Sprintf("retry session %s %s: %d operations, %d succeeded, %d failed, %d retried",
 		id, sess.SessionStatus, s.TotalOperations, s.SuccessfulOperations, s.FailedOperations, s.RetriedOperations)
@@ -117,8 +138,13 @@ func Finalize(req FinalizeRequest, env Env) (Reply, error) {
 		}
 		msg += "; alerts: " + strings.Join(parts, "; ")
 	}
+	failures := rep.Failures
+	if failures == nil {
+		failures = []session.ErrorEntry{}
+	}
 	return Reply{Changed: true, Msg: checkMsg(req.CheckMode, msg), Data: FinalizeResult{Summary: sess.Summary(),
-		SessionFile: st.Files().Session(id), PerformanceFile: st.Files().Performance(id)}}, nil
+		SessionFile: st.Files().Session(id), PerformanceFile: st.Files().Performance(id), ErrorLogFile: st.Files().ErrorLog(id),
+		Hosts: rep.Hosts, FailureCount: rep.FailureCount, Failures: failures}}, nil
 }
 
 // RetentionRequest is action cleanup (remove old sessions) or, with Compress, action compress
@@ -189,17 +215,21 @@ func Wait(seconds float64, check bool, env Env) Reply {
 	return Reply{Msg: fmt.Sprintf("waited %s s", fmtSeconds(seconds)), Data: WaitResult{Waited: seconds}}
 }
 
-// operationFor returns the operation of session se that attempt given (0: not given) of name
-// belongs to: the one with *opID, or a new one started at start (whose id is then set in *opID).
-// It refuses what would record an attempt twice or out of order.
-func operationFor(c Common, se *session.Session, id string, opID *string, name string, given int, start time.Time) (*record.Operation, error) {
+// operationFor returns the operation of the host's records in session id that attempt given (0:
+// not given) of name belongs to: the one with *opID (found by lookup), or a new one started at
+// start (whose id is then set in *opID). It refuses what would record an attempt twice or out of
+// order.
+func operationFor(c Common, lookup session.Lookup, id string, opID *string, name string, given int, start time.Time) (*record.Operation, error) {
 	var o *record.Operation
 	if *opID != "" {
-		o = se.Operation(*opID)
+		var err error
+		if o, err = lookup(*opID); err != nil {
+			return nil, err
+		}
 	}
 	if o == nil {
 		var err error
-		if o, err = newOperation(c, se, id, opID, name, given, start); err != nil {
+		if o, err = newOperation(c, id, opID, name, given, start); err != nil {
 			return nil, err
 		}
 	}

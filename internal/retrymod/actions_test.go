@@ -238,6 +238,7 @@ func TestRecordNonRetryableFailsFast(t *testing.T) {
 			t.Errorf("msg %q lacks %q", res["msg"], want)
 		}
 	}
+	mustRun(t, d, map[string]any{"action": "finalize", "state_dir": dir, "session_id": id}) // composes the error log
 	var log session.ErrorLog
 	b, err := os.ReadFile(session.Files{Dir: dir}.ErrorLog(id))
 	if err != nil || json.Unmarshal(b, &log) != nil || len(log.Errors) != 1 || log.Errors[0].ErrorType != "authentication_error" {
@@ -578,5 +579,45 @@ func TestConcurrentSessionWriters(t *testing.T) {
 	sort.Strings(leftovers)
 	if len(attemptLogs) != procs*3 || len(leftovers) != 0 {
 		t.Errorf("%d attempt logs (want %d), temporary files left: %v", len(attemptLogs), procs*3, leftovers)
+	}
+}
+
+// The role records the runs of a play batch in one call: each under its own host, a run already
+// recorded as it is is not written again, and what is not a finished run is counted, not
+// recorded.
+func TestRecordOperationResults(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clk := newFakeClock()
+	id := "retry_1_000066"
+	var results []any
+	for _, host := range []string{"web01", "web02"} {
+		results = append(results, mustRun(t, deps{rnd: zero, clock: clk}, map[string]any{"operation": "deploy",
+			"cmd": flaky(t, 2, vcenter), "use_shell": true, "session_id": id, "host": host}))
+	}
+	plan, _ := runWith(t, deps{rnd: zero}, map[string]any{"operation": "deploy", "argv": []any{"true"}, "_ansible_check_mode": true})
+	results = append(results, plan, map[string]any{"skipped": true})
+	args := map[string]any{"action": "record", "state_dir": dir, "session_id": id, "operation_results": results}
+	res := mustRun(t, deps{rnd: zero}, args)
+	if res["recorded"] != 2.0 || res["unchanged"] != 0.0 || res["not_recorded_count"] != 2.0 || res["changed"] != true {
+		t.Errorf("first record: %v", res)
+	}
+	if nr := res["not_recorded"].([]any); len(nr) != 2 || nr[0].(map[string]any)["index"] != 2.0 ||
+		!strings.Contains(nr[0].(map[string]any)["reason"].(string), "check-mode") {
+		t.Errorf("not_recorded: %v", nr)
+	}
+	res = mustRun(t, deps{rnd: zero}, args)
+	if res["recorded"] != 0.0 || res["unchanged"] != 2.0 || res["changed"] != false {
+		t.Errorf("the same batch again: %v", res)
+	}
+	sess := loadSession(t, dir, id)
+	if len(sess.Operations) != 2 || sess.Operations[0].Host != "web01" || sess.Operations[1].Host != "web02" || sess.Operations[0].AttemptCount != 2 {
+		t.Errorf("operations: %+v", sess.Operations)
+	}
+	for _, host := range []string{"web01", "web02"} {
+		b, err := os.ReadFile(filepath.Join(session.Files{Dir: dir}.Parts(id), session.HostKey(host)+".0.jsonl"))
+		if err != nil || bytes.Count(b, []byte("\n")) != 1 {
+			t.Errorf("%s: %d records, want 1 (%v)", host, bytes.Count(b, []byte("\n")), err)
+		}
 	}
 }

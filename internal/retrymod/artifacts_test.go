@@ -3,6 +3,7 @@ package retrymod
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +18,8 @@ import (
 	"resilience.ops/internal/manager"
 	"resilience.ops/internal/modtest"
 	"resilience.ops/internal/module"
+	"resilience.ops/internal/record"
+	"resilience.ops/internal/session"
 )
 
 // publishedAt is the clock reading at which the tests' artifacts are published.
@@ -173,4 +176,71 @@ func TestDocsArtifacts(t *testing.T) {
 	if diff := cmp.Diff(manager.ArtifactKeys, got); diff != "" {
 		t.Errorf("artifacts documented in the notes (-go +docs):\n%s", diff)
 	}
+}
+
+// What finalize returns for the AAP artifacts (the role publishes its summary and
+// retry_session_data from it) is bounded whatever the session holds: 600 failed operations of 600
+// hosts with long messages and names give the statistics, the counts and the 10 oldest failures,
+// each text cut to 256 bytes, in at most 16 KiB; the summary alone does not grow with the session.
+func TestFinalizeArtifactsBounded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st := &session.Store{Dir: dir}
+	const id = "retry_1764000000_000600"
+	long := strings.Repeat("é", 3000)
+	small := -1
+	for i := range 600 {
+		msg := fmt.Sprintf("%s failure %d", long, i)
+		typ := "connection_error"
+		op := record.Operation{OperationID: fmt.Sprintf("op_%d_%06d", i, i), OperationName: "deploy_" + long, Host: fmt.Sprintf("host%04d.%s", i, long),
+			Status: record.Failed, AttemptCount: 1, StopReason: "attempts_exhausted", ErrorType: typ,
+			Attempts: []record.Attempt{{AttemptNumber: 1, Status: "failed", ErrorType: &typ, ErrorMessage: &msg}}}
+		e := session.ErrorEntryOf(&op, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Second))
+		if _, err := st.RecordOperation(id, op, e); err != nil {
+			t.Fatal(err)
+		}
+		if i == 9 {
+			res := mustRun(t, deps{rnd: zero}, map[string]any{"action": "finalize", "state_dir": dir, "session_id": id})
+			small = len(summaryJSON(t, res))
+		}
+	}
+	res := mustRun(t, deps{rnd: zero}, map[string]any{"action": "finalize", "state_dir": dir, "session_id": id})
+	if res["failure_count"] != 600.0 || res["hosts"] != 600.0 {
+		t.Errorf("failure_count %v, hosts %v", res["failure_count"], res["hosts"])
+	}
+	failures := res["failures"].([]any)
+	if len(failures) != session.MaxReportedFailures {
+		t.Fatalf("%d failures reported, want %d", len(failures), session.MaxReportedFailures)
+	}
+	for i, f := range failures {
+		e := f.(map[string]any)
+		if !strings.HasSuffix(e["operation_id"].(string), fmt.Sprintf("_%06d", i)) {
+			t.Errorf("failure %d is %v: the oldest first", i, e["operation_id"])
+		}
+		for _, k := range []string{"error_message", "operation_name", "host"} {
+			if s := e[k].(string); len(s) > 256 || !strings.HasSuffix(s, "…") {
+				t.Errorf("failure %d: %s of %d bytes", i, k, len(s))
+			}
+		}
+	}
+	artifact, _ := json.Marshal(map[string]any{"summary": summaryJSON(t, res), "failures": failures, "failure_count": res["failure_count"], "hosts": res["hosts"]})
+	if len(artifact) > 16<<10 {
+		t.Errorf("the artifacts of a finalize take %d bytes, want at most 16 KiB", len(artifact))
+	}
+	if got := len(summaryJSON(t, res)); got > small+32 { // only the numbers' digits may grow
+		t.Errorf("the session summary grew with the session: %d bytes at 10 operations, %d at 600", small, got)
+	}
+}
+
+// summaryJSON is the session summary of a finalize result, as the role publishes it
+// (retry_session_statistics).
+func summaryJSON(t *testing.T, res map[string]any) string {
+	t.Helper()
+	keep := map[string]any{}
+	for _, k := range []string{"session_id", "session_start", "session_end", "session_duration", "session_status",
+		"call_stack_session_id", "final_statistics", "alerts"} {
+		keep[k] = res[k]
+	}
+	b, _ := json.Marshal(keep)
+	return string(b)
 }

@@ -447,24 +447,55 @@ func number(v any) (int64, bool) {
 
 // operationResult decodes operation_result, the registered result of a finished action run.
 func operationResult(p module.Params) (record.Operation, error) {
-	b, err := json.Marshal(p.Dict("operation_result"))
+	op, err := finishedRun(p.Dict("operation_result"), "operation_result")
 	if err != nil {
-		return record.Operation{}, fmt.Errorf("parameter operation_result: %w", err)
+		return op, err
+	}
+	return op, nil
+}
+
+// operationResults decodes operation_results, the registered results of the runs of several
+// hosts: the finished runs, and the entries that are not one (a check-mode plan, a skipped
+// task), by index and why.
+func operationResults(p module.Params) ([]record.Operation, []manager.NotRecorded) {
+	var ops []record.Operation
+	var rejected []manager.NotRecorded
+	for i, raw := range p.List("operation_results") {
+		m, _ := raw.(map[string]any)
+		op, err := finishedRun(m, fmt.Sprintf("operation_results[%d]", i))
+		if err != nil {
+			rejected = append(rejected, manager.NotRecorded{Index: i, Reason: err.Detail()})
+			continue
+		}
+		ops = append(ops, op)
+	}
+	return ops, rejected
+}
+
+// finishedRun decodes raw, the registered result of a finished action run, given as parameter
+// path.
+func finishedRun(raw map[string]any, path string) (record.Operation, *field.Error) {
+	bad := func(err error, format string, a ...any) *field.Error {
+		return &field.Error{Path: path, Problem: fmt.Sprintf(format, a...), Err: err, Form: field.Parameter}
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return record.Operation{}, bad(err, "")
 	}
 	var op record.Operation
 	if err := json.Unmarshal(b, &op); err != nil {
-		return op, fmt.Errorf("parameter operation_result: not the result of action run: %v", err)
+		return op, bad(err, "not the result of action run")
 	}
 	switch {
 	case op.Status == record.Planned:
-		return op, fmt.Errorf("parameter operation_result: a check-mode result (status planned) has nothing to record")
+		return op, bad(nil, "a check-mode result (status planned) has nothing to record")
 	case !op.Finished():
-		return op, fmt.Errorf("parameter operation_result: status must be completed or failed (the registered result of action run), got %q", op.Status)
+		return op, bad(nil, "status must be completed or failed (the registered result of action run), got %q", op.Status)
 	case len(op.Attempts) != op.AttemptCount:
-		return op, fmt.Errorf("parameter operation_result: attempt_count %d but %d attempts", op.AttemptCount, len(op.Attempts))
+		return op, bad(nil, "attempt_count %d but %d attempts", op.AttemptCount, len(op.Attempts))
 	}
 	if err := session.ValidateOperationID(op.OperationID); err != nil {
-		return op, fmt.Errorf("parameter operation_result: %w", err)
+		return op, bad(err, "")
 	}
 	return op, nil
 }

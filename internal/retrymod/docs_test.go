@@ -20,7 +20,7 @@ import (
 
 // returnTypes are the result structs of the actions; RETURN documents the union of their keys.
 var returnTypes = []any{manager.RunResult{}, manager.StartResult{}, manager.RecordResult{}, manager.FinalizeResult{}, manager.RetentionResult{}, manager.WaitResult{},
-	manager.AdmitResult{}, manager.RefusedResult{}, manager.SendResult{}}
+	manager.AdmitResult{}, manager.RefusedResult{}, manager.SendResult{}, manager.IngestAllResult{}}
 
 // returnUnion builds a struct whose JSON fields are the union of the keys of every action's result,
 // for modtest.CheckDocs.

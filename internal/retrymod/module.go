@@ -115,7 +115,7 @@ func startAction(ctx *module.Ctx, p module.Params, fromSettings bool, env manage
 }
 
 // recordAction is action record: one attempt that ran elsewhere, or (operation_result) a
-// finished run of action run.
+// finished run of action run, or (operation_results) the finished runs of several hosts.
 func recordAction(ctx *module.Ctx, p module.Params, fromSettings bool, env manager.Env) (manager.Reply, error) {
 	id, err := sessionID(p, true)
 	if err != nil {
@@ -127,6 +127,11 @@ func recordAction(ctx *module.Ctx, p module.Params, fromSettings bool, env manag
 			return manager.Reply{}, err
 		}
 		return manager.Ingest(manager.IngestRequest{Common: common(ctx, p), SessionID: id, Name: p.Str("operation"), Operation: op}, env)
+	}
+	if p.Has("operation_results") {
+		ops, rejected := operationResults(p)
+		return manager.IngestAll(manager.IngestAllRequest{Common: common(ctx, p), SessionID: id, Name: p.Str("operation"),
+			Operations: ops, Rejected: rejected}, env)
 	}
 	if err := requireOperation(p); err != nil {
 		return manager.Reply{}, err

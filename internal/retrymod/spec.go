@@ -109,6 +109,7 @@ var Spec = append(module.Spec{
 	{Name: "attempt_start", Type: module.TypeFloat, Min: ptr(0), Limit: ptr(maxUnixTime)},
 	{Name: "outcome", Type: module.TypeDict},
 	{Name: "operation_result", Type: module.TypeDict},
+	{Name: "operation_results", Type: module.TypeList, Elements: module.TypeDict},
 	{Name: "session_status", Type: module.TypeStr, Default: string(session.StatusCompleted),
 		Choices: []string{string(session.StatusCompleted), string(session.StatusFailed)}},
 	{Name: "monitoring", Type: module.TypeDict},

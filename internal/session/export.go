@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"sort"
 	"time"
 
 	"resilience.ops/internal/duration"
 	"resilience.ops/internal/export"
 	"resilience.ops/internal/record"
-	"resilience.ops/internal/retry"
 	"resilience.ops/internal/state"
 )
 
@@ -23,6 +21,30 @@ import (
 // operations since) is reported as it is. The duration is the finalized session's when it is
 // finalized, else the time since its start. It is a pure function.
 func Snapshot(s *Session, now time.Time, th *Thresholds) (export.Snapshot, []Alert) {
+	t := newTally()
+	for i := range s.Operations {
+		t.add(liteOf(&s.Operations[i]))
+	}
+	return snapshotOf(s, t, now, th)
+}
+
+// Snapshot is the Snapshot of session id, read as a stream (running sums, one segment in memory at
+// a time), and the session's head; the head is nil when the session has no file.
+func (s *Store) Snapshot(id string, now time.Time, th *Thresholds) (export.Snapshot, []Alert, *Session, error) {
+	if err := ValidateID(id); err != nil {
+		return export.Snapshot{}, nil, nil, err
+	}
+	t := newTally()
+	h, _, err := s.stream(id, false, t.addLine, nil)
+	if err != nil || h == nil {
+		return export.Snapshot{}, nil, h, err
+	}
+	snap, alerts := snapshotOf(h, t, now, th)
+	return snap, alerts, h, nil
+}
+
+// snapshotOf is the Snapshot of the head s whose operations t summed.
+func snapshotOf(s *Session, t *tally, now time.Time, th *Thresholds) (export.Snapshot, []Alert) {
 	dur := time.Duration(0)
 	if start, err := record.ParseTimestamp(s.SessionStart); err == nil {
 		dur = max(now.Sub(start), 0)
@@ -30,7 +52,7 @@ func Snapshot(s *Session, now time.Time, th *Thresholds) (export.Snapshot, []Ale
 	if s.SessionStatus != StatusActive && s.SessionEnd != "" {
 		dur = max(duration.FromSeconds(s.SessionDuration), 0) // read from a file: never trusted
 	}
-	stats := Compute(s.Operations, dur)
+	stats := t.statistics(dur)
 	alerts := []Alert{}
 	if th != nil {
 		alerts = CheckAlerts(stats, *th)
@@ -46,49 +68,9 @@ func Snapshot(s *Session, now time.Time, th *Thresholds) (export.Snapshot, []Ale
 			TotalExecutionTime: stats.TotalExecutionTime, OperationsPerMinute: stats.OperationsPerMinute,
 		},
 	}
-	type key struct{ name, status string }
-	byKey := map[key]*export.OperationStats{}
-	for i := range s.Operations {
-		op := &s.Operations[i]
-		if !op.Finished() {
-			continue
-		}
-		k := key{op.OperationName, op.Status}
-		st := byKey[k]
-		if st == nil {
-			st = &export.OperationStats{Operation: op.OperationName, Status: op.Status}
-			byKey[k] = st
-		}
-		st.Operations++
-		st.Attempts += op.AttemptCount
-		st.Retries += op.RetryCount()
-		st.ExecutionSeconds += op.ExecutionTime
-		for _, a := range op.Attempts {
-			if a.Status != record.AttemptSuccess && a.ErrorType != nil && *a.ErrorType != "" {
-				if st.Failures == nil {
-					st.Failures = map[string]int{}
-				}
-				st.Failures[*a.ErrorType]++
-			}
-		}
-		// A refusal by a guardrail is not a failed attempt, but it is why the operation failed:
-		// counted under its reserved type (circuit_open, retry_budget_exhausted), so that the
-		// metrics show it.
-		if op.Status == record.Failed && retry.ErrorType(op.ErrorType).Reserved() {
-			if st.Failures == nil {
-				st.Failures = map[string]int{}
-			}
-			st.Failures[op.ErrorType]++
-		}
+	if ops := t.operationStats(); len(ops) > 0 {
+		snap.Operations = ops
 	}
-	for _, st := range byKey {
-		st.ExecutionSeconds = round(st.ExecutionSeconds, 3)
-		snap.Operations = append(snap.Operations, *st)
-	}
-	sort.Slice(snap.Operations, func(i, j int) bool {
-		a, b := snap.Operations[i], snap.Operations[j]
-		return a.Operation < b.Operation || a.Operation == b.Operation && a.Status < b.Status
-	})
 	for _, a := range alerts {
 		snap.Alerts = append(snap.Alerts, export.Alert{Name: a.Alert, Metric: a.Metric, Value: a.Value, Threshold: a.Threshold})
 	}
@@ -133,14 +115,14 @@ func (s *Store) MarkDelivered(id string, keys []string) error {
 // addDelivered appends what fn returns to session id's Delivered, under the session's lock.
 func (s *Store) addDelivered(id string, fn func(se *Session) []string) error {
 	if !s.DryRun { // a delivery must not create a session
-		if cur, err := s.Load(id); err != nil || cur == nil {
+		if cur, err := s.Head(id); err != nil || cur == nil {
 			if err == nil {
 				err = s.noSession(id)
 			}
 			return err
 		}
 	}
-	_, _, err := s.Update(id, func(se *Session, _ bool) error {
+	_, _, err := s.UpdateHead(id, func(se *Session, _ bool) error {
 		add := fn(se)
 		if len(add) == 0 {
 			return state.ErrUnchanged

@@ -7,7 +7,7 @@ import (
 	"resilience.ops/internal/record"
 )
 
-// FuzzSessionFile feeds arbitrary bytes to the session file reader and to an update. Neither may
+// FuzzSessionFile feeds arbitrary bytes to the session file reader and to a record. Neither may
 // panic, and a file that does not parse is never overwritten.
 func FuzzSessionFile(f *testing.F) {
 	for _, seed := range []string{
@@ -28,10 +28,7 @@ func FuzzSessionFile(f *testing.F) {
 			t.Fatal(err)
 		}
 		sess, loadErr := st.Load("retry_1_1")
-		_, _, updErr := st.Update("retry_1_1", func(se *Session, _ bool) error {
-			se.Put(record.Operation{OperationID: "x_1_1", Status: record.Completed, AttemptCount: 1})
-			return nil
-		})
+		_, updErr := st.RecordOperation("retry_1_1", record.Operation{OperationID: "x_1_1", Status: record.Completed, AttemptCount: 1})
 		if _, err := st.Finalize("retry_1_1", StatusCompleted, nil); err == nil && loadErr != nil {
 			t.Errorf("finalized a session that does not load: %v", loadErr)
 		}

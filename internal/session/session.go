@@ -2,17 +2,40 @@
 // workflow), the attempts of each, and the statistics, alerts and retention that reports and AAP
 // artifacts use.
 //
-// A session lives in a state directory (DefaultDir unless configured) as a few JSON files:
+// # Layout
 //
-//	retry_session_<id>.json        the session and its operations (Session)
-//	attempt_<operation_id>_<n>.json one attempt, when per-attempt logs are on (Attempt)
-//	retry_performance_<id>.json     metrics written when the session is finalized (Performance)
-//	retry_session_error_<id>.json   the operations that failed (ErrorLog)
+// A session lives in a state directory (DefaultDir unless configured). Recording an operation
+// writes only the records of its host, so it costs the same whether the session holds ten
+// operations or a million, and hosts never wait for each other:
 //
-// Every file is written atomically with mode 0600, in a directory created 0700 (package state).
-// Updates of one file are serialised by an exclusive lock on `<file>.lock`, so any number of
-// hosts, forks and processes can record into one session at once without losing an update.
-// Retention may gzip a file to `<file>.gz`; readers and writers fall back to it transparently.
+//	retry_session_<id>.json          the head: the session's "Session Statistics" (id, start, end, status,
+//	                                 final_statistics, alerts) and bookkeeping, a few KiB (Session without operations)
+//	retry_session_<id>.json.lock     the session's lock: exclusive to change the head, shared to record
+//	retry_session_<id>.d/            the parts: per host, append-only segments of JSON lines
+//	  <host key>.<n>.jsonl           one record a line: a version of an operation (the reference's
+//	                                 "Operation Details" object), or {"error_entry": {...}}; the last
+//	                                 version of an operation is the current one (HostKey, SegmentSize)
+//	retry_performance_<id>.json      metrics written when the session is finalized (Performance)
+//	retry_session_error_<id>.json    the failed operations, composed when finalized (ErrorLog)
+//	attempt_<operation_id>_<n>.json  one attempt, when per-attempt logs are on (AttemptLog)
+//
+// A record takes the session's lock shared (so that retention never removes a session under a
+// writer), reads the head (a few KiB), then locks its host's last segment alone and appends one
+// line with one write, synced: a writer killed at any point leaves the segment as it was or with
+// the new line, and a torn line is never read as a record (state.Segment). The session as the
+// users' reports show it (Session, with its operations), the statistics and the error log are
+// composed from the parts when they are read or finalized, streaming: one segment in memory at a
+// time and running sums, whatever the session holds.
+//
+// The head and every file are written atomically with mode 0600, in directories created 0700,
+// through the checked directory handles of package state (no symbolic link, owners checked,
+// bounded lock waits, nothing larger than state.MaxFileSize). Retention may gzip any file to
+// `<file>.gz`; readers fall back to it transparently, and a compressed segment is closed (the
+// next records go to a new one).
+//
+// Sessions written by earlier versions (format_version 1: one file that holds the operations) are
+// read as they are, and moved to this layout by the next write (Store.UpdateHead, a record,
+// finalize) under the session's exclusive lock.
 //
 // Session ids are checked (ValidateID) before any path is built, so an id can never name a file
 // outside the directory. The statistics (Compute) and alerts (CheckAlerts) are pure functions;
@@ -37,8 +60,9 @@ import (
 // DefaultDir is the default state directory, as the retry role users run today has it.
 const DefaultDir = "/tmp/ansible_retry"
 
-// FormatVersion is the format_version of the session files this package writes.
-const FormatVersion = 1
+// FormatVersion is the format_version of the session heads this package writes: 2, the head and
+// per-host parts. Version 1 (and files without one) held the operations in the session file.
+const FormatVersion = 2
 
 // Status is a session's status (an operation's is a record.Status). A string value: safe for concurrent use.
 type Status string
@@ -99,8 +123,17 @@ func NewID(now time.Time) string {
 // Files names the files of a state directory. A plain value: safe for concurrent use.
 type Files struct{ Dir string }
 
-// Session is the session file of id; id must be valid.
-func (f Files) Session(id string) string { return filepath.Join(f.Dir, "retry_session_"+id+".json") }
+// Session is the session file (the head) of id; id must be valid.
+func (f Files) Session(id string) string { return filepath.Join(f.Dir, headName(id)) }
+
+// Parts is the parts directory of session id.
+func (f Files) Parts(id string) string { return filepath.Join(f.Dir, partsName(id)) }
+
+// headName, lockName and partsName are the names of a session's head, lock and parts directory in
+// the state directory.
+func headName(id string) string  { return "retry_session_" + id + ".json" }
+func lockName(id string) string  { return headName(id) + ".lock" }
+func partsName(id string) string { return "retry_session_" + id + ".d" }
 
 // Performance is the performance metrics file of session id.
 func (f Files) Performance(id string) string {
@@ -117,9 +150,11 @@ func (f Files) Attempt(opID string, n int) string {
 	return filepath.Join(f.Dir, fmt.Sprintf("attempt_%s_%d.json", opID, n))
 }
 
-// Session is the content of a session file. Session ("Session Statistics" in the role's
-// documentation) keeps its operations in the order they were first recorded. A plain value: not
-// safe for concurrent mutation.
+// Session is a session as the users' reports show it: the "Session Statistics" of the role's
+// documentation and its operations. The head file holds it without the operations; composed
+// (Store.Load, Store.Compose), the operations come host by host (in the order of their host keys),
+// each host's in the order they were recorded. A format-1 file holds the operations too. A plain
+// value: not safe for concurrent mutation.
 type Session struct {
 	FormatVersion int    `json:"format_version"`
 	SessionID     string `json:"session_id"`
@@ -143,7 +178,11 @@ type Session struct {
 	// for the metrics a system received (see Store.Claim and Store.MarkDelivered). The oldest
 	// entries beyond MaxDelivered are dropped.
 	Delivered []string `json:"delivered,omitempty"`
-	UpdatedAt string   `json:"updated_at"`
+	// Finalizing is set by a finalize while it reads the parts; a record that finds it set clears
+	// it (and makes the session active), so that the finalize knows that operations came in
+	// meanwhile and does not mark the session finalized.
+	Finalizing string `json:"finalizing,omitempty"`
+	UpdatedAt  string `json:"updated_at"`
 }
 
 // Operation returns the operation with id, or nil.

@@ -257,15 +257,14 @@ func TestConcurrentUpdates(t *testing.T) {
 			defer wg.Done()
 			opID := fmt.Sprintf("op_%d_%06d", w, w)
 			for n := 1; n <= attempts; n++ {
-				_, _, err := st.Update(id, func(se *Session, _ bool) error {
-					o := se.Operation(opID)
-					if o == nil {
-						se.Operations = append(se.Operations, record.Operation{OperationID: opID, Status: record.Running})
-						o = &se.Operations[len(se.Operations)-1]
+				_, err := st.UpdateOperation(id, fmt.Sprintf("host%02d", w), nil, func(lookup Lookup) (record.Operation, []ErrorEntry, error) {
+					o, err := lookup(opID)
+					if err != nil || o == nil {
+						o = &record.Operation{OperationID: opID, Host: fmt.Sprintf("host%02d", w), Status: record.Running}
 					}
 					o.Attempts = append(o.Attempts, record.Attempt{AttemptNumber: len(o.Attempts) + 1})
 					o.AttemptCount = len(o.Attempts)
-					return nil
+					return *o, nil, err
 				})
 				if err != nil {
 					t.Error(err)
@@ -409,9 +408,9 @@ func TestCleanup(t *testing.T) {
 	}
 	want := []string{}
 	for _, id := range []string{"4_4", "5_5", "6_6"} {
-		want = append(want, "attempt_op_"+id+"_1.json", "retry_session_retry_"+id+".json", "retry_session_error_retry_"+id+".json")
-		if id != "4_4" {
-			want = append(want, "retry_performance_retry_"+id+".json")
+		want = append(want, "attempt_op_"+id+"_1.json", "retry_session_retry_"+id+".json", "retry_session_retry_"+id+".d")
+		if id != "4_4" { // the error log and the performance file are written by finalize
+			want = append(want, "retry_performance_retry_"+id+".json", "retry_session_error_retry_"+id+".json")
 		}
 	}
 	sort.Strings(want)
@@ -451,7 +450,7 @@ func TestCompressAndReadBack(t *testing.T) {
 	dry := &Store{Dir: st.Dir, Clock: st.Clock, DryRun: true}
 	before := names(t, st.Dir)
 	would, err := dry.Compress(r, "")
-	if err != nil || len(would) != 6 {
+	if err != nil || len(would) != 8 {
 		t.Fatalf("check mode: %v, %v", would, err)
 	}
 	if diff := cmp.Diff(before, names(t, st.Dir)); diff != "" {
@@ -470,8 +469,10 @@ func TestCompressAndReadBack(t *testing.T) {
 	}
 	sort.Strings(files)
 	wantFiles := []string{"retry_performance_retry_1_1.json", "retry_performance_retry_4_4.json", "retry_session_error_retry_1_1.json",
-		"retry_session_error_retry_4_4.json", "retry_session_retry_1_1.json", "retry_session_retry_4_4.json"}
-	// The error log of 4_4 is small but belongs to a compressed session.
+		"retry_session_error_retry_4_4.json", "retry_session_retry_1_1.d", "retry_session_retry_1_1.json",
+		"retry_session_retry_4_4.d", "retry_session_retry_4_4.json"}
+	// The error log of 4_4 is small but belongs to a compressed session; its segments (the parts
+	// directory, one entry) too.
 	if diff := cmp.Diff(wantFiles, files); diff != "" {
 		t.Errorf("compressed (-want +got):\n%s", diff)
 	}
@@ -513,6 +514,9 @@ func TestCompressAndReadBack(t *testing.T) {
 		t.Errorf("operations after the update: %d, want 2", len(sess.Operations))
 	}
 	if err := st.AppendError("retry_4_4", ErrorEntry{OperationID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Finalize("retry_4_4", StatusCompleted, nil); err != nil { // composes the error log
 		t.Fatal(err)
 	}
 	var log ErrorLog

@@ -252,6 +252,17 @@ func (d *Dir) OpenLockFile(name string, create bool) (*os.File, error) {
 // LockWait for another holder, and returns the function that releases it. See LockWithin.
 func (d *Dir) Lock(name string) (unlock func(), err error) { return d.LockWithin(name, LockWait()) }
 
+// LockShared takes a shared lock on the lock file name (created 0600 when missing), waiting up to
+// LockWait while another process holds it exclusively: any number of processes hold it shared at
+// once, and none while one holds it exclusively (Lock). It returns the function that releases it.
+func (d *Dir) LockShared(name string) (unlock func(), err error) {
+	f, err := d.lockFile(name, os.O_RDWR|os.O_CREATE, lockShared, LockWait())
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
 // LockWithin is Lock with its own wait (0 tries once). A lock still held by another process after
 // wait fails with an error that wraps ErrLockTimeout and says who holds it, where the system
 // tells (Linux's /proc/locks). The kernel releases a lock when its holder dies, so a dead holder
@@ -261,16 +272,27 @@ func (d *Dir) Lock(name string) (unlock func(), err error) { return d.LockWithin
 // it deletes): the lock then taken on the removed file guards nothing, so LockWithin starts over
 // on the file now at the name, and two processes never both hold "the" lock.
 func (d *Dir) LockWithin(name string, wait time.Duration) (unlock func(), err error) {
+	f, err := d.lockFile(name, os.O_RDWR|os.O_CREATE, lockExclusive, wait)
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// lockFile opens name with flag (after the checks of every file of d) and locks it with kind k,
+// waiting up to wait; closing the file releases the lock. A missing file without O_CREATE gives
+// an error that wraps fs.ErrNotExist.
+func (d *Dir) lockFile(name string, flag int, k lockKind, wait time.Duration) (*os.File, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		f, err := d.open(name, os.O_RDWR|os.O_CREATE)
+		f, err := d.open(name, flag)
 		if err != nil {
 			return nil, lockError(d.Join(name), err)
 		}
-		ok, err := TryLock(f)
+		ok, err := tryLock(f, k)
 		if err == nil && !ok {
 			who := holder(f)
-			ok, err = waitLock(f, time.Until(deadline))
+			ok, err = waitLock(f, k, time.Until(deadline))
 			if err == nil && !ok {
 				// f now belongs to waitLock's goroutine, which closes it.
 				return nil, refusal([]error{ErrLockTimeout}, "lock %s: held by %s for longer than the lock wait (%s); the state was not changed (set %s to wait longer)",
@@ -282,8 +304,26 @@ func (d *Dir) LockWithin(name string, wait time.Duration) (unlock func(), err er
 			return nil, fmt.Errorf("lock %s: %w", d.Join(name), err)
 		}
 		if d.SameFile(f, name) {
-			return func() { f.Close() }, nil
+			return f, nil
 		}
 		f.Close() // the locked file was removed or replaced while we waited: lock the current one
 	}
+}
+
+// OpenSegment opens the append-only file name of d (created 0600 when create is set) and takes
+// its exclusive lock, waiting up to LockWait; see Segment. Without create, a missing file gives
+// (nil, nil).
+func (d *Dir) OpenSegment(name string, create bool) (*Segment, error) {
+	flag := os.O_RDWR | os.O_APPEND
+	if create {
+		flag |= os.O_CREATE
+	}
+	f, err := d.lockFile(name, flag, lockData, LockWait())
+	if !create && errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newSegment(f)
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // oPath is Linux's O_PATH (the same value on every architecture Go runs Linux on): an open file
@@ -229,61 +230,87 @@ func (d *Dir) checkFile(path string, st *syscall.Stat_t) error {
 // is refused and a named pipe never blocks) and checks what it opened before anything is read
 // or written.
 func (d *Dir) openFile(name string, flag int, perm uint32) (*os.File, *syscall.Stat_t, error) {
-	if err := checkName(d.path, name); err != nil {
+	fd, st, err := d.openFD(name, flag, perm)
+	if err != nil {
 		return nil, nil, err
+	}
+	_ = syscall.SetNonblock(fd, false)
+	return os.NewFile(uintptr(fd), d.Join(name)), st, nil
+}
+
+// openFD is openFile that returns the file descriptor (still O_NONBLOCK, which does nothing to a
+// regular file), for callers that read it with a few system calls of their own.
+func (d *Dir) openFD(name string, flag int, perm uint32) (int, *syscall.Stat_t, error) {
+	if err := checkName(d.path, name); err != nil {
+		return -1, nil, err
 	}
 	path := d.Join(name)
 	fd, err := openat(d.fd, name, flag|fileFlags, perm)
 	if err != nil {
 		switch {
 		case errors.Is(err, syscall.ELOOP):
-			return nil, nil, symlinkRefusal("", path)
+			return -1, nil, symlinkRefusal("", path)
 		case errors.Is(err, syscall.ENXIO), errors.Is(err, syscall.EISDIR):
 			kind := "not a regular file"
 			if st, serr := lstatAt(d.fd, name); serr == nil {
 				kind = kindOf(st.Mode) + ", not a regular file"
 			}
-			return nil, nil, refusal(unsafeKinds, "refusing to use %s: it is %s", path, kind)
+			return -1, nil, refusal(unsafeKinds, "refusing to use %s: it is %s", path, kind)
 		}
 		if !errors.Is(err, syscall.ENOENT) {
 			// Say what is there rather than a bare "permission denied" (fs.protected_regular
 			// and fs.protected_fifos refuse root's O_CREAT on a file another user left in /tmp).
 			if st, serr := lstatAt(d.fd, name); serr == nil {
 				if cerr := d.checkFile(path, st); cerr != nil {
-					return nil, nil, cerr
+					return -1, nil, cerr
 				}
 			}
 		}
-		return nil, nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return -1, nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
 		syscall.Close(fd)
-		return nil, nil, &os.PathError{Op: "stat", Path: path, Err: err}
+		return -1, nil, &os.PathError{Op: "stat", Path: path, Err: err}
 	}
 	if err := d.checkFile(path, &st); err != nil {
 		syscall.Close(fd)
-		return nil, nil, err
+		return -1, nil, err
 	}
-	_ = syscall.SetNonblock(fd, false)
-	return os.NewFile(uintptr(fd), path), &st, nil
+	return fd, &st, nil
 }
 
 // ReadFile reads the file name. A missing file gives (nil, nil); an empty one a non-nil empty
 // slice.
 func (d *Dir) ReadFile(name string) ([]byte, error) {
-	f, st, err := d.openFile(name, syscall.O_RDONLY, 0)
+	fd, st, err := d.openFD(name, syscall.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, readError(d.Join(name), err)
 	}
-	defer f.Close()
+	defer syscall.Close(fd)
 	if st.Size > MaxFileSize {
-		return nil, tooLargeToRead(f.Name())
+		return nil, tooLargeToRead(d.Join(name))
 	}
-	return readLimited(f)
+	// What the file held when it was opened: state files are replaced whole, never rewritten in
+	// place, and an append-only file that grows meanwhile is read up to a line it had then.
+	buf := make([]byte, st.Size)
+	for off := 0; off < len(buf); {
+		n, err := syscall.Read(fd, buf[off:])
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", d.Join(name), err)
+		}
+		if n == 0 { // shorter than it was: truncated meanwhile
+			return buf[:off], nil
+		}
+		off += n
+	}
+	return buf, nil
 }
 
 // Lstat describes name without following a symbolic link.
@@ -568,4 +595,80 @@ func (s *fileStat) Mode() fs.FileMode {
 		m |= fs.ModeSticky
 	}
 	return m
+}
+
+// Sub opens the directory name in d, creating it (0700) when create is set, with the checks of
+// OpenDir: it must be a directory of this user or root that others cannot write to without the
+// sticky bit, and not a symbolic link. A missing directory without create gives an error that
+// wraps fs.ErrNotExist. Close the returned Dir when done.
+func (d *Dir) Sub(name string, create bool) (*Dir, error) {
+	if err := checkName(d.path, name); err != nil {
+		return nil, err
+	}
+	path := d.Join(name)
+	fd, err := openat(d.fd, name, dirFlags)
+	if errors.Is(err, syscall.ENOENT) && create {
+		if merr := syscall.Mkdirat(d.fd, name, DirMode); merr != nil && !errors.Is(merr, syscall.EEXIST) {
+			return nil, fmt.Errorf("create directory %s: %w", path, explain(&os.PathError{Op: "mkdir", Path: path, Err: merr}))
+		}
+		fd, err = openat(d.fd, name, dirFlags)
+	}
+	if err != nil {
+		return nil, dirOpenError(d.fd, name, path, err)
+	}
+	if err := checkDirFD(fd, path, d.euid, d.anyOwner); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	return &Dir{path: path, f: os.NewFile(uintptr(fd), path), fd: fd, euid: d.euid, anyOwner: d.anyOwner}, nil
+}
+
+// atRemoveDir is Linux's AT_REMOVEDIR flag of unlinkat.
+const atRemoveDir = 0x200
+
+// RemoveDir removes the empty directory name of d: nothing when it is missing. Only a directory
+// of this user (or root) is removed; a symbolic link or anything else is refused and left.
+func (d *Dir) RemoveDir(name string) error {
+	if err := checkName(d.path, name); err != nil {
+		return err
+	}
+	path := d.Join(name)
+	st, err := lstatAt(d.fd, name)
+	if errors.Is(err, syscall.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	switch {
+	case st.Mode&syscall.S_IFMT == syscall.S_IFLNK:
+		return symlinkRefusal("directory ", path)
+	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR:
+		return refusal(unsafeKinds, "refusing to remove %s: it is %s, not a directory", path, kindOf(st.Mode))
+	case !d.ours(st.Uid):
+		return refusal(unsafeKinds, "refusing to remove %s: it belongs to %s", path, describeUser(st.Uid))
+	}
+	p, err := syscall.BytePtrFromString(name)
+	if err != nil {
+		return err
+	}
+	if _, _, e := syscall.Syscall(syscall.SYS_UNLINKAT, uintptr(d.fd), uintptr(unsafe.Pointer(p)), atRemoveDir); e != 0 && e != syscall.ENOENT {
+		return fmt.Errorf("remove %s: %w", path, explain(e))
+	}
+	return nil
+}
+
+// Touch sets the modification time of the file name to t, with the checks of every file of d;
+// a missing file gives an error that wraps fs.ErrNotExist.
+func (d *Dir) Touch(name string, t time.Time) error {
+	f, _, err := d.openFile(name, syscall.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tv := syscall.NsecToTimeval(t.UnixNano())
+	if err := syscall.Futimes(int(f.Fd()), []syscall.Timeval{tv, tv}); err != nil {
+		return fmt.Errorf("touch %s: %w", f.Name(), err)
+	}
+	return nil
 }

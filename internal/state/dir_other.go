@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Dir is a state directory checked by OpenDir. This is the portable version for systems other
@@ -300,3 +301,56 @@ func holder(*os.File) string { return "another process" }
 
 // open opens name with flag (and FileMode when it is created), after the checks of openFile.
 func (d *Dir) open(name string, flag int) (*os.File, error) { return d.openFile(name, flag, FileMode) }
+
+// Sub opens the directory name in d, creating it (0700) when create is set; see the Linux
+// version.
+func (d *Dir) Sub(name string, create bool) (*Dir, error) {
+	if err := checkName(d.path, name); err != nil {
+		return nil, err
+	}
+	path := d.Join(name)
+	_, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		if merr := os.Mkdir(path, DirMode); merr != nil && !errors.Is(merr, fs.ErrExist) {
+			return nil, fmt.Errorf("create directory %s: %w", path, explain(merr))
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("directory %s: %w", path, explain(err))
+	}
+	if err := checkDirPath(path, d.euid, d.anyOwner); err != nil {
+		return nil, err
+	}
+	return &Dir{path: path, euid: d.euid, anyOwner: d.anyOwner}, nil
+}
+
+// RemoveDir removes the empty directory name of d: nothing when it is missing; see the Linux
+// version.
+func (d *Dir) RemoveDir(name string) error {
+	fi, err := d.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", d.Join(name), err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return symlinkRefusal("directory ", d.Join(name))
+	}
+	if !fi.IsDir() {
+		return refusal(unsafeKinds, "refusing to remove %s: it is not a directory", d.Join(name))
+	}
+	if err := os.Remove(d.Join(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", d.Join(name), explain(err))
+	}
+	return nil
+}
+
+// Touch sets the modification time of the file name to t; see the Linux version.
+func (d *Dir) Touch(name string, t time.Time) error {
+	f, err := d.openFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Chtimes(d.Join(name), t, t)
+}

@@ -11,11 +11,29 @@ import (
 	"time"
 )
 
-// TryLock takes an exclusive flock on f without waiting: false when another open file
-// description holds it.
-func TryLock(f *os.File) (bool, error) {
+// lockKind says which lock to take: exclusive, shared (many holders at once, none while an
+// exclusive one is held), or exclusive on a data file that others read meanwhile (on Unix the
+// same as exclusive: flock is advisory and never keeps a reader out).
+type lockKind int
+
+const (
+	lockExclusive lockKind = iota
+	lockShared
+	lockData
+)
+
+func (k lockKind) flockOp() int {
+	if k == lockShared {
+		return syscall.LOCK_SH
+	}
+	return syscall.LOCK_EX
+}
+
+// tryLock takes the flock of kind k on f without waiting: false when another open file
+// description holds a conflicting one.
+func tryLock(f *os.File, k lockKind) (bool, error) {
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := syscall.Flock(int(f.Fd()), k.flockOp()|syscall.LOCK_NB)
 		switch {
 		case err == nil:
 			return true, nil
@@ -28,11 +46,11 @@ func TryLock(f *os.File) (bool, error) {
 	}
 }
 
-// waitLock waits up to wait for the exclusive flock on f: the kernel wakes the waiter as soon as
+// waitLock waits up to wait for the flock of kind k on f: the kernel wakes the waiter as soon as
 // the holder lets go, so waiting costs no polling. When wait runs out, f is handed to the
 // goroutine still blocked in flock, which closes it once that returns: the caller must not use
 // f any more.
-func waitLock(f *os.File, wait time.Duration) (bool, error) {
+func waitLock(f *os.File, k lockKind, wait time.Duration) (bool, error) {
 	if wait <= 0 {
 		return false, nil
 	}
@@ -41,7 +59,7 @@ func waitLock(f *os.File, wait time.Duration) (bool, error) {
 	go func() {
 		var err error
 		for {
-			err = syscall.Flock(fd, syscall.LOCK_EX)
+			err = syscall.Flock(fd, k.flockOp())
 			if !errors.Is(err, syscall.EINTR) {
 				break
 			}
@@ -76,3 +94,7 @@ func isReadOnlyFS(err error) bool { return errors.Is(err, syscall.EROFS) }
 func isNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
+
+// TryLock takes an exclusive flock on f without waiting: false when another open file
+// description holds it.
+func TryLock(f *os.File) (bool, error) { return tryLock(f, lockExclusive) }

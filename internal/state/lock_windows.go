@@ -22,11 +22,44 @@ const (
 	errorLockViolation      = syscall.Errno(33) // ERROR_LOCK_VIOLATION
 )
 
-// TryLock takes an exclusive lock on f with LockFileEx without waiting: false when another
-// handle holds it. Windows releases a lock when its handle is closed or its process dies.
-func TryLock(f *os.File) (bool, error) {
-	var ol syscall.Overlapped
-	r, _, e := procLockFileEx.Call(f.Fd(), lockfileExclusiveLock|lockfileFailImmediately, 0, 1, 0, uintptr(unsafe.Pointer(&ol)))
+// lockKind says which lock to take: exclusive, shared (many holders at once, none while an
+// exclusive one is held), or exclusive on a data file that others read meanwhile. Windows byte
+// range locks are mandatory: a lock on byte 0 of a data file would keep readers out, so the
+// lock of a data file is taken on one byte far beyond its end (dataLockOffset), which no read
+// ever reaches.
+type lockKind int
+
+const (
+	lockExclusive lockKind = iota
+	lockShared
+	lockData
+)
+
+// dataLockOffset is the byte that lockData locks: 2^62, beyond any state file.
+const dataLockOffset = 1 << 62
+
+// flags and overlapped are the LockFileEx arguments of kind k.
+func (k lockKind) flags() uintptr {
+	if k == lockShared {
+		return 0
+	}
+	return lockfileExclusiveLock
+}
+
+func (k lockKind) overlapped() *syscall.Overlapped {
+	ol := new(syscall.Overlapped)
+	if k == lockData {
+		ol.Offset, ol.OffsetHigh = uint32(dataLockOffset&0xffffffff), uint32(dataLockOffset>>32)
+	}
+	return ol
+}
+
+// tryLock takes the lock of kind k on f with LockFileEx without waiting: false when another
+// handle holds a conflicting one. Windows releases a lock when its handle is closed or its
+// process dies.
+func tryLock(f *os.File, k lockKind) (bool, error) {
+	ol := k.overlapped()
+	r, _, e := procLockFileEx.Call(f.Fd(), k.flags()|lockfileFailImmediately, 0, 1, 0, uintptr(unsafe.Pointer(ol)))
 	if r != 0 {
 		return true, nil
 	}
@@ -36,17 +69,17 @@ func TryLock(f *os.File) (bool, error) {
 	return false, e
 }
 
-// waitLock waits up to wait for the exclusive lock on f (see the Unix version): when wait runs
+// waitLock waits up to wait for the lock of kind k on f (see the Unix version): when wait runs
 // out, f belongs to the goroutine still waiting, which closes it.
-func waitLock(f *os.File, wait time.Duration) (bool, error) {
+func waitLock(f *os.File, k lockKind, wait time.Duration) (bool, error) {
 	if wait <= 0 {
 		return false, nil
 	}
 	h := f.Fd()
 	done := make(chan error, 1)
 	go func() {
-		var ol syscall.Overlapped
-		r, _, e := procLockFileEx.Call(h, lockfileExclusiveLock, 0, 1, 0, uintptr(unsafe.Pointer(&ol)))
+		ol := k.overlapped()
+		r, _, e := procLockFileEx.Call(h, k.flags(), 0, 1, 0, uintptr(unsafe.Pointer(ol)))
 		if r != 0 {
 			e = nil
 		}
@@ -76,3 +109,7 @@ func fileOwner(fs.FileInfo) (uint32, bool) { return 0, false }
 
 func isReadOnlyFS(error) bool { return false }
 func isNoSpace(error) bool    { return false }
+
+// TryLock takes an exclusive lock on f with LockFileEx without waiting: false when another
+// handle holds it. Windows releases a lock when its handle is closed or its process dies.
+func TryLock(f *os.File) (bool, error) { return tryLock(f, lockExclusive) }

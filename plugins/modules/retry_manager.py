@@ -51,11 +51,17 @@ description:
     C(resilience.ops.retry_manager) role) and returns its error type, whether to retry and the delay, computed by
     the same code as C(run); C(finalize) computes the session's statistics and alerts; C(cleanup) and C(compress)
     apply retention; C(wait) waits a computed delay to the millisecond."
-  - "Session files live in I(state_dir): C(retry_session_<id>.json), C(attempt_<operation_id>_<n>.json) (with
-    I(log_individual_attempts)), C(retry_performance_<id>.json) and C(retry_session_error_<id>.json). They are
-    written atomically with mode 0600 in a directory created 0700, each update under an exclusive lock, so many
-    hosts and forks can record into one session at once without losing an update. See I(state_dir) for which
-    directories and files are refused."
+  - "Session files live in I(state_dir): C(retry_session_<id>.json), the session's head (its statistics, status and
+    bookkeeping, a few KiB, no operations); C(retry_session_<id>.d/), its operations, per host, as append-only
+    JSON lines (C(<host key>.<n>.jsonl), one operation record a line, the last line of an operation id being its
+    current version, and C({\"error_entry\": ...}) lines for the error log); C(retry_performance_<id>.json) and
+    C(retry_session_error_<id>.json), written by C(finalize); C(attempt_<operation_id>_<n>.json) (with
+    I(log_individual_attempts)). A record writes one line to its host's records only, so it costs the same
+    whatever the session holds, and hosts never wait for each other; finalize reads the records as a stream, in
+    bounded memory. Files are written atomically (a record is one write; a killed writer never leaves a record
+    that is read half), mode 0600 in directories created 0700. Sessions written by earlier versions (one file
+    with the operations) are read as they are and moved to this layout by their next write. See I(state_dir) for
+    which directories and files are refused."
   - "Guardrails, all off unless enabled, shared by every process that uses the same I(circuit_key) (default: the
     operation's name) and I(state_dir), in C(<state_dir>/circuit/) on this host, or by a whole fleet with
     I(store=etcd): a I(circuit_breaker) that opens after
@@ -192,6 +198,15 @@ options:
   operation_result:
     description: With I(action=record), the registered result of a finished I(action=run), recorded as it is.
     type: dict
+  operation_results:
+    description:
+      - With I(action=record), the registered results of finished runs of several hosts, recorded in one call (the
+        role records its hosts' runs so, once per play batch). Each is recorded under its own host (its C(host), else
+        I(host)); one already recorded as it is (the same operation_id, status, attempts and end) is left as it is.
+        An entry that is not the result of a finished C(run) (planned in check mode, or skipped) is not recorded and
+        is counted in C(not_recorded).
+    type: list
+    elements: dict
   session_status:
     description: With I(action=finalize), the status the session ends with.
     type: str
@@ -811,12 +826,12 @@ response:
   returned: when an HTTP request was made
   type: dict
 session_file:
-  description: The session file.
+  description: The session's head file (its operations are in the directory beside it, C(retry_session_<id>.d)).
   returned: by the session actions, and by run with track_session
   type: str
 host:
-  description: The host the operation ran for.
-  returned: by record, when given
+  description: The host the operation ran for (recording this result with C(operation_result) names the same host).
+  returned: by run and record, when given
   type: str
 should_retry:
   description: Whether the attempt recorded is retried.
@@ -843,7 +858,9 @@ created:
   returned: by start
   type: bool
 operation_count:
-  description: Operations recorded in the session so far.
+  description:
+    - The operations that the session's last C(finalize) counted (finished and running); 0 before its first. Joining
+      a session does not read its operations, so that it costs the same whatever the session holds.
   returned: by start
   type: int
 call_stack_session_id:
@@ -879,9 +896,52 @@ alerts:
   type: list
   elements: dict
 performance_file:
-  description: The performance metrics file (statistics, error distribution, per-operation metrics).
+  description:
+    - The performance metrics file (statistics, error distribution, per-operation metrics for the first 1000
+      operation names, the rest summed under C(_other)).
   returned: by finalize
   type: str
+error_log_file:
+  description:
+    - The error log, composed by finalize from the failures recorded; the oldest 1000 entries, with C(error_count)
+      counting them all.
+  returned: by finalize
+  type: str
+hosts:
+  description: The distinct hosts with operations in the session.
+  returned: by finalize
+  type: int
+failure_count:
+  description: The failures recorded in the session (entries of the error log).
+  returned: by finalize
+  type: int
+failures:
+  description:
+    - The oldest failures, at most 10, each with timestamp, operation_id, operation_name, host, error_type,
+      error_message, stop_reason, attempt_count and failed_task, texts cut to 256 bytes. Bounded whatever the
+      session holds, for the AAP artifacts.
+  returned: by finalize
+  type: list
+  elements: dict
+recorded:
+  description: The operations that record with I(operation_results) wrote.
+  returned: by record with operation_results
+  type: int
+unchanged:
+  description: The operations that record with I(operation_results) found already recorded as they are.
+  returned: by record with operation_results
+  type: int
+not_recorded:
+  description:
+    - The entries of I(operation_results) that are not finished runs, at most 10 (with C(index) and C(reason)),
+      and C(not_recorded_count) counts them all.
+  returned: by record with operation_results
+  type: list
+  elements: dict
+not_recorded_count:
+  description: The entries of I(operation_results) that were not recorded.
+  returned: by record with operation_results
+  type: int
 removed:
   description: The files removed (in check mode, that would be).
   returned: by cleanup

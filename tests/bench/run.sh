@@ -8,7 +8,10 @@
 # Knobs: BENCH_RUNS (playbook and retry runs, default 3), BENCH_COUNT (go test -count, default 5),
 # BENCH_TASKS (tasks per block in the per-task playbook, default 100), BENCH_PROCS (concurrent
 # processes, default 50), BENCH_OPS (operations per process, default 10), BENCH_REMOTE_RUNS (runs of
-# each remote-host play, default 1; the remote case needs root and is skipped, and said so, without).
+# each remote-host play, default 1; the remote case needs root and is skipped, and said so, without),
+# BENCH_SESSION_OPS (the size a retry session grows to, default 100000), BENCH_FLEET_HOSTS (inventory
+# sizes of the role on a fleet, default 50,500), BENCH_FLEET_RUNS (runs of each fleet play below 200
+# hosts, default 2; one run from 200 hosts).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -19,6 +22,9 @@ count=${BENCH_COUNT:-5}
 tasks=${BENCH_TASKS:-100}
 procs=${BENCH_PROCS:-50}
 ops=${BENCH_OPS:-10}
+session_ops=${BENCH_SESSION_OPS:-100000}
+fleet_hosts=${BENCH_FLEET_HOSTS:-50,500}
+fleet_runs=${BENCH_FLEET_RUNS:-2}
 version=$(sed -n 's/^version: *//p' galaxy.yml)
 tarball=${1:-dist/resilience-ops-$version.tar.gz}
 goos=$(go env GOOS)
@@ -144,6 +150,11 @@ section 22-cli.md "### From the command line: retry_backoff against a shell loop
 section 30-contention.md "## 3. Contention: jitter modes (the AWS \"Exponential Backoff And Jitter\" experiment)" contention
 section 40-state.md "## 4. State under contention" \
   "$bt" state -bin-dir "$bins" -platform "$platform" -procs "$procs" -ops "$ops" -runs "$runs" -summary "$summary"
+section 70-sessions.md "## 7. Retry sessions at fleet scale" true
+section 71-sessions.md "### Recording into a session of up to $session_ops operations, and finalizing it" \
+  "$bt" sessions -bin "$bins/retry_manager_$platform" -max "$session_ops" -step $((session_ops / 10)) -summary "$summary"
+section 72-fleet.md "### The retry_manager role on a fleet against until/retries" \
+  "$bt" fleet -hosts "$fleet_hosts" -runs "$fleet_runs" -forks 50 -playbooks "$here/playbooks" -raw "$raw" -summary "$summary"
 section 50-gate.md "## 5. The release gate" \
   "$bt" gate -bin "$bins/qos_guard_release_$platform" -runs 5 -gobench "$gobench" -summary "$summary"
 remote() {
@@ -186,7 +197,8 @@ dirty=""
   echo "- Everything else: \`tests/bench/benchtool\` (see its \`main.go\`); raw output and playbook logs in \`bench/out/raw/\`."
   echo "- Remote hosts (section 6): \`tests/bench/remote.sh\` (network namespace, veth, \`tc tbf\`, sshd) and \`remote.py\`"
   echo "  (the plays, the timing and the byte counts); each play's log in \`bench/out/raw/remote-*.log\`."
-  echo "- Knobs: BENCH_RUNS, BENCH_COUNT, BENCH_TASKS, BENCH_PROCS, BENCH_OPS, BENCH_REMOTE_RUNS (see \`tests/bench/run.sh\`)."
+  echo "- Knobs: BENCH_RUNS, BENCH_COUNT, BENCH_TASKS, BENCH_PROCS, BENCH_OPS, BENCH_REMOTE_RUNS,"
+  echo "  BENCH_SESSION_OPS, BENCH_FLEET_HOSTS, BENCH_FLEET_RUNS (see \`tests/bench/run.sh\`)."
 } > "$out/report.md"
 rm -rf "$out/sections"
 find "$raw" -name '*.err' -empty -delete

@@ -32,16 +32,16 @@ func cmdGate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	argsFile := filepath.Join(dir, "args")
-	if err := writeJSON(argsFile, map[string]any{"path": filepath.Join(dir, "guard"), "prom_url": srv.prom.URL, "loki_url": srv.loki.URL,
-		"job": "threader", "report_only": true}); err != nil {
+	argv, err := moduleArgv(filepath.Join(dir, "module"), *bin, map[string]any{"path": filepath.Join(dir, "guard"), "prom_url": srv.prom.URL,
+		"loki_url": srv.loki.URL, "job": "threader", "report_only": true})
+	if err != nil {
 		return err
 	}
 	var walls []time.Duration
 	var perRun []int64
 	for range *runs {
 		before := srv.requests.Load()
-		m := runMeasured(moduleArgv(*bin, argsFile), os.Environ())
+		m := runMeasured(argv, os.Environ())
 		var out struct {
 			Failed bool   `json:"failed"`
 			Msg    string `json:"msg"`
@@ -56,7 +56,7 @@ func cmdGate(args []string, stdout, stderr io.Writer) error {
 		walls = append(walls, m.wall)
 		perRun = append(perRun, srv.requests.Load()-before)
 	}
-	peak, err := peakRSS(moduleArgv(*bin, argsFile), os.Environ(), 3)
+	peak, err := peakRSS(argv, os.Environ(), 3)
 	if err != nil {
 		return err
 	}

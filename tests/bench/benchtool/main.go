@@ -10,6 +10,8 @@
 //	benchtool flaky     run-1.json run-2.json ...
 //	benchtool cliretry  -retry-backoff build/bin/retry_backoff -flaky tests/bench/flaky.sh -loop tests/bench/retry_loop.sh
 //	benchtool state     -bin-dir plugins/modules/__bin
+//	benchtool sessions  -bin plugins/modules/__bin/retry_manager_linux_amd64
+//	benchtool fleet     -hosts 50,500 -forks 50 -playbooks tests/bench/playbooks
 //	benchtool gate      -bin plugins/modules/__bin/qos_guard_release_linux_amd64 -gobench go-bench.txt
 package main
 
@@ -28,6 +30,8 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
 	"flaky":              cmdFlaky,
 	"cliretry":           cmdCLIRetry,
 	"state":              cmdState,
+	"sessions":           cmdSessions,
+	"fleet":              cmdFleet,
 	"gate":               cmdGate,
 	"contention-summary": cmdContentionSummary,
 }
@@ -36,7 +40,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || commands[args[0]] == nil {
-		fmt.Fprintln(stderr, "usage: benchtool sizes|gobench|invoke|pertask|flaky|cliretry|state|gate [flags]")
+		fmt.Fprintln(stderr, "usage: benchtool sizes|gobench|invoke|pertask|flaky|cliretry|state|sessions|fleet|gate [flags]")
 		return 2
 	}
 	if err := commands[args[0]](args[1:], stdout, stderr); err != nil {

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"resilience.ops/internal/record"
+	"resilience.ops/internal/session"
 )
 
 // stateCase is one piece of shared state that many module processes update at once.
@@ -125,14 +128,14 @@ func runStateCase(sc *stateCase, procs, ops int) (stateRun, error) {
 	if err != nil {
 		return stateRun{}, err
 	}
-	files := make([][]string, procs)
+	files := make([][][]string, procs)
 	for p := range procs {
 		for i := range ops {
-			f := filepath.Join(dir, fmt.Sprintf("args-%d-%d.json", p, i))
-			if err := writeJSON(f, argsOf(p, i)); err != nil {
+			argv, err := moduleArgv(filepath.Join(dir, "args", fmt.Sprintf("%d-%d", p, i)), sc.bin, argsOf(p, i))
+			if err != nil {
 				return stateRun{}, err
 			}
-			files[p] = append(files[p], f)
+			files[p] = append(files[p], argv)
 		}
 	}
 	var (
@@ -148,8 +151,8 @@ func runStateCase(sc *stateCase, procs, ops int) (stateRun, error) {
 		go func() {
 			defer wg.Done()
 			<-start
-			for _, f := range files[p] {
-				m := runMeasured(moduleArgv(sc.bin, f), env)
+			for _, argv := range files[p] {
+				m := runMeasured(argv, env)
 				var out struct {
 					Changed bool   `json:"changed"`
 					Failed  bool   `json:"failed"`
@@ -227,42 +230,36 @@ func guardCase(bin string) *stateCase {
 
 // sessionCase: retry_manager records one operation (action record) per run in one session.
 func sessionCase(bin string) *stateCase {
-	var file string
+	var id string
 	return &stateCase{
 		name: "one retry session", how: "retry_manager action=record of a new operation", bin: bin,
 		setup: func(dir string) (func(p, i int) map[string]any, error) {
-			start := filepath.Join(dir, "start.json")
-			if err := writeJSON(start, map[string]any{"action": "start", "state_dir": dir}); err != nil {
+			start, err := moduleArgv(filepath.Join(dir, "args", "start"), bin, map[string]any{"action": "start", "state_dir": dir})
+			if err != nil {
 				return nil, err
 			}
-			m := runMeasured(moduleArgv(bin, start), os.Environ())
+			m := runMeasured(start, os.Environ())
 			var out struct {
-				SessionID   string `json:"session_id"`
-				SessionFile string `json:"session_file"`
-				Msg         string `json:"msg"`
+				SessionID string `json:"session_id"`
+				Msg       string `json:"msg"`
 			}
 			if err := json.Unmarshal(bytes.TrimSpace(m.stdout), &out); err != nil || out.SessionID == "" {
 				return nil, fmt.Errorf("action start: %v %s", err, m.stdout)
 			}
-			file = out.SessionFile
+			id = out.SessionID
 			return func(p, i int) map[string]any {
 				return map[string]any{"action": "record", "state_dir": dir, "session_id": out.SessionID, "operation": "bench",
 					"host": fmt.Sprintf("host%d", p), "outcome": map[string]any{"failed": false}}
 			}, nil
 		},
 		expect: func(ok, _ int) int { return ok },
-		count: func(string) (int, string, error) {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				return 0, "", err
+		count: func(dir string) (int, string, error) {
+			n := 0
+			h, err := (&session.Store{Dir: dir}).Each(id, func(*record.Operation) error { n++; return nil })
+			if err == nil && h == nil {
+				err = fmt.Errorf("session %s has no file", id)
 			}
-			var s struct {
-				Operations []json.RawMessage `json:"operations"`
-			}
-			if err := json.Unmarshal(b, &s); err != nil {
-				return 0, "", fmt.Errorf("session file: %w", err)
-			}
-			return len(s.Operations), "operations in the session = successful records", nil
+			return n, "operations in the session = successful records", err
 		},
 	}
 }

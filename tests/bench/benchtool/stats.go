@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -156,3 +159,35 @@ func mib(kib int64) string {
 	}
 	return fmt.Sprintf("%.1f", float64(kib)/1024)
 }
+
+// moduleArgv writes args as a module's argument file the way ansible-core lays it out on the
+// target (the binary as AnsiballZ_<name>, a file named args beside it, in dir, created), which
+// the module requires to run as a module, and returns the command line.
+func moduleArgv(dir, bin string, args map[string]any) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	name := strings.TrimSuffix(filepath.Base(bin), ".exe")
+	for _, plat := range []string{"_linux_amd64", "_linux_arm64", "_windows_amd64"} {
+		name = strings.TrimSuffix(name, plat)
+	}
+	prog := filepath.Join(dir, "AnsiballZ_"+name)
+	if err := os.Link(bin, prog); err != nil {
+		data, err := os.ReadFile(bin)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(prog, data, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	b, err := json.Marshal(args)
+	if err != nil {
+		return nil, err
+	}
+	f := filepath.Join(dir, "args")
+	return []string{prog, f}, os.WriteFile(f, b, 0o600)
+}
+
+// nproc is the number of CPUs this process may use.
+func nproc() int { return runtime.NumCPU() }

@@ -34,14 +34,15 @@ PY
 echo "--- the module alone, in a retry session"
 out=$("$utils/runner_artifacts.py" "$here/module_session.yml" "$inventory" "state_dir=$state/session")
 echo "$out"
-/usr/bin/python3 - "$out" "$state/session" <<'PY'
+PYTHONPATH="$utils" /usr/bin/python3 - "$out" "$state/session" <<'PY'
 import glob, json, os, sys
+import retry_session
 res, state = json.loads(sys.argv[1]), sys.argv[2]
 art = res["artifact_data"]
 configured = json.load(open(os.path.join(state, "configured.json")))
 files = glob.glob(os.path.join(state, "retry_session_retry_*.json"))
 assert len(files) == 1, files
-session = json.load(open(files[0]))
+session = retry_session.only(state)
 assert res["status"] == "successful", res
 assert art["retry_session_id"] == session["session_id"] == configured["session_id"], (art, session["session_id"])
 assert art["retry_operation_id"] == session["operations"][0]["operation_id"], (art, session["operations"])
@@ -80,15 +81,16 @@ PY
 echo "--- the role running a command: one set of artifacts, from the role"
 out=$("$utils/runner_artifacts.py" "$here/role_command.yml" "$inventory" "state_dir=$state/role")
 echo "$out"
-/usr/bin/python3 - "$out" "$state/role" <<'PY'
+PYTHONPATH="$utils" /usr/bin/python3 - "$out" "$state/role" <<'PY'
 import glob, json, os, sys
+import retry_session
 res, state = json.loads(sys.argv[1]), sys.argv[2]
 art = res["artifact_data"]
 assert res["status"] == "successful", res
 tasks = res["stats_tasks"]
 assert tasks and all(t.startswith("Publish ") for t in tasks), ("only the role's set_stats tasks publish, not its module run", tasks)
 assert tasks[0].startswith("Publish the AAP artifacts"), tasks
-session = json.load(open(glob.glob(os.path.join(state, "retry_session_retry_*.json"))[0]))
+session = retry_session.only(state)
 assert art["retry_session_id"] == session["session_id"], art
 assert art["retry_operation_id"] == session["operations"][0]["operation_id"], (art, session["operations"])
 assert art["retry_operation_success"] is True and "retry_session_statistics" in art, art

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The retry_manager role against 20 local hosts with 20 forks (one session, 20 operations,
-# consistent statistics), and the AAP artifacts through ansible-runner, on success and on failure.
+# consistent statistics), and the AAP artifacts through ansible-runner, on success and on failure,
+# and their size bound when 12 and 20 hosts fail.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -14,14 +15,15 @@ state="$OUTPUT_DIR/runme_state"
 
 echo "--- 20 hosts, forks 20, through ansible-runner"
 out=$(ANSIBLE_FORKS=20 "$utils/runner_artifacts.py" "$here/fleet.yml" "$here/inventory.fleet" "state_dir=$state/fleet")
-/usr/bin/python3 - "$out" "$state/fleet" <<'PY'
+PYTHONPATH="$utils" /usr/bin/python3 - "$out" "$state/fleet" <<'PY'
 import glob, json, os, sys
+import retry_session
 res, state = json.loads(sys.argv[1]), sys.argv[2]
 assert res["status"] == "successful", res
 art = res["artifact_data"]
 files = glob.glob(os.path.join(state, "retry_session_retry_*.json"))
 assert len(files) == 1, ("one session for the fleet", files)
-session = json.load(open(files[0]))
+session = retry_session.only(state)  # the head and the hosts' records, as the documented layout has them
 ops = session["operations"]
 fails = {"host%02d" % i: i % 3 for i in range(1, 21)}
 assert sorted(op["host"] for op in ops) == sorted(fails), [op["host"] for op in ops]
@@ -46,6 +48,36 @@ assert stats["session_id"] == session["session_id"] and stats["final_statistics"
 for k, v in want.items():
     assert stats["final_statistics"][k] == v, (k, stats["final_statistics"][k], v)
 print("fleet: one session %s, 20 operations, %d retried, %d retries: ok" % (session["session_id"], retried, sum(fails.values())))
+PY
+
+echo "--- AAP artifacts of a failing fleet: the same size with 12 and 20 failed hosts"
+out12=$(ANSIBLE_FORKS=20 "$utils/runner_artifacts.py" "$here/fleet_failure.yml" "$here/inventory.fleet" \
+  "state_dir=$state/fleet_failure12" "fleet_hosts=fleet[0:11]")
+out20=$(ANSIBLE_FORKS=20 "$utils/runner_artifacts.py" "$here/fleet_failure.yml" "$here/inventory.fleet" \
+  "state_dir=$state/fleet_failure20")
+PYTHONPATH="$utils" /usr/bin/python3 - "$out12" "$out20" "$state/fleet_failure20" <<'PY'
+import json, sys
+import retry_session
+runs = {12: json.loads(sys.argv[1]), 20: json.loads(sys.argv[2])}
+session = retry_session.only(sys.argv[3])
+assert len(session["operations"]) == 20 and all(op["status"] == "failed" for op in session["operations"]), session["operations"]
+sizes = {}
+for n, res in runs.items():
+    assert res["status"] == "failed", ("every host fails", n, res["status"])
+    art = res["artifact_data"]
+    data = art["retry_session_data"]
+    assert data["hosts"] == n and data["operations"] == n and data["failure_count"] == n, (n, data)
+    failures = data["failures"]
+    assert len(failures) == 10, ("the 10 oldest failures", n, len(failures))
+    assert [f["timestamp"] for f in failures] == sorted(f["timestamp"] for f in failures), ("oldest first", failures)
+    assert all(f["error_type"] == "authentication_error" and f["host"].startswith("host") for f in failures), failures
+    assert art["retry_session_statistics"]["final_statistics"]["failed_operations"] == n, art["retry_session_statistics"]
+    sizes[n] = len(json.dumps(data)), len(json.dumps(art))
+# Only the digits of counts, durations and times may differ between the two.
+assert abs(sizes[20][0] - sizes[12][0]) <= 16, ("retry_session_data grew with the fleet", sizes)
+assert abs(sizes[20][1] - sizes[12][1]) <= 48 and sizes[20][1] < 8192, ("the artifacts grew with the fleet", sizes)
+print("artifacts of a failing fleet: retry_session_data %d bytes at 12 hosts, %d at 20; all artifacts %d and %d: ok"
+      % (sizes[12][0], sizes[20][0], sizes[12][1], sizes[20][1]))
 PY
 
 echo "--- AAP artifacts of a successful run"
