@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"resilience.ops/internal/record"
@@ -160,7 +159,7 @@ func (b *sessionBench) window(o sessionsOpts, single, multi string, from int) (s
 		}
 	}
 	// What the generator wrote goes to disk now, not during the records' fsyncs.
-	syscall.Sync()
+	flushDisk()
 	lat, wall, failed, err := b.records(single, 1, o.window, from)
 	if err != nil {
 		return r, err
@@ -402,8 +401,8 @@ func (b *sessionBench) layout(id string) (files int, onDisk int64, perOp float64
 		}
 		files++
 		size += fi.Size()
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			onDisk += st.Blocks * 512
+		if n, ok := allocated(fi); ok {
+			onDisk += n
 		}
 		if strings.HasSuffix(path, ".jsonl") {
 			n, _ := countLines(path)
